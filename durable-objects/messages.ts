@@ -1,0 +1,173 @@
+/**
+ * The contract between the router and the Durable Objects: what travels over RPC.
+ * Expected outcomes are values (tagged unions, per-item failures), never thrown errors;
+ * a thrown error across RPC means a bug or an overloaded object.
+ */
+import type { QueueConfig } from "../worker/config.ts";
+
+export const MAX_BATCH = 100;
+
+export type ContentType = "application/json" | "text/plain" | "application/octet-stream";
+
+/**
+ * Sent with every partition call: who the partition is and the configuration it runs under.
+ * The partition keeps the newest `configVersion` it has seen, so its alarm (which has no
+ * caller) runs under the configuration of the last call.
+ */
+export interface PartitionContext {
+  queue: string;
+  partition: number;
+  config: QueueConfig;
+  configVersion: number;
+}
+
+/** A message as a producer sends it, already validated by the router. */
+export interface NewMessage {
+  /** JSON text for application/json, the text for text/plain, base64 for octet-stream. */
+  body: string;
+  contentType: ContentType;
+  headers: Record<string, string>;
+  key?: string;
+  dedupId?: string;
+  delaySeconds?: number;
+  /** 0–9, only meaningful for `ordering: "priority"`; default 0. */
+  priority?: number;
+}
+
+export interface SentMessage {
+  id: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+export interface PartitionStats {
+  partition: number;
+  /** Visible now. */
+  ready: number;
+  /** Under a lease that has not expired. */
+  leased: number;
+  /** Waiting for a delay or retry backoff to pass. */
+  delayed: number;
+  /** Bytes of message bodies held (ready + leased + delayed). */
+  backlogBytes: number;
+  /** sentAt of the oldest message held, or null when empty. */
+  oldestSentAt: number | null;
+  /** Handed to the dead-letter object or waiting in the outbox to be. */
+  deadLettered: number;
+  /** Waiting in the outbox for the dead-letter object to confirm. */
+  pendingDeadLetters: number;
+  /** Cumulative counters since the partition was created. */
+  sent: number;
+  acked: number;
+  nacked: number;
+  expired: number;
+}
+
+export type SendOutcome =
+  | { ok: true; messages: SentMessage[]; backpressure: boolean; stats: PartitionStats }
+  | { ok: false; code: "backlog_full"; retryAfterSeconds: number; stats: PartitionStats };
+
+export interface ReceiveOptions {
+  max: number;
+  /** Seconds; defaults to the queue's visibilityTimeout. */
+  visibilityTimeout?: number;
+  /** Milliseconds to park waiting for a message when none is visible; 0 returns at once. */
+  waitMs: number;
+}
+
+export interface LeasedMessage {
+  id: string;
+  /** Opaque; encodes partition, seq and lease token (see receipt.ts). */
+  receipt: string;
+  body: string;
+  contentType: ContentType;
+  headers: Record<string, string>;
+  key: string | null;
+  priority: number;
+  /** Receives so far, this one included. */
+  attempts: number;
+  sentAt: number;
+  partition: number;
+  seq: number;
+  /** When this lease ends unless extended. */
+  leaseExpiresAt: number;
+}
+
+export interface PeekedMessage extends Omit<LeasedMessage, "receipt" | "leaseExpiresAt"> {
+  state: "ready" | "leased" | "delayed";
+  visibleAt: number;
+}
+
+export type ReceiptFailureCode =
+  /** Not a receipt this service issued, or for another partition. */
+  | "receipt_invalid"
+  /** The lease ended (expired, or the message was re-leased, acked or dead-lettered). */
+  | "receipt_stale";
+
+export interface ItemFailure {
+  /** Position in the request's receipts array. */
+  index: number;
+  code: ReceiptFailureCode;
+}
+
+export interface AckOutcome {
+  acked: number;
+  failed: ItemFailure[];
+  stats: PartitionStats;
+}
+
+export interface NackOutcome {
+  retried: number;
+  deadLettered: number;
+  failed: ItemFailure[];
+  stats: PartitionStats;
+}
+
+export interface ExtendOutcome {
+  extended: number;
+  failed: ItemFailure[];
+  stats: PartitionStats;
+}
+
+/** One failed attempt in a message's history. */
+export interface Failure {
+  at: number;
+  /** 1-based attempt number that failed. */
+  attempt: number;
+  reason: string;
+  by: "nack" | "expiry" | "push";
+}
+
+/** A message that exhausted its attempts, with the whole history of why. */
+export interface DeadMessage {
+  id: string;
+  queue: string;
+  partition: number;
+  seq: number;
+  body: string;
+  contentType: ContentType;
+  headers: Record<string, string>;
+  key: string | null;
+  priority: number;
+  sentAt: number;
+  attempts: number;
+  failures: Failure[];
+  diedAt: number;
+}
+
+export interface DeadLetterQuery {
+  limit: number;
+  cursor?: string;
+  /** Case-insensitive substring of any failure reason. */
+  reason?: string;
+  /** Case-insensitive substring of the body. */
+  text?: string;
+  /** diedAt bounds, epoch ms, inclusive. */
+  since?: number;
+  until?: number;
+}
+
+export interface DeadLetterPage {
+  messages: DeadMessage[];
+  cursor: string | null;
+}
