@@ -1,10 +1,45 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import react from "@vitejs/plugin-react";
 import { defineConfig } from "vitest/config";
 
+// Three projects: code that runs in workerd (router, objects, SDK) is tested inside workerd
+// with real SQLite storage and alarms; dashboard components in happy-dom; end-to-end runs
+// (a real Worker process, a real browser, killed runtimes) from Node.
 export default defineConfig({
-  plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
   test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 30_000,
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { SLUICE_ADMIN_TOKEN: "test-admin-token" } },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/dashboard/**", "test/e2e/**"],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        plugins: [react()],
+        test: {
+          name: "dashboard",
+          include: ["test/dashboard/**/*.test.tsx"],
+          environment: "happy-dom",
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });
