@@ -2,21 +2,43 @@
  * The one way objects talk to SQLite: a tagged template whose interpolations become `?`
  * parameters, so no value is ever spliced into SQL text. Runs synchronously on
  * `ctx.storage.sql`, which keeps an operation's reads and writes inside one input gate.
+ * It returns the cursor: `.toArray()` for all rows, `.one()` for exactly one, or iterate to
+ * stop early without loading every row (large bodies).
  *
  * @example
  *   const sql = sqlOf(ctx.storage);
- *   const rows = sql<{ id: string }>`SELECT id FROM messages WHERE seq > ${after}`;
+ *   const rows = sql<{ id: string }>`SELECT id FROM messages WHERE seq > ${after}`.toArray();
  */
 export type SqlValue = string | number | null | ArrayBuffer;
 
 export type Sql = <Row extends Record<string, SqlValue> = Record<string, SqlValue>>(
   strings: TemplateStringsArray,
   ...values: SqlValue[]
-) => Row[];
+) => SqlStorageCursor<Row>;
 
 export function sqlOf(storage: DurableObjectStorage): Sql {
   return <Row extends Record<string, SqlValue>>(
     strings: TemplateStringsArray,
     ...values: SqlValue[]
-  ) => storage.sql.exec<Row>(strings.join("?"), ...values).toArray();
+  ) => storage.sql.exec<Row>(strings.join("?"), ...values);
+}
+
+/** One schema change. Steps are append-only: step `i` takes the schema to version `i + 1`. */
+export type Migration = (sql: Sql) => void;
+
+/**
+ * Brings the schema up to date from the constructor: a `schema_version` row says how many
+ * steps already ran, and only the missing ones run, in one transaction with the new version.
+ */
+export function migrate(storage: DurableObjectStorage, steps: readonly Migration[]): void {
+  const sql = sqlOf(storage);
+  storage.transactionSync(() => {
+    sql`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`;
+    const row = sql<{ version: number }>`SELECT version FROM schema_version`.toArray()[0];
+    const current = row?.version ?? 0;
+    if (current >= steps.length) return;
+    for (const step of steps.slice(current)) step(sql);
+    sql`DELETE FROM schema_version`;
+    sql`INSERT INTO schema_version (version) VALUES (${steps.length})`;
+  });
 }
