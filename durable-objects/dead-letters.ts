@@ -1,28 +1,265 @@
+/**
+ * The dead-letter object of one queue (named by the queue): every message that exhausted its
+ * attempts, with the whole history of why, kept until a person redrives or deletes it.
+ *
+ * Hand-offs come from partition outboxes, which retry until they get an answer, so the same
+ * message can arrive more than once: `accept` is idempotent by message id and the first copy
+ * wins. A confirmed hand-off is committed to storage before the answer leaves the object.
+ */
 import { DurableObject } from "cloudflare:workers";
-import type { DeadLetterPage, DeadLetterQuery, DeadMessage } from "./messages.ts";
+import type {
+  ContentType,
+  DeadLetterPage,
+  DeadLetterQuery,
+  DeadMessage,
+  Failure,
+} from "./messages.ts";
+import { MAX_BATCH } from "./messages.ts";
+import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
 
-/** SKELETON — being written. Signatures are the contract. */
+/**
+ * A page stops early once its bodies add up to this many characters (always holding at least
+ * one message), so 100 messages of 1 MiB never make an answer larger than an RPC may carry.
+ */
+const PAGE_BODY_BUDGET = 8 * 1024 * 1024;
+
+/** Sorts after every real diedAt: the starting point of the first page. */
+const END_OF_TIME = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Joins the failure reasons in the searchable column. Newlines inside a reason, and in a
+ * reason search, become spaces, so a search matches within one reason, never across two.
+ */
+const REASON_SEPARATOR = "\n";
+
+const MIGRATIONS: readonly Migration[] = [
+  // v1: one row per dead message. `reasons` holds every failure reason lowercased so the
+  // reason filter is one LIKE; the index serves the newest-first pages and their cursors.
+  (sql) => {
+    sql`CREATE TABLE dead_messages (
+      id TEXT PRIMARY KEY,
+      queue TEXT NOT NULL,
+      partition INTEGER NOT NULL,
+      seq INTEGER NOT NULL,
+      body TEXT NOT NULL,
+      content_type TEXT NOT NULL,
+      headers TEXT NOT NULL,
+      key TEXT,
+      priority INTEGER NOT NULL,
+      sent_at INTEGER NOT NULL,
+      attempts INTEGER NOT NULL,
+      failures TEXT NOT NULL,
+      reasons TEXT NOT NULL,
+      died_at INTEGER NOT NULL
+    )`;
+    sql`CREATE INDEX dead_messages_by_death ON dead_messages (died_at, id)`;
+  },
+];
+
+type DeadMessageRow = {
+  id: string;
+  queue: string;
+  partition: number;
+  seq: number;
+  body: string;
+  content_type: string;
+  headers: string;
+  key: string | null;
+  priority: number;
+  sent_at: number;
+  attempts: number;
+  failures: string;
+  died_at: number;
+};
+
 export class DeadLetters extends DurableObject<Env> {
-  /** Idempotent by message id: a repeated hand-off stores one copy. Returns ids now held. */
-  async accept(messages: DeadMessage[]): Promise<{ accepted: number }> {
-    throw new Error("not yet");
+  #sql: Sql;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = sqlOf(ctx.storage);
+    this.#ensureSchema();
   }
+
+  #ensureSchema(): void {
+    migrate(this.ctx.storage, MIGRATIONS);
+  }
+
+  /**
+   * Stores the messages not held yet; a message already held (a retried hand-off) is left
+   * as it is. `accepted` counts the given messages now held, `duplicates` those that were
+   * held before this call.
+   */
+  async accept(messages: DeadMessage[]): Promise<{ accepted: number; duplicates: number }> {
+    let stored = 0;
+    const ids = new Set<string>();
+    for (const message of messages) {
+      ids.add(message.id);
+      const inserted = this.#sql`
+        INSERT INTO dead_messages (id, queue, partition, seq, body, content_type, headers, key,
+          priority, sent_at, attempts, failures, reasons, died_at)
+        VALUES (${message.id}, ${message.queue}, ${message.partition}, ${message.seq},
+          ${message.body}, ${message.contentType}, ${JSON.stringify(message.headers)},
+          ${message.key}, ${message.priority}, ${message.sentAt}, ${message.attempts},
+          ${JSON.stringify(message.failures)}, ${searchableReasons(message.failures)},
+          ${message.diedAt})
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id`.toArray();
+      stored += inserted.length;
+    }
+    return { accepted: ids.size, duplicates: ids.size - stored };
+  }
+
+  /**
+   * Newest death first, ties broken by id, so a cursor names an exact place in the order and
+   * pages neither repeat nor skip a message while others arrive or leave. Filters combine
+   * with AND. `text` matches the body as stored (base64 for binary bodies); SQLite's LIKE
+   * folds case for ASCII letters only, which is what `text` relies on.
+   */
   async list(query: DeadLetterQuery): Promise<DeadLetterPage> {
-    throw new Error("not yet");
+    const limit = pageLimit(query.limit);
+    const after = query.cursor === undefined ? null : decodeDeadLetterCursor(query.cursor);
+    if (query.cursor !== undefined && after === null) {
+      throw new RangeError("invalid dead-letter cursor; check it with isDeadLetterCursor first");
+    }
+    const rows = this.#sql<DeadMessageRow>`
+      SELECT id, queue, partition, seq, body, content_type, headers, key, priority, sent_at,
+        attempts, failures, died_at
+      FROM dead_messages
+      WHERE (died_at, id) < (${after?.diedAt ?? END_OF_TIME}, ${after?.id ?? ""})
+        AND died_at >= ${finiteOr(query.since, 0)} AND died_at <= ${finiteOr(query.until, END_OF_TIME)}
+        AND reasons LIKE ${containsPattern(query.reason && searchableReason(query.reason))} ESCAPE '\\'
+        AND body LIKE ${containsPattern(query.text)} ESCAPE '\\'
+      ORDER BY died_at DESC, id DESC`;
+
+    const messages: DeadMessage[] = [];
+    let budget = PAGE_BODY_BUDGET;
+    for (const row of rows) {
+      const full = messages.length === limit || (messages.length > 0 && row.body.length > budget);
+      if (full) {
+        const last = messages[messages.length - 1];
+        return { messages, cursor: encodeCursor(last.diedAt, last.id) };
+      }
+      messages.push(toDeadMessage(row));
+      budget -= row.body.length;
+    }
+    return { messages, cursor: null };
   }
+
   async get(id: string): Promise<DeadMessage | null> {
-    throw new Error("not yet");
+    const row = this.#sql<DeadMessageRow>`
+      SELECT * FROM dead_messages WHERE id = ${id}`.toArray()[0];
+    return row ? toDeadMessage(row) : null;
   }
+
+  /**
+   * The held messages among `ids`, in the order asked, missing ones left out. Bodies can be
+   * up to 1 MiB each: ask for few at a time.
+   */
   async getMany(ids: string[]): Promise<DeadMessage[]> {
-    throw new Error("not yet");
+    const rows = this.#sql<DeadMessageRow>`
+      SELECT * FROM dead_messages WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
+    const byId = new Map<string, DeadMessage>();
+    for (const row of rows) byId.set(row.id, toDeadMessage(row));
+    return [...new Set(ids)].flatMap((id) => byId.get(id) ?? []);
   }
+
+  /** Deletes the given messages (after a redrive, or by hand); unknown ids are ignored. */
   async remove(ids: string[]): Promise<{ removed: number }> {
-    throw new Error("not yet");
+    const removed = this.#sql`
+      DELETE FROM dead_messages WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
+      RETURNING id`.toArray().length;
+    return { removed };
   }
+
   async purge(): Promise<{ purged: number }> {
-    throw new Error("not yet");
+    const purged = this.#count();
+    this.#sql`DELETE FROM dead_messages`;
+    return { purged };
   }
+
   async count(): Promise<number> {
-    throw new Error("not yet");
+    return this.#count();
   }
+
+  #count(): number {
+    return this.#sql<{ n: number }>`SELECT count(*) AS n FROM dead_messages`.one().n;
+  }
+}
+
+/** Whether `cursor` is one that `list` handed out; the router checks before calling. */
+export function isDeadLetterCursor(cursor: string): boolean {
+  return decodeDeadLetterCursor(cursor) !== null;
+}
+
+function encodeCursor(diedAt: number, id: string): string {
+  const bytes = new TextEncoder().encode(JSON.stringify([diedAt, id]));
+  return btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
+function decodeDeadLetterCursor(cursor: string): { diedAt: number; id: string } | null {
+  if (typeof cursor !== "string" || cursor.length === 0 || cursor.length > 400) return null;
+  try {
+    const binary = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
+      Uint8Array.from(binary, (c) => c.charCodeAt(0)),
+    );
+    const value: unknown = JSON.parse(text);
+    if (
+      Array.isArray(value) &&
+      value.length === 2 &&
+      Number.isSafeInteger(value[0]) &&
+      typeof value[1] === "string"
+    ) {
+      return { diedAt: value[0], id: value[1] };
+    }
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+/** 1–100 whatever the caller sent; a missing or unreadable limit means the most. */
+function pageLimit(limit: number): number {
+  if (!Number.isFinite(limit)) return MAX_BATCH;
+  return Math.min(MAX_BATCH, Math.max(1, Math.trunc(limit)));
+}
+
+/** A LIKE pattern for "contains `text`", with LIKE's own wildcards taken literally. */
+function containsPattern(text: string | undefined): string {
+  const escaped = (text ?? "").replace(/[\\%_]/g, (c) => `\\${c}`);
+  return `%${escaped}%`;
+}
+
+function searchableReason(reason: string): string {
+  return reason.replaceAll(REASON_SEPARATOR, " ").toLowerCase();
+}
+
+function searchableReasons(failures: Failure[]): string {
+  return failures.map((f) => searchableReason(f.reason)).join(REASON_SEPARATOR);
+}
+
+function finiteOr(value: number | undefined, fallback: number): number {
+  return Number.isFinite(value) ? (value as number) : fallback;
+}
+
+function toDeadMessage(row: DeadMessageRow): DeadMessage {
+  return {
+    id: row.id,
+    queue: row.queue,
+    partition: row.partition,
+    seq: row.seq,
+    body: row.body,
+    contentType: row.content_type as ContentType,
+    headers: JSON.parse(row.headers),
+    key: row.key,
+    priority: row.priority,
+    sentAt: row.sent_at,
+    attempts: row.attempts,
+    failures: JSON.parse(row.failures),
+    diedAt: row.died_at,
+  };
 }
