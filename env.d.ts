@@ -6,6 +6,11 @@ declare namespace Cloudflare {
     CATALOG: DurableObjectNamespace<import("./durable-objects/catalog.ts").Catalog>;
     /** The first admin token. Local development reads it from .dev.vars. */
     SLUICE_ADMIN_TOKEN: string;
+    /**
+     * Optional: the key API-key secrets are sealed under (for SigV4). Unset, the admin token
+     * is used. Rotating it invalidates SigV4 use of existing keys; Bearer keeps working.
+     */
+    SLUICE_SEAL_KEY?: string;
   }
 }
 interface Env extends Cloudflare.Env {}
