@@ -192,31 +192,19 @@ export function isDeadLetterCursor(cursor: string): boolean {
   return decodeDeadLetterCursor(cursor) !== null;
 }
 
+/** `diedAt.id`, URL-safe as it stands, so it can go in a query string untouched. */
 function encodeCursor(diedAt: number, id: string): string {
-  const bytes = new TextEncoder().encode(JSON.stringify([diedAt, id]));
-  return btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "");
+  return `${diedAt}.${encodeURIComponent(id)}`;
 }
 
+const CURSOR_PATTERN = /^(\d{1,16})\.(.*)$/;
+
 function decodeDeadLetterCursor(cursor: string): { diedAt: number; id: string } | null {
-  if (typeof cursor !== "string" || cursor.length === 0 || cursor.length > 400) return null;
+  if (typeof cursor !== "string" || cursor.length > 400) return null;
+  const match = CURSOR_PATTERN.exec(cursor);
+  if (!match || !Number.isSafeInteger(Number(match[1]))) return null;
   try {
-    const binary = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
-    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(
-      Uint8Array.from(binary, (c) => c.charCodeAt(0)),
-    );
-    const value: unknown = JSON.parse(text);
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      Number.isSafeInteger(value[0]) &&
-      typeof value[1] === "string"
-    ) {
-      return { diedAt: value[0], id: value[1] };
-    }
-    return null;
+    return { diedAt: Number(match[1]), id: decodeURIComponent(match[2]) };
   } catch {
     return null;
   }
