@@ -1,7 +1,59 @@
+/**
+ * The catalog (one object, named "catalog"): queue definitions and API keys. The router
+ * caches what it reads, so every queue change bumps `version`.
+ *
+ * API-key secrets are shown once, at creation. For Bearer authentication only the SHA-256
+ * of a secret is kept, looked up through an index. AWS Signature V4 (access key id = key id,
+ * secret = key secret) needs the secret itself, so it is ALSO kept sealed with AES-256-GCM
+ * under a key derived (HKDF-SHA-256) from `SLUICE_SEAL_KEY`, or from `SLUICE_ADMIN_TOKEN`
+ * when that is unset. Rotating the seal key invalidates SigV4 use of existing keys; Bearer
+ * keeps working.
+ */
 import { DurableObject } from "cloudflare:workers";
-import type { QueueConfig, QueueConfigPatch } from "../worker/config.ts";
+import { z } from "zod";
+import {
+  applyConfigPatch,
+  type QueueConfig,
+  type QueueConfigPatch,
+  QueueConfigPatchSchema,
+  QueueConfigSchema,
+  QueueNameSchema,
+} from "../worker/config.ts";
+import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
 
-export type Scope = "produce" | "consume" | "admin";
+export const ScopeSchema = z.enum(["produce", "consume", "admin"]);
+export type Scope = z.infer<typeof ScopeSchema>;
+
+/** An origin as browsers send it (`https://app.example.com`), or `*` for any. */
+const OriginSchema = z
+  .string()
+  .refine(
+    (origin) => origin === "*" || URL.parse(origin)?.origin === origin,
+    "an origin is a scheme, host and optional port, such as https://app.example.com, or *",
+  );
+
+/** What a new API key is made from; the router may use it as its body schema. */
+export const NewApiKeySchema = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    scopes: z
+      .array(ScopeSchema)
+      .min(1, "a key needs at least one scope")
+      .transform((scopes) => [...new Set(scopes)]),
+    queues: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z0-9_.*-]{1,80}$/,
+            "a queue pattern is 1–80 characters of A–Z, a–z, 0–9, '-', '_', '.' and '*'",
+          ),
+      )
+      .min(1, "a key needs at least one queue pattern")
+      .max(100),
+    origins: z.array(OriginSchema).max(50).default([]),
+  })
+  .strict();
 
 export interface QueueRecord {
   name: string;
@@ -27,32 +79,298 @@ export type PutQueueOutcome =
   | { ok: true; created: boolean; queue: QueueRecord }
   | { ok: false; code: "invalid_config" | "partitions_shrink"; detail: string };
 
-/** SKELETON — being written. Signatures are the contract. */
+const MIGRATIONS: readonly Migration[] = [
+  // v1: queues by name; keys by id, with a unique index on the secret's hash for Bearer.
+  (sql) => {
+    sql`CREATE TABLE queues (
+      name TEXT PRIMARY KEY,
+      config TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    )`;
+    sql`CREATE TABLE api_keys (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      scopes TEXT NOT NULL,
+      queues TEXT NOT NULL,
+      origins TEXT NOT NULL,
+      secret_hash TEXT NOT NULL UNIQUE,
+      sealed_secret TEXT NOT NULL,
+      created_at INTEGER NOT NULL
+    )`;
+  },
+];
+
+type QueueRow = {
+  name: string;
+  config: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+};
+
+type ApiKeyRow = {
+  id: string;
+  name: string;
+  scopes: string;
+  queues: string;
+  origins: string;
+  created_at: number;
+};
+
 export class Catalog extends DurableObject<Env> {
+  #sql: Sql;
+  #sealKey: Promise<CryptoKey> | undefined;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = sqlOf(ctx.storage);
+    this.#ensureSchema();
+  }
+
+  #ensureSchema(): void {
+    migrate(this.ctx.storage, MIGRATIONS);
+  }
+
+  /**
+   * Creates the queue from the defaults plus `patch`, or applies `patch` to the queue's
+   * configuration. Partitions may grow, never shrink. A patch that changes nothing keeps
+   * the version, so a repeated PUT is harmless.
+   */
   async putQueue(name: string, patch: QueueConfigPatch): Promise<PutQueueOutcome> {
-    throw new Error("not yet");
+    const validName = QueueNameSchema.safeParse(name);
+    if (!validName.success) return invalidConfig(validName.error);
+    // Across RPC a key set to undefined arrives as present; treat it as absent, as JSON does,
+    // so `{ partitions: undefined }` cannot reset partitions to the default.
+    const validPatch = QueueConfigPatchSchema.safeParse(JSON.parse(JSON.stringify(patch ?? {})));
+    if (!validPatch.success) return invalidConfig(validPatch.error);
+
+    const current = this.#queue(name);
+    const merged = applyConfigPatch(current?.config, validPatch.data);
+    if (!merged.success) return invalidConfig(merged.error);
+    const config = merged.data;
+
+    const now = Date.now();
+    if (!current) {
+      this.#sql`INSERT INTO queues (name, config, version, created_at, updated_at)
+        VALUES (${name}, ${JSON.stringify(config)}, 1, ${now}, ${now})`;
+      return { ok: true, created: true, queue: this.#queue(name) as QueueRecord };
+    }
+    if (config.partitions < current.config.partitions) {
+      return {
+        ok: false,
+        code: "partitions_shrink",
+        detail: `partitions can grow but never shrink: queue ${name} has ${current.config.partitions}, asked for ${config.partitions}`,
+      };
+    }
+    if (JSON.stringify(config) === JSON.stringify(current.config)) {
+      return { ok: true, created: false, queue: current };
+    }
+    this.#sql`UPDATE queues
+      SET config = ${JSON.stringify(config)}, version = version + 1, updated_at = ${now}
+      WHERE name = ${name}`;
+    return { ok: true, created: false, queue: this.#queue(name) as QueueRecord };
   }
+
   async getQueue(name: string): Promise<QueueRecord | null> {
-    throw new Error("not yet");
+    return this.#queue(name);
   }
+
   async listQueues(): Promise<QueueRecord[]> {
-    throw new Error("not yet");
+    return this.#sql<QueueRow>`SELECT * FROM queues ORDER BY name`.toArray().map(toQueueRecord);
   }
+
   async deleteQueue(name: string): Promise<boolean> {
-    throw new Error("not yet");
+    return this.#sql`DELETE FROM queues WHERE name = ${name} RETURNING name`.toArray().length > 0;
   }
-  /** The secret is returned here and never again; only its hash is stored. */
+
+  /**
+   * The secret is returned here and never again. Input that breaks `NewApiKeySchema` throws:
+   * the router validates first, so reaching that is a bug.
+   */
   async createKey(input: Omit<ApiKey, "id" | "createdAt">): Promise<ApiKey & { secret: string }> {
-    throw new Error("not yet");
+    const parsed = NewApiKeySchema.safeParse(input);
+    if (!parsed.success) throw new TypeError(`invalid API key: ${describeIssues(parsed.error)}`);
+    const id = `key_${toHex(crypto.getRandomValues(new Uint8Array(8)))}`;
+    const secret = `sk_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
+    const secretHash = await hashSecret(secret);
+    const sealed = await sealSecret(await this.#sealingKey(), id, secret);
+
+    const key: ApiKey = { id, ...parsed.data, createdAt: Date.now() };
+    this.#sql`INSERT INTO api_keys
+        (id, name, scopes, queues, origins, secret_hash, sealed_secret, created_at)
+      VALUES (${id}, ${key.name}, ${JSON.stringify(key.scopes)}, ${JSON.stringify(key.queues)},
+        ${JSON.stringify(key.origins)}, ${secretHash}, ${sealed}, ${key.createdAt})`;
+    return { ...key, secret };
   }
+
+  /** Every key, oldest first, without secrets or their hashes. */
   async listKeys(): Promise<ApiKey[]> {
-    throw new Error("not yet");
+    return this.#sql<ApiKeyRow>`
+      SELECT id, name, scopes, queues, origins, created_at FROM api_keys
+      ORDER BY created_at, id`
+      .toArray()
+      .map(toApiKey);
   }
+
+  async getKey(id: string): Promise<ApiKey | null> {
+    const row = this.#sql<ApiKeyRow>`
+      SELECT id, name, scopes, queues, origins, created_at FROM api_keys WHERE id = ${id}`.toArray()[0];
+    return row ? toApiKey(row) : null;
+  }
+
+  /** Revokes the key: it stops authenticating at once (routers drop cached keys soon after). */
   async deleteKey(id: string): Promise<boolean> {
-    throw new Error("not yet");
+    return this.#sql`DELETE FROM api_keys WHERE id = ${id} RETURNING id`.toArray().length > 0;
   }
-  /** Looks a key up by the SHA-256 hex of its secret. */
+
+  /** Looks a key up by the SHA-256 hex of its secret (see `hashSecret`). */
   async authenticate(secretHash: string): Promise<ApiKey | null> {
-    throw new Error("not yet");
+    if (typeof secretHash !== "string" || !/^[0-9a-f]{64}$/.test(secretHash)) return null;
+    const row = this.#sql<ApiKeyRow>`
+      SELECT id, name, scopes, queues, origins, created_at FROM api_keys
+      WHERE secret_hash = ${secretHash}`.toArray()[0];
+    return row ? toApiKey(row) : null;
   }
+
+  /**
+   * The key's secret, for verifying AWS Signature V4. Null for an unknown or revoked key, and
+   * for a key sealed under a seal key that has since been rotated.
+   */
+  async signingSecret(id: string): Promise<string | null> {
+    const row = this.#sql<{ sealed_secret: string }>`
+      SELECT sealed_secret FROM api_keys WHERE id = ${id}`.toArray()[0];
+    if (!row) return null;
+    const secret = await unsealSecret(await this.#sealingKey(), id, row.sealed_secret);
+    if (secret === null) {
+      console.warn(`Catalog: the secret of ${id} does not unseal; was the seal key rotated?`);
+    }
+    return secret;
+  }
+
+  #queue(name: string): QueueRecord | null {
+    const row = this.#sql<QueueRow>`SELECT * FROM queues WHERE name = ${name}`.toArray()[0];
+    return row ? toQueueRecord(row) : null;
+  }
+
+  #sealingKey(): Promise<CryptoKey> {
+    const material = this.env.SLUICE_SEAL_KEY || this.env.SLUICE_ADMIN_TOKEN;
+    if (!material) {
+      throw new Error("Catalog: set SLUICE_SEAL_KEY or SLUICE_ADMIN_TOKEN to seal API-key secrets");
+    }
+    this.#sealKey ??= deriveSealKey(material);
+    return this.#sealKey;
+  }
+}
+
+/** How the router turns a Bearer token into the hash `authenticate` looks up. */
+export async function hashSecret(secret: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
+  return toHex(new Uint8Array(digest));
+}
+
+const SEAL_INFO = new TextEncoder().encode("sluice/api-key-secret/v1");
+
+export async function deriveSealKey(material: string): Promise<CryptoKey> {
+  const base = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(material),
+    "HKDF",
+    false,
+    ["deriveKey"],
+  );
+  return crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: SEAL_INFO },
+    base,
+    { name: "AES-GCM", length: 256 },
+    false,
+    ["encrypt", "decrypt"],
+  );
+}
+
+/**
+ * `iv.ciphertext`, both base64url. The key id is authenticated data, so a sealed secret
+ * copied onto another key's row does not unseal.
+ */
+export async function sealSecret(key: CryptoKey, keyId: string, secret: string): Promise<string> {
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ciphertext = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(keyId) },
+    key,
+    new TextEncoder().encode(secret),
+  );
+  return `${toBase64Url(iv)}.${toBase64Url(new Uint8Array(ciphertext))}`;
+}
+
+/** Null when `sealed` was not sealed under `key` for `keyId`. */
+export async function unsealSecret(
+  key: CryptoKey,
+  keyId: string,
+  sealed: string,
+): Promise<string | null> {
+  const [iv, ciphertext] = sealed.split(".");
+  try {
+    const plain = await crypto.subtle.decrypt(
+      { name: "AES-GCM", iv: fromBase64Url(iv), additionalData: new TextEncoder().encode(keyId) },
+      key,
+      fromBase64Url(ciphertext ?? ""),
+    );
+    return new TextDecoder().decode(plain);
+  } catch {
+    return null;
+  }
+}
+
+function invalidConfig(error: z.ZodError): PutQueueOutcome {
+  return { ok: false, code: "invalid_config", detail: describeIssues(error) };
+}
+
+/** "visibilityTimeout: Too small: expected number to be >=1; retry.maxDelay must be …" */
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.join(".");
+      return path && !issue.message.startsWith(path) ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join("; ");
+}
+
+function toQueueRecord(row: QueueRow): QueueRecord {
+  return {
+    name: row.name,
+    // Parsed again so a configuration stored before a field existed gets that field's default.
+    config: QueueConfigSchema.parse(JSON.parse(row.config)),
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toApiKey(row: ApiKeyRow): ApiKey {
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: JSON.parse(row.scopes),
+    queues: JSON.parse(row.queues),
+    origins: JSON.parse(row.origins),
+    createdAt: row.created_at,
+  };
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): Uint8Array {
+  return Uint8Array.from(atob(text.replaceAll("-", "+").replaceAll("_", "/")), (c) =>
+    c.charCodeAt(0),
+  );
 }
