@@ -207,16 +207,14 @@ export class Catalog extends DurableObject<Env> {
 
   /** Every key, oldest first, without secrets or their hashes. */
   async listKeys(): Promise<ApiKey[]> {
-    return this.#sql<ApiKeyRow>`
-      SELECT id, name, scopes, queues, origins, created_at FROM api_keys
-      ORDER BY created_at, id`
+    return this.#sql<ApiKeyRow>`SELECT * FROM api_keys ORDER BY created_at, id`
       .toArray()
       .map(toApiKey);
   }
 
   async getKey(id: string): Promise<ApiKey | null> {
     const row = this.#sql<ApiKeyRow>`
-      SELECT id, name, scopes, queues, origins, created_at FROM api_keys WHERE id = ${id}`.toArray()[0];
+      SELECT * FROM api_keys WHERE id = ${id}`.toArray()[0];
     return row ? toApiKey(row) : null;
   }
 
@@ -229,8 +227,7 @@ export class Catalog extends DurableObject<Env> {
   async authenticate(secretHash: string): Promise<ApiKey | null> {
     if (typeof secretHash !== "string" || !/^[0-9a-f]{64}$/.test(secretHash)) return null;
     const row = this.#sql<ApiKeyRow>`
-      SELECT id, name, scopes, queues, origins, created_at FROM api_keys
-      WHERE secret_hash = ${secretHash}`.toArray()[0];
+      SELECT * FROM api_keys WHERE secret_hash = ${secretHash}`.toArray()[0];
     return row ? toApiKey(row) : null;
   }
 
@@ -347,6 +344,7 @@ function toQueueRecord(row: QueueRow): QueueRecord {
   };
 }
 
+/** The one way a key leaves the catalog: the secret's hash and sealed copy stay behind. */
 function toApiKey(row: ApiKeyRow): ApiKey {
   return {
     id: row.id,

@@ -123,9 +123,7 @@ export class DeadLetters extends DurableObject<Env> {
       throw new RangeError("invalid dead-letter cursor; check it with isDeadLetterCursor first");
     }
     const rows = this.#sql<DeadMessageRow>`
-      SELECT id, queue, partition, seq, body, content_type, headers, key, priority, sent_at,
-        attempts, failures, died_at
-      FROM dead_messages
+      SELECT * FROM dead_messages
       WHERE (died_at, id) < (${after?.diedAt ?? END_OF_TIME}, ${after?.id ?? ""})
         AND died_at >= ${finiteOr(query.since, 0)} AND died_at <= ${finiteOr(query.until, END_OF_TIME)}
         AND reasons LIKE ${containsPattern(query.reason && searchableReason(query.reason))} ESCAPE '\\'
