@@ -1,0 +1,120 @@
+/**
+ * Setup shared by the partition tests: a fresh partition per test, under a clock the test
+ * moves by hand, and small builders for messages and contexts.
+ *
+ * The clock starts far in the future, so the alarms the partition sets are never due by the
+ * real clock: an alarm runs only when a test fires it with runDurableObjectAlarm.
+ */
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import type { NewMessage, PartitionContext } from "../../durable-objects/messages.ts";
+import type { Partition } from "../../durable-objects/partition.ts";
+import { QueueConfigSchema } from "../../worker/config.ts";
+
+export const START = Date.UTC(2040, 0, 1);
+
+export type PartitionStub = DurableObjectStub<Partition>;
+
+export function contextFor(
+  queue: string,
+  config: Record<string, unknown> = {},
+  configVersion = 1,
+): PartitionContext {
+  return { queue, partition: 0, config: QueueConfigSchema.parse(config), configVersion };
+}
+
+/** A JSON message; `fields` adds key, dedupId, delaySeconds, priority, headers. */
+export function message(body: unknown, fields: Partial<NewMessage> = {}): NewMessage {
+  return { body: JSON.stringify(body), contentType: "application/json", headers: {}, ...fields };
+}
+
+export function messages(count: number, fields: Partial<NewMessage> = {}): NewMessage[] {
+  return Array.from({ length: count }, (_, i) => message(i, fields));
+}
+
+export interface TestPartition {
+  queue: string;
+  stub: PartitionStub;
+  context: PartitionContext;
+  /** The partition's clock, epoch ms. */
+  now(): number;
+  /** Moves the clock forward. */
+  advance(ms: number): void;
+  /** Fires the alarm if one is set; true when it ran. */
+  runAlarm(): Promise<boolean>;
+  /** The time the alarm is set to, or null. */
+  alarmAt(): Promise<number | null>;
+  /** Runs `query` against the partition's SQLite database. */
+  rows<T = Record<string, SqlStorageValue>>(
+    query: string,
+    ...bindings: SqlStorageValue[]
+  ): Promise<T[]>;
+  /** Evicts the instance (memory gone, storage kept) and puts the test clock back. */
+  restart(): Promise<void>;
+  /** Makes the partition's calls to the dead-letter object fail, until `repairDeadLetters`. */
+  breakDeadLetters(): Promise<void>;
+  repairDeadLetters(): Promise<void>;
+}
+
+/** The partition's `env`, which the base class keeps protected. */
+type WithEnv = { env: Env };
+
+const unreachableDeadLetters = {
+  getByName: () => ({
+    accept: async () => {
+      throw new Error("dead-letter object unreachable (test)");
+    },
+  }),
+} as unknown as Env["DEAD_LETTERS"];
+
+/** A partition nobody else uses, of a queue configured with `config`. */
+export async function openPartition(config: Record<string, unknown> = {}): Promise<TestPartition> {
+  const queue = `queue-${crypto.randomUUID()}`;
+  const stub = env.PARTITION.getByName(`${queue}/0`);
+  let now = START;
+  const installClock = () =>
+    runInDurableObject(stub, (instance: Partition) => {
+      instance.clock = () => now;
+    });
+  await installClock();
+  return {
+    queue,
+    stub,
+    context: contextFor(queue, config),
+    now: () => now,
+    advance(ms) {
+      now += ms;
+    },
+    runAlarm: () => runDurableObjectAlarm(stub),
+    alarmAt: () => runInDurableObject(stub, (_, state) => state.storage.getAlarm()),
+    rows: <T>(query: string, ...bindings: SqlStorageValue[]) =>
+      runInDurableObject(
+        stub,
+        (_, state) => state.storage.sql.exec(query, ...bindings).toArray() as T[],
+      ),
+    async restart() {
+      await evictDurableObject(stub);
+      await installClock();
+    },
+    breakDeadLetters: () =>
+      runInDurableObject(stub, (instance: Partition) => {
+        const partition = instance as unknown as WithEnv;
+        partition.env = { ...partition.env, DEAD_LETTERS: unreachableDeadLetters };
+      }),
+    repairDeadLetters: () =>
+      runInDurableObject(stub, (instance: Partition) => {
+        const partition = instance as unknown as WithEnv;
+        partition.env = { ...partition.env, DEAD_LETTERS: env.DEAD_LETTERS };
+      }),
+  };
+}
+
+/** The bodies of delivered or peeked messages, parsed back. */
+export function bodies(delivered: { body: string }[]): unknown[] {
+  return delivered.map((m) => JSON.parse(m.body));
+}
+
+/** Receives once without waiting. */
+export function receiveNow(partition: TestPartition, max = 1, visibilityTimeout?: number) {
+  return partition.stub.receive(partition.context, { max, visibilityTimeout, waitMs: 0 });
+}

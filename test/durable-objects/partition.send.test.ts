@@ -1,0 +1,248 @@
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { MAX_BATCH } from "../../durable-objects/messages.ts";
+import type { Partition } from "../../durable-objects/partition.ts";
+import {
+  bodies,
+  message,
+  messages,
+  openPartition,
+  receiveNow,
+  type TestPartition,
+} from "./partition-fixtures.ts";
+
+async function sendOk(partition: TestPartition, batch: Parameters<Partition["send"]>[1]) {
+  const outcome = await partition.stub.send(partition.context, batch);
+  if (!outcome.ok) throw new Error(`send refused: ${outcome.code}`);
+  return outcome;
+}
+
+async function peekAll(partition: TestPartition) {
+  return (await partition.stub.peek(partition.context, { limit: MAX_BATCH })).messages;
+}
+
+const transactions = (partition: TestPartition) =>
+  runInDurableObject(partition.stub, (instance: Partition) => instance.sendTransactions);
+
+describe("sending", () => {
+  it("stores a batch in order with fresh ids and increasing seqs", async () => {
+    const partition = await openPartition();
+    const outcome = await sendOk(partition, messages(3));
+
+    expect(outcome.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect(outcome.messages.every((m) => !m.duplicate)).toBe(true);
+    expect(new Set(outcome.messages.map((m) => m.id)).size).toBe(3);
+    for (const sent of outcome.messages) expect(sent.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(outcome.backpressure).toBe(false);
+    expect(outcome.stats).toMatchObject({ ready: 3, sent: 3, oldestSentAt: partition.now() });
+    expect(bodies(await peekAll(partition))).toEqual([0, 1, 2]);
+  });
+
+  it("keeps seqs increasing after the newest message is acked", async () => {
+    const partition = await openPartition();
+    await sendOk(partition, [message("first")]);
+    const { messages: leased } = await receiveNow(partition);
+    await partition.stub.ack(partition.context, [leased[0].receipt]);
+
+    const outcome = await sendOk(partition, [message("second")]);
+    expect(outcome.messages[0].seq).toBe(2);
+  });
+
+  it("counts backlog bytes as UTF-8 bytes of the bodies held", async () => {
+    const partition = await openPartition();
+    const outcome = await sendOk(partition, [message("é"), message("ab")]);
+    // JSON text "é" is 4 bytes, "ab" 4 bytes.
+    expect(outcome.stats.backlogBytes).toBe(8);
+  });
+
+  it("refuses a batch larger than MAX_BATCH and stores nothing", async () => {
+    const partition = await openPartition();
+    // Called on the instance: the router never sends more, so this is a thrown bug, not a value.
+    const attempt = runInDurableObject(partition.stub, (instance: Partition) =>
+      instance.send(partition.context, messages(MAX_BATCH + 1)),
+    );
+    await expect(attempt).rejects.toThrow(/at most 100/);
+    expect(await peekAll(partition)).toEqual([]);
+  });
+});
+
+describe("deduplication", () => {
+  it("answers a repeated dedupId with the first message's id and stores nothing", async () => {
+    const partition = await openPartition({ dedupWindow: 60 });
+    const first = await sendOk(partition, [message("a", { dedupId: "order-1" })]);
+    const again = await sendOk(partition, [message("a again", { dedupId: "order-1" })]);
+
+    expect(again.messages).toEqual([{ ...first.messages[0], duplicate: true }]);
+    expect(again.stats).toMatchObject({ ready: 1, sent: 1 });
+    expect(bodies(await peekAll(partition))).toEqual(["a"]);
+  });
+
+  it("deduplicates within one batch", async () => {
+    const partition = await openPartition();
+    const outcome = await sendOk(partition, [
+      message("a", { dedupId: "x" }),
+      message("b", { dedupId: "y" }),
+      message("a twin", { dedupId: "x" }),
+    ]);
+
+    expect(outcome.messages.map((m) => m.duplicate)).toEqual([false, false, true]);
+    expect(outcome.messages[2].id).toBe(outcome.messages[0].id);
+    expect(outcome.messages[2].seq).toBe(outcome.messages[0].seq);
+    expect(bodies(await peekAll(partition))).toEqual(["a", "b"]);
+  });
+
+  it("still deduplicates after the first message was acked", async () => {
+    const partition = await openPartition();
+    const first = await sendOk(partition, [message("a", { dedupId: "x" })]);
+    const { messages: leased } = await receiveNow(partition);
+    await partition.stub.ack(partition.context, [leased[0].receipt]);
+
+    const again = await sendOk(partition, [message("a", { dedupId: "x" })]);
+    expect(again.messages[0]).toEqual({ ...first.messages[0], duplicate: true });
+  });
+
+  it("forgets a dedupId once the window has passed", async () => {
+    const partition = await openPartition({ dedupWindow: 60 });
+    const first = await sendOk(partition, [message("a", { dedupId: "x" })]);
+
+    partition.advance(59_999);
+    expect((await sendOk(partition, [message("a", { dedupId: "x" })])).messages[0].duplicate).toBe(
+      true,
+    );
+    partition.advance(1);
+    const later = await sendOk(partition, [message("a", { dedupId: "x" })]);
+    expect(later.messages[0].duplicate).toBe(false);
+    expect(later.messages[0].id).not.toBe(first.messages[0].id);
+  });
+
+  it("stores every message when dedupWindow is 0", async () => {
+    const partition = await openPartition({ dedupWindow: 0 });
+    await sendOk(partition, [message("a", { dedupId: "x" })]);
+    const again = await sendOk(partition, [message("a", { dedupId: "x" })]);
+    expect(again.messages[0].duplicate).toBe(false);
+    expect(again.stats.ready).toBe(2);
+  });
+});
+
+describe("delays", () => {
+  it("keeps a delayed message invisible until its delay has passed", async () => {
+    const partition = await openPartition({ ordering: "unordered" });
+    const outcome = await sendOk(partition, [
+      message("later", { delaySeconds: 10 }),
+      message("now"),
+    ]);
+    expect(outcome.stats).toMatchObject({ ready: 1, delayed: 1 });
+
+    expect(bodies((await receiveNow(partition, 10)).messages)).toEqual(["now"]);
+    partition.advance(9_999);
+    expect((await receiveNow(partition, 10)).messages).toEqual([]);
+    partition.advance(1);
+    expect(bodies((await receiveNow(partition, 10)).messages)).toEqual(["later"]);
+  });
+});
+
+describe("backlog limits", () => {
+  it("signals backpressure once the partition holds more than the soft limit", async () => {
+    const partition = await openPartition({ backlog: { soft: 3, hard: 10 } });
+    expect((await sendOk(partition, messages(3))).backpressure).toBe(false);
+    expect((await sendOk(partition, messages(1))).backpressure).toBe(true);
+  });
+
+  it("refuses a whole send that would pass the hard limit and stores none of it", async () => {
+    const partition = await openPartition({ backlog: { soft: 2, hard: 5 } });
+    await sendOk(partition, messages(3));
+
+    const refused = await partition.stub.send(partition.context, messages(3));
+    expect(refused).toMatchObject({
+      ok: false,
+      code: "backlog_full",
+      stats: { ready: 3, sent: 3 },
+    });
+    expect(refused.ok === false && refused.retryAfterSeconds).toBeGreaterThan(0);
+    expect(await peekAll(partition)).toHaveLength(3);
+
+    expect((await sendOk(partition, messages(2))).stats.ready).toBe(5);
+  });
+
+  it("counts leased and delayed messages as held", async () => {
+    const partition = await openPartition({ backlog: { soft: 1, hard: 2 } });
+    await sendOk(partition, [message("leased"), message("delayed", { delaySeconds: 60 })]);
+    await receiveNow(partition);
+
+    const refused = await partition.stub.send(partition.context, [message("one more")]);
+    expect(refused).toMatchObject({ ok: false, code: "backlog_full" });
+  });
+
+  it("still answers a send of duplicates only when the partition is full", async () => {
+    const partition = await openPartition({ backlog: { soft: 1, hard: 1 } });
+    const first = await sendOk(partition, [message("a", { dedupId: "x" })]);
+    const again = await sendOk(partition, [message("a", { dedupId: "x" })]);
+    expect(again.messages[0]).toEqual({ ...first.messages[0], duplicate: true });
+  });
+});
+
+describe("group commit", () => {
+  it("writes a lone send on an idle partition in its own transaction at once", async () => {
+    const partition = await openPartition();
+    await sendOk(partition, [message("alone")]);
+    expect(await transactions(partition)).toBe(1);
+  });
+
+  it("commits concurrent sends in fewer transactions than sends, every one stored in order", async () => {
+    const partition = await openPartition();
+    const count = 60;
+    const outcomes = await Promise.all(
+      Array.from({ length: count }, (_, i) => partition.stub.send(partition.context, [message(i)])),
+    );
+
+    const seqs = outcomes.map((o) => (o.ok ? o.messages[0].seq : -1));
+    expect(new Set(seqs).size).toBe(count);
+    expect(Math.min(...seqs)).toBe(1);
+    expect(Math.max(...seqs)).toBe(count);
+    // The seq each send was answered with is where its own message is stored.
+    const stored = await partition.rows<{ seq: number; body: string }>(
+      "SELECT seq, body FROM messages ORDER BY seq",
+    );
+    expect(stored).toHaveLength(count);
+    for (const [i, outcome] of outcomes.entries()) {
+      const seq = outcome.ok ? outcome.messages[0].seq : -1;
+      expect(stored[seq - 1]).toEqual({ seq, body: JSON.stringify(i) });
+    }
+    const written = await transactions(partition);
+    expect(written).toBeGreaterThanOrEqual(1);
+    expect(written).toBeLessThan(count);
+  });
+
+  it("fails only the send that cannot be written, whole, when it shares a transaction", async () => {
+    const partition = await openPartition();
+    // A body SQLite cannot bind (the router never lets one through): its insert throws.
+    const unwritable = { ...message("never"), body: undefined as unknown as string };
+    const settled = await runInDurableObject(partition.stub, (instance: Partition) => {
+      const first = instance.send(partition.context, [message("first")]);
+      // These two arrive while the first is being committed, so they share the next round.
+      const broken = instance.send(partition.context, [message("fits"), unwritable]);
+      const fine = instance.send(partition.context, [message("fine")]);
+      return Promise.allSettled([first, broken, fine]);
+    });
+
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(bodies(await peekAll(partition))).toEqual(["first", "fine"]);
+    expect(await transactions(partition)).toBe(2);
+  });
+
+  it("refuses one send of a group at the hard limit without affecting the others", async () => {
+    const partition = await openPartition({ backlog: { soft: 1, hard: 10 } });
+    const batches = [8, 5, 2, 1].map((size) => messages(size));
+    const outcomes = await Promise.all(
+      batches.map((batch) => partition.stub.send(partition.context, batch)),
+    );
+
+    const accepted = outcomes.flatMap((o, i) => (o.ok ? [batches[i].length] : []));
+    const refused = outcomes.filter((o) => !o.ok);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const outcome of refused) expect(outcome).toMatchObject({ code: "backlog_full" });
+    const stats = await partition.stub.stats(partition.context);
+    expect(stats.ready).toBe(accepted.reduce((a, b) => a + b, 0));
+    expect(stats.ready).toBeLessThanOrEqual(10);
+  });
+});
