@@ -11,6 +11,8 @@ declare namespace Cloudflare {
      * is used. Rotating it invalidates SigV4 use of existing keys; Bearer keeps working.
      */
     SLUICE_SEAL_KEY?: string;
+    /** Optional: requests one router isolate works on at once before it sheds (worker/shed.ts). */
+    SLUICE_MAX_INFLIGHT?: string;
   }
 }
 interface Env extends Cloudflare.Env {}

@@ -42,7 +42,12 @@ export const QueueConfigSchema = z
     visibilityTimeout: z.number().int().min(1).max(43_200).default(30),
     maxAttempts: z.number().int().min(1).max(100).default(5),
     retry: RetryPolicySchema.prefault({}),
-    retention: z.number().int().min(60).max(14 * 86_400).default(4 * 86_400),
+    retention: z
+      .number()
+      .int()
+      .min(60)
+      .max(14 * 86_400)
+      .default(4 * 86_400),
     maxMessageBytes: z.number().int().min(1).max(1_048_576).default(262_144),
     dedupWindow: z.number().int().min(0).max(86_400).default(300),
     backlog: BacklogLimitsSchema.prefault({}),
@@ -70,7 +75,11 @@ export const QueueConfigPatchSchema = z
       })
       .strict()
       .partial(),
-    retention: z.number().int().min(60).max(14 * 86_400),
+    retention: z
+      .number()
+      .int()
+      .min(60)
+      .max(14 * 86_400),
     maxMessageBytes: z.number().int().min(1).max(1_048_576),
     dedupWindow: z.number().int().min(0).max(86_400),
     backlog: z

@@ -1,0 +1,138 @@
+/**
+ * Who is calling, and what they may do.
+ *
+ * A principal is the admin token (`SLUICE_ADMIN_TOKEN`, may do everything) or an API key from
+ * the catalog, found by the SHA-256 of its secret. A key's scopes and queue patterns decide:
+ *
+ * | operation                                             | scope needed          |
+ * |-------------------------------------------------------|-----------------------|
+ * | send                                                  | produce               |
+ * | receive, ack, nack, extend, peek, dead-letter list/get | consume               |
+ * | GET a queue or the queue list                         | any scope             |
+ * | create/update/delete a queue, purge, dead-letter redrive/delete/purge | admin |
+ * | keys (create, list, delete)                           | admin, queues ["*"]   |
+ *
+ * `admin` includes `produce` and `consume`. The key's queue patterns must match the queue
+ * (`*` matches any run of characters); the key endpoints and a redrive's target need the
+ * same. Key lookups are cached in the isolate for `KEY_CACHE_MS`: a revoked key stops
+ * working everywhere within that time (at once in the isolate that revoked it).
+ */
+import type { ApiKey, Scope } from "../durable-objects/catalog.ts";
+import { TtlCache } from "./cache.ts";
+import { type Outcome, refuse } from "./outcome.ts";
+import type { CreateKeyInput } from "./schemas.ts";
+
+export type Principal = { kind: "admin" } | { kind: "key"; key: ApiKey };
+
+/** Any scope at all: reading a queue's definition and stats. */
+export type Permission = Scope | "read";
+
+export const KEY_CACHE_MS = 5_000;
+
+const ADMIN: Principal = { kind: "admin" };
+const keysByHash = new TtlCache<string, ApiKey | null>(KEY_CACHE_MS, 10_000);
+const encoder = new TextEncoder();
+
+function catalog(env: Env) {
+  return env.CATALOG.getByName("catalog");
+}
+
+async function sha256(text: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest("SHA-256", encoder.encode(text));
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await sha256(text));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** Digests have equal length, so the comparison takes the same time for any guess. */
+async function isAdminToken(env: Env, token: string): Promise<boolean> {
+  if (!env.SLUICE_ADMIN_TOKEN) return false;
+  const [given, expected] = await Promise.all([sha256(token), sha256(env.SLUICE_ADMIN_TOKEN)]);
+  return crypto.subtle.timingSafeEqual(given, expected);
+}
+
+/** The principal a bearer token stands for, or null for a token nobody issued. */
+export async function authenticate(env: Env, token: string): Promise<Principal | null> {
+  if (await isAdminToken(env, token)) return ADMIN;
+  const hash = await sha256Hex(token);
+  let key = keysByHash.get(hash);
+  if (key === undefined) {
+    key = await catalog(env).authenticate(hash);
+    keysByHash.set(hash, key);
+  }
+  return key === null ? null : { kind: "key", key };
+}
+
+/** `*` matches any run of characters; everything else matches itself. */
+export function matchesPattern(pattern: string, name: string): boolean {
+  const escaped = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&"));
+  return new RegExp(`^${escaped.join(".*")}$`).test(name);
+}
+
+/**
+ * Whether the principal may act with `permission` on `queue`; without a queue, on every
+ * queue (the key endpoints).
+ */
+export function allows(principal: Principal, permission: Permission, queue?: string): boolean {
+  if (principal.kind === "admin") return true;
+  const { scopes, queues } = principal.key;
+  const scoped =
+    permission === "read"
+      ? scopes.length > 0
+      : scopes.includes(permission) || scopes.includes("admin");
+  if (!scoped) return false;
+  return queue === undefined
+    ? queues.includes("*")
+    : queues.some((pattern) => matchesPattern(pattern, queue));
+}
+
+/** A sentence for a 403 that says what was missing. */
+export function denial(principal: Principal, permission: Permission, queue?: string): string {
+  const who = principal.kind === "key" ? `API key '${principal.key.name}'` : "this token";
+  const what = permission === "read" ? "any scope" : `the '${permission}' scope`;
+  const where = queue === undefined ? 'on every queue (queues: ["*"])' : `on queue '${queue}'`;
+  return `${who} does not have ${what} ${where}`;
+}
+
+/**
+ * May a browser page from `origin` use this principal? Same-origin pages always may; the
+ * admin token is for same-origin pages only; a key allows the origins listed on it (`*`: any).
+ */
+export function allowsOrigin(principal: Principal, origin: string, ownOrigin: string): boolean {
+  if (origin === ownOrigin) return true;
+  if (principal.kind === "admin") return false;
+  return principal.key.origins.includes("*") || principal.key.origins.includes(origin);
+}
+
+// ───────────── key administration (admin scope on every queue) ─────────────
+
+export async function createKey(
+  env: Env,
+  principal: Principal,
+  input: CreateKeyInput,
+): Promise<Outcome<{ key: ApiKey & { secret: string } }>> {
+  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
+  return { ok: true, key: await catalog(env).createKey(input) };
+}
+
+export async function listKeys(
+  env: Env,
+  principal: Principal,
+): Promise<Outcome<{ keys: ApiKey[] }>> {
+  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
+  return { ok: true, keys: await catalog(env).listKeys() };
+}
+
+/** Deletes a key; this isolate forgets it at once, others within `KEY_CACHE_MS`. */
+export async function deleteKey(
+  env: Env,
+  principal: Principal,
+  id: string,
+): Promise<Outcome<object>> {
+  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
+  const deleted = await catalog(env).deleteKey(id);
+  keysByHash.deleteWhere((key) => key?.id === id);
+  return deleted ? { ok: true } : refuse("key_not_found", `no API key with id '${id}'`);
+}

@@ -1,0 +1,169 @@
+/**
+ * The steps every request passes through, registered once on the router: answer CORS
+ * preflights, shed load, authenticate; after the route, answer 404/405 for what matched
+ * nothing, add CORS headers and release the in-flight slot. `renderError` is the router's
+ * `catch`: the one place a thrown error becomes problem+json.
+ *
+ * CORS: a preflight carries no token, so it is answered for any origin, without
+ * credentials; the real request is then checked against the key it presents (the origins on
+ * the key, `*` for any; same-origin pages always; the admin token same-origin only) and a
+ * page from another origin is refused with 403 `origin_not_allowed`. Bearer tokens are never
+ * sent by browsers on their own, so this adds no cross-site request risk.
+ */
+import type { IRequest, RouteEntry } from "itty-router";
+import { allowsOrigin, authenticate, type Principal } from "./auth.ts";
+import { countShed, isShedReason } from "./metrics.ts";
+import { Problem, problem, problemResponse } from "./problem.ts";
+import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, shedClassOf } from "./shed.ts";
+
+export type SluiceRequest = IRequest & {
+  principal: Principal;
+  /** The in-flight slot this request holds. */
+  ticket?: number;
+  /** The browser origin allowed to read this answer. */
+  corsOrigin?: string;
+};
+
+export type Handler = (request: SluiceRequest, env: Env) => Promise<Response> | Response;
+
+const ALLOWED_METHODS = "GET, POST, PUT, DELETE";
+const ALLOWED_HEADERS =
+  "Authorization, Content-Type, Sluice-Key, Sluice-Dedup-Id, Sluice-Delay, Sluice-Priority";
+const EXPOSED_HEADERS = "Retry-After, Sluice-Backpressure, WWW-Authenticate";
+const PREFLIGHT_MAX_AGE_SECONDS = 600;
+
+/** Paths anyone may read: health checks and the API description. */
+function isPublic(pathname: string): boolean {
+  return pathname === "/health" || pathname === "/v1/openapi.json";
+}
+
+export function preflight(request: SluiceRequest): Response | undefined {
+  if (request.method !== "OPTIONS") return undefined;
+  const origin = request.headers.get("origin");
+  const headers: Record<string, string> = { Allow: ALLOWED_METHODS, Vary: "Origin" };
+  if (origin !== null) {
+    Object.assign(headers, {
+      "Access-Control-Allow-Origin": origin,
+      "Access-Control-Allow-Methods": ALLOWED_METHODS,
+      "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+      "Access-Control-Max-Age": String(PREFLIGHT_MAX_AGE_SECONDS),
+    });
+  }
+  return new Response(null, { status: 204, headers });
+}
+
+export function shedding(request: SluiceRequest, env: Env): void {
+  const shedClass = shedClassOf(request.method, new URL(request.url).pathname);
+  const ticket = admit(env, shedClass);
+  if (ticket === null) {
+    throw problem(
+      503,
+      "inflight_limit",
+      `this router is at its limit of requests in flight and sheds ${shedClass === "produce" ? "sends" : "receives and reads"} first; retry after a second`,
+      { "Retry-After": String(SHED_RETRY_AFTER_SECONDS) },
+    );
+  }
+  request.ticket = ticket;
+}
+
+function unauthorized(detail: string, error: string): Problem {
+  return problem(401, "unauthorized", detail, {
+    "WWW-Authenticate": `Bearer realm="sluice", error="${error}"`,
+  });
+}
+
+export async function authentication(request: SluiceRequest, env: Env): Promise<void> {
+  const url = new URL(request.url);
+  if (isPublic(url.pathname)) return;
+  const token = /^Bearer +(\S+) *$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+  if (token === undefined) {
+    throw unauthorized("send the header Authorization: Bearer <token>", "invalid_request");
+  }
+  const principal = await authenticate(env, token);
+  if (principal === null) {
+    throw unauthorized(
+      "the bearer token is not one this service issued, or it was revoked",
+      "invalid_token",
+    );
+  }
+  request.principal = principal;
+  const origin = request.headers.get("origin");
+  if (origin === null) return;
+  if (!allowsOrigin(principal, origin, url.origin)) {
+    throw problem(
+      403,
+      "origin_not_allowed",
+      `pages from ${origin} may not use this token; list the origin on the API key (origins)`,
+    );
+  }
+  request.corsOrigin = origin;
+}
+
+/** The router's `catch`. A problem is rendered as it is; anything else is a 503 or a bug. */
+export function renderError(error: unknown, request: SluiceRequest): Response {
+  let refusal: Problem;
+  if (error instanceof Problem) {
+    refusal = error;
+  } else if (isOverloaded(error)) {
+    refusal = problem(503, "overloaded", "a partition of this queue is overloaded; retry shortly", {
+      "Retry-After": String(SHED_RETRY_AFTER_SECONDS),
+    });
+  } else {
+    console.error(`router: ${request.method} ${new URL(request.url).pathname} failed`, error);
+    refusal = problem(500, "internal", "an unexpected error; this is a bug, please report it");
+  }
+  if (isShedReason(refusal.code)) countShed(refusal.code);
+  return problemResponse(refusal);
+}
+
+/** For what no route answered: 405 with `Allow` when the path exists, else 404. */
+export function unmatched(routes: RouteEntry[]) {
+  return (response: Response | undefined, request: SluiceRequest): Response => {
+    if (response !== undefined) return response;
+    const { pathname } = new URL(request.url);
+    const methods = routes
+      .filter(([, pattern]) => pattern.test(pathname))
+      .map(([method]) => method);
+    if (methods.length > 0) {
+      return problemResponse(
+        problem(
+          405,
+          "method_not_allowed",
+          `${pathname} answers ${methods.join(", ")}, not ${request.method}`,
+          {
+            Allow: methods.join(", "),
+          },
+        ),
+      );
+    }
+    return problemResponse(
+      problem(
+        404,
+        "not_found",
+        `no route ${request.method} ${pathname}; the API is described at /v1/openapi.json`,
+      ),
+    );
+  };
+}
+
+/** Adds CORS headers for the origin allowed to read the answer, and frees the slot. */
+export function finish(response: Response, request: SluiceRequest): Response {
+  if (request.ticket !== undefined) release(request.ticket);
+  const origin = request.headers.get("origin");
+  if (origin === null || request.method === "OPTIONS") return response;
+  const { pathname } = new URL(request.url);
+  // Public documents and 401s (which say nothing about the service) are readable from
+  // anywhere, so a page can tell a bad token from a network failure.
+  const readable = isPublic(pathname) || response.status === 401 ? origin : request.corsOrigin;
+  const headers = new Headers(response.headers);
+  headers.append("Vary", "Origin");
+  if (readable !== undefined) {
+    headers.set("Access-Control-Allow-Origin", readable);
+    headers.set("Access-Control-Expose-Headers", EXPOSED_HEADERS);
+  }
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+}

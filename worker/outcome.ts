@@ -1,0 +1,32 @@
+/**
+ * What the service layer answers: a value tagged `ok: true`, or a refusal that says why.
+ * Refusals are the expected failures; every door (HTTP, RPC, SQS) maps them to its own
+ * wire form. A thrown error means a bug or an overloaded Durable Object.
+ */
+export type RefusalCode =
+  | "forbidden"
+  | "queue_not_found"
+  | "dead_letter_not_found"
+  | "key_not_found"
+  | "invalid_config"
+  | "partition_out_of_range"
+  | "partitions_shrink"
+  | "message_too_large"
+  | "backlog_full"
+  | "overloaded";
+
+export interface Refusal {
+  ok: false;
+  code: RefusalCode;
+  detail: string;
+  /** Present when trying again later can succeed. */
+  retryAfterSeconds?: number;
+}
+
+export type Outcome<T> = ({ ok: true } & T) | Refusal;
+
+export function refuse(code: RefusalCode, detail: string, retryAfterSeconds?: number): Refusal {
+  return retryAfterSeconds === undefined
+    ? { ok: false, code, detail }
+    : { ok: false, code, detail, retryAfterSeconds };
+}

@@ -1,0 +1,684 @@
+/**
+ * The queue operations every door shares: the HTTP routes, the service-binding entrypoint
+ * and the SQS protocol all call these with an authenticated principal. Nothing here knows
+ * about HTTP: answers are values, expected failures are refusals (`outcome.ts`), and a thrown
+ * error is a bug or an overloaded Durable Object (`isOverloaded`).
+ *
+ * Queue records are cached in the isolate for `QUEUE_CACHE_MS`: a queue created, changed or
+ * deleted through another isolate is seen here within that time (at once in this isolate).
+ */
+import type { QueueRecord } from "../durable-objects/catalog.ts";
+import type {
+  ContentType,
+  DeadMessage,
+  ItemFailure,
+  LeasedMessage,
+  NewMessage,
+  PartitionContext,
+  PartitionStats,
+  PeekedMessage,
+} from "../durable-objects/messages.ts";
+import { MAX_BATCH } from "../durable-objects/messages.ts";
+import type { Partition } from "../durable-objects/partition.ts";
+import { decodeReceipt } from "../durable-objects/receipt.ts";
+import { allows, denial, type Permission, type Principal } from "./auth.ts";
+import { TtlCache } from "./cache.ts";
+import type { QueueConfigPatch } from "./config.ts";
+import { count } from "./metrics.ts";
+import { type Outcome, type Refusal, refuse } from "./outcome.ts";
+import { lessLoadedPartition, partitionForKey, recordLoad } from "./routing.ts";
+import type {
+  DeadLetterQueryInput,
+  DeadMessageView,
+  JsonValue,
+  MessageInput,
+  PeekedMessageView,
+  PeekQuery,
+  QueueStats,
+  QueueView,
+  ReceiptFailure,
+  ReceivedMessage,
+  ReceiveInput,
+  RedriveInput,
+  SendResult,
+} from "./schemas.ts";
+import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "./shed.ts";
+
+export const QUEUE_CACHE_MS = 5_000;
+
+/**
+ * With several partitions a long poll parks on one partition at a time, for at most this
+ * long, then sweeps the others: a message sent to any partition is found within about this.
+ */
+export const PARK_SLICE_MS = 2_000;
+
+/** A redrive of `all` moves at most this many pages of `MAX_BATCH`; `remaining` says if more. */
+export const REDRIVE_PAGES_PER_CALL = 10;
+
+const records = new TtlCache<string, QueueRecord | null>(QUEUE_CACHE_MS, 10_000);
+/** Where the next receive of a queue starts its sweep, so consumers spread over partitions. */
+const receiveStarts = new Map<string, number>();
+const encoder = new TextEncoder();
+
+type StoredQueue = { ok: true; record: QueueRecord };
+
+// ───────────────────────────── plumbing ─────────────────────────────
+
+function catalog(env: Env) {
+  return env.CATALOG.getByName("catalog");
+}
+
+function partition(env: Env, queue: string, index: number): DurableObjectStub<Partition> {
+  return env.PARTITION.getByName(`${queue}/${index}`);
+}
+
+function deadLetters(env: Env, queue: string) {
+  return env.DEAD_LETTERS.getByName(queue);
+}
+
+function contextOf(record: QueueRecord, index: number): PartitionContext {
+  return {
+    queue: record.name,
+    partition: index,
+    config: record.config,
+    configVersion: record.version,
+  };
+}
+
+function partitionIndexes(record: QueueRecord): number[] {
+  return Array.from({ length: record.config.partitions }, (_, index) => index);
+}
+
+async function queueRecord(env: Env, name: string): Promise<QueueRecord | null> {
+  const cached = records.get(name);
+  if (cached !== undefined) return cached;
+  const record = await catalog(env).getQueue(name);
+  records.set(name, record);
+  return record;
+}
+
+/**
+ * The queue, once the principal may act on it. Permission is checked first, so a key
+ * learns nothing about queues outside its patterns.
+ */
+async function resolve(
+  env: Env,
+  principal: Principal,
+  permission: Permission,
+  name: string,
+): Promise<StoredQueue | Refusal> {
+  if (!allows(principal, permission, name)) {
+    return refuse("forbidden", denial(principal, permission, name));
+  }
+  const record = await queueRecord(env, name);
+  if (record === null) {
+    return refuse(
+      "queue_not_found",
+      `no queue named '${name}'; create it with PUT /v1/queues/${name}`,
+    );
+  }
+  return { ok: true, record };
+}
+
+/** A body as clients see it: JSON parsed, text as is, binary as base64. */
+function decodeBody(body: string, contentType: ContentType): JsonValue {
+  return contentType === "application/json" ? JSON.parse(body) : body;
+}
+
+function bodyBytes({ body, contentType }: NewMessage): number {
+  if (contentType !== "application/octet-stream") return encoder.encode(body).byteLength;
+  const padding = body.endsWith("==") ? 2 : body.endsWith("=") ? 1 : 0;
+  return (body.length / 4) * 3 - padding;
+}
+
+// ───────────────────────────── queues ─────────────────────────────
+
+export async function putQueue(
+  env: Env,
+  principal: Principal,
+  name: string,
+  patch: QueueConfigPatch,
+): Promise<Outcome<{ created: boolean; queue: Omit<QueueView, "stats"> }>> {
+  if (!allows(principal, "admin", name))
+    return refuse("forbidden", denial(principal, "admin", name));
+  const outcome = await catalog(env).putQueue(name, patch);
+  if (!outcome.ok) return refuse(outcome.code, outcome.detail);
+  records.set(name, outcome.queue);
+  return { ok: true, created: outcome.created, queue: { name, config: outcome.queue.config } };
+}
+
+/** The queues the principal may see (any scope on a matching pattern), with their stats. */
+export async function listQueues(
+  env: Env,
+  principal: Principal,
+): Promise<Outcome<{ queues: QueueView[] }>> {
+  const visible = (await catalog(env).listQueues()).filter((record) =>
+    allows(principal, "read", record.name),
+  );
+  for (const record of visible) records.set(record.name, record);
+  const queues = await Promise.all(visible.map((record) => viewOf(env, record)));
+  return { ok: true, queues };
+}
+
+export async function getQueue(
+  env: Env,
+  principal: Principal,
+  name: string,
+): Promise<Outcome<{ queue: QueueView }>> {
+  const resolved = await resolve(env, principal, "read", name);
+  if (!resolved.ok) return resolved;
+  return { ok: true, queue: await viewOf(env, resolved.record) };
+}
+
+/**
+ * Deletes the definition first (so no new sends are routed here), then drops every
+ * partition's messages and the dead letters.
+ */
+export async function deleteQueue(
+  env: Env,
+  principal: Principal,
+  name: string,
+): Promise<Outcome<object>> {
+  if (!allows(principal, "admin", name))
+    return refuse("forbidden", denial(principal, "admin", name));
+  const record = await catalog(env).getQueue(name);
+  records.delete(name);
+  if (record === null || !(await catalog(env).deleteQueue(name))) {
+    return refuse("queue_not_found", `no queue named '${name}'`);
+  }
+  await Promise.all([
+    ...partitionIndexes(record).map((index) => partition(env, name, index).destroy()),
+    deadLetters(env, name).purge(),
+  ]);
+  return { ok: true };
+}
+
+async function viewOf(env: Env, record: QueueRecord): Promise<QueueView> {
+  return { name: record.name, config: record.config, stats: await statsOf(env, record) };
+}
+
+async function statsOf(env: Env, record: QueueRecord): Promise<QueueStats> {
+  const [partitions, deadLettered] = await Promise.all([
+    Promise.all(
+      partitionIndexes(record).map((index) =>
+        partition(env, record.name, index).stats(contextOf(record, index)),
+      ),
+    ),
+    deadLetters(env, record.name).count(),
+  ]);
+  const sum = (field: keyof PartitionStats) =>
+    partitions.reduce((total, stats) => total + ((stats[field] as number | null) ?? 0), 0);
+  const oldest = partitions
+    .map((stats) => stats.oldestSentAt)
+    .filter((sentAt): sentAt is number => sentAt !== null);
+  for (const stats of partitions) recordLoad(record.name, stats);
+  return {
+    ready: sum("ready"),
+    leased: sum("leased"),
+    delayed: sum("delayed"),
+    deadLettered,
+    oldestAgeMs: oldest.length === 0 ? 0 : Math.max(0, Date.now() - Math.min(...oldest)),
+    sent: sum("sent"),
+    acked: sum("acked"),
+    backlogBytes: sum("backlogBytes"),
+  };
+}
+
+// ───────────────────────────── messages ─────────────────────────────
+
+export type SendAnswer = Outcome<
+  SendResult & { failed: NonNullable<SendResult["failed"]>; backpressure: boolean }
+>;
+
+export async function sendMessages(
+  env: Env,
+  principal: Principal,
+  name: string,
+  inputs: MessageInput[],
+): Promise<SendAnswer> {
+  const resolved = await resolve(env, principal, "produce", name);
+  if (!resolved.ok) return resolved;
+  return sendToQueue(env, resolved.record, inputs.map(toNewMessage));
+}
+
+function toNewMessage(input: MessageInput): NewMessage {
+  const { body, contentType, headers, ...routing } = input;
+  return {
+    ...routing,
+    body: contentType === "application/json" ? JSON.stringify(body) : (body as string),
+    contentType,
+    headers: headers ?? {},
+  };
+}
+
+/**
+ * Routes each message to its partition and sends one batch per partition. A batch that
+ * spans partitions can be stored in part: the answer lists what was stored and what was
+ * refused; it is a refusal only when nothing was stored.
+ */
+async function sendToQueue(
+  env: Env,
+  record: QueueRecord,
+  messages: NewMessage[],
+): Promise<SendAnswer> {
+  const { name, config } = record;
+  const tooLarge = messages.findIndex((message) => bodyBytes(message) > config.maxMessageBytes);
+  if (tooLarge !== -1) {
+    return refuse(
+      "message_too_large",
+      `message ${tooLarge} has a ${bodyBytes(messages[tooLarge])}-byte body; queue '${name}' takes at most ${config.maxMessageBytes} bytes (maxMessageBytes)`,
+    );
+  }
+
+  const spread = lessLoadedPartition(name, config.partitions);
+  const groups = new Map<number, number[]>();
+  messages.forEach((message, index) => {
+    const routingKey = message.key ?? message.dedupId;
+    const target =
+      routingKey === undefined ? spread : partitionForKey(routingKey, config.partitions);
+    groups.set(target, [...(groups.get(target) ?? []), index]);
+  });
+
+  const sent: SendResult["messages"] = [];
+  const failed: NonNullable<SendResult["failed"]> = [];
+  let backpressure = false;
+  let retryAfterSeconds = SHED_RETRY_AFTER_SECONDS;
+  await Promise.all(
+    [...groups].map(async ([target, indexes]) => {
+      const batch = indexes.map((index) => messages[index]);
+      let outcome: Awaited<ReturnType<Partition["send"]>>;
+      try {
+        outcome = await partition(env, name, target).send(contextOf(record, target), batch);
+      } catch (error) {
+        if (!isOverloaded(error)) throw error;
+        const detail = `partition ${target} of queue '${name}' is overloaded; retry shortly`;
+        for (const index of indexes) failed.push({ index, code: "overloaded", detail });
+        return;
+      }
+      recordLoad(name, outcome.stats);
+      if (!outcome.ok) {
+        retryAfterSeconds = Math.max(retryAfterSeconds, outcome.retryAfterSeconds);
+        const held = outcome.stats.ready + outcome.stats.leased + outcome.stats.delayed;
+        const detail = `partition ${target} of queue '${name}' holds ${held} messages, at its hard backlog limit of ${config.backlog.hard}; consume some, or retry later`;
+        for (const index of indexes) failed.push({ index, code: "backlog_full", detail });
+        return;
+      }
+      backpressure ||= outcome.backpressure;
+      outcome.messages.forEach(({ id, seq, duplicate }, position) => {
+        sent.push({ index: indexes[position], id, partition: target, seq, duplicate });
+      });
+    }),
+  );
+  sent.sort((a, b) => a.index - b.index);
+  failed.sort((a, b) => a.index - b.index);
+  count("sent", sent.filter((message) => !message.duplicate).length);
+  if (sent.length === 0) return refuse(failed[0].code, failed[0].detail, retryAfterSeconds);
+  return { ok: true, messages: sent, failed, backpressure };
+}
+
+/**
+ * Leases up to `max` messages. Without a partition it sweeps the partitions from a rotating
+ * start; with `wait` and nothing found it parks on one partition at a time (see
+ * `PARK_SLICE_MS`). Messages are only leased by calls whose answer is returned, so none is
+ * stranded under a lease nobody holds.
+ */
+export async function receiveMessages(
+  env: Env,
+  principal: Principal,
+  name: string,
+  options: ReceiveInput,
+): Promise<Outcome<{ messages: ReceivedMessage[] }>> {
+  const resolved = await resolve(env, principal, "consume", name);
+  if (!resolved.ok) return resolved;
+  const { record } = resolved;
+  const partitions = record.config.partitions;
+  if (options.partition !== undefined && options.partition >= partitions) {
+    return refuse(
+      "partition_out_of_range",
+      `queue '${name}' has partitions 0–${partitions - 1}; there is no partition ${options.partition}`,
+    );
+  }
+
+  const lease = async (index: number, max: number, waitMs: number) => {
+    const answer = await partition(env, name, index).receive(contextOf(record, index), {
+      max,
+      waitMs,
+      ...(options.visibilityTimeout === undefined
+        ? {}
+        : { visibilityTimeout: options.visibilityTimeout }),
+    });
+    recordLoad(name, answer.stats);
+    return answer.messages;
+  };
+  const waitMs = options.wait * 1000;
+  const leased =
+    options.partition === undefined
+      ? await sweepThenPark(rotation(name, partitions), options.max, waitMs, lease)
+      : await lease(options.partition, options.max, waitMs);
+  count("received", leased.length);
+  return { ok: true, messages: leased.map(toReceived) };
+}
+
+type Lease = (index: number, max: number, waitMs: number) => Promise<LeasedMessage[]>;
+
+function rotation(name: string, partitions: number): number[] {
+  const start = (receiveStarts.get(name) ?? 0) % partitions;
+  receiveStarts.set(name, start + 1);
+  return Array.from({ length: partitions }, (_, offset) => (start + offset) % partitions);
+}
+
+async function sweepThenPark(order: number[], max: number, waitMs: number, lease: Lease) {
+  const deadline = Date.now() + waitMs;
+  let leased = await sweep(order, max, lease);
+  for (let turn = 0; leased.length === 0; turn++) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) break;
+    const slice = order.length === 1 ? remaining : Math.min(remaining, PARK_SLICE_MS);
+    leased = await lease(order[turn % order.length], max, slice);
+    if (leased.length === 0 && order.length > 1) leased = await sweep(order, max, lease);
+  }
+  return leased;
+}
+
+/**
+ * One pass over the partitions without waiting. An overloaded partition is skipped; only
+ * when nothing was leased and one was overloaded does the overload surface.
+ */
+async function sweep(order: number[], max: number, lease: Lease): Promise<LeasedMessage[]> {
+  const leased: LeasedMessage[] = [];
+  let overload: unknown;
+  for (const index of order) {
+    if (leased.length >= max) break;
+    try {
+      leased.push(...(await lease(index, max - leased.length, 0)));
+    } catch (error) {
+      if (!isOverloaded(error)) throw error;
+      overload = error;
+    }
+  }
+  if (leased.length === 0 && overload !== undefined) throw overload;
+  return leased;
+}
+
+function toReceived(message: LeasedMessage): ReceivedMessage {
+  return { ...message, body: decodeBody(message.body, message.contentType) };
+}
+
+type Settled<R> = { outcomes: R[]; failed: ReceiptFailure[] };
+
+/**
+ * Sends each receipt to the partition it names, one call per partition. Receipts that are
+ * not ours, or whose partition is overloaded, fail per item; the rest settle.
+ */
+async function settle<R extends { failed: ItemFailure[]; stats: PartitionStats }>(
+  env: Env,
+  record: QueueRecord,
+  receipts: string[],
+  call: (
+    stub: DurableObjectStub<Partition>,
+    context: PartitionContext,
+    receipts: string[],
+  ) => Promise<R>,
+): Promise<Settled<R>> {
+  const failures: { index: number; failure: ReceiptFailure }[] = [];
+  const fail = (index: number, code: ReceiptFailure["code"]) =>
+    failures.push({ index, failure: { receipt: receipts[index], code } });
+  const groups = new Map<number, number[]>();
+  receipts.forEach((receipt, index) => {
+    const decoded = decodeReceipt(receipt);
+    if (decoded === null || decoded.partition >= record.config.partitions)
+      fail(index, "receipt_invalid");
+    else groups.set(decoded.partition, [...(groups.get(decoded.partition) ?? []), index]);
+  });
+  const outcomes: R[] = [];
+  await Promise.all(
+    [...groups].map(async ([target, indexes]) => {
+      try {
+        const outcome = await call(
+          partition(env, record.name, target),
+          contextOf(record, target),
+          indexes.map((index) => receipts[index]),
+        );
+        recordLoad(record.name, outcome.stats);
+        for (const item of outcome.failed) fail(indexes[item.index], item.code);
+        outcomes.push(outcome);
+      } catch (error) {
+        if (!isOverloaded(error)) throw error;
+        for (const index of indexes) fail(index, "overloaded");
+      }
+    }),
+  );
+  failures.sort((a, b) => a.index - b.index);
+  return { outcomes, failed: failures.map(({ failure }) => failure) };
+}
+
+function total<R>(outcomes: R[], field: (outcome: R) => number): number {
+  return outcomes.reduce((sum, outcome) => sum + field(outcome), 0);
+}
+
+export async function ackMessages(
+  env: Env,
+  principal: Principal,
+  name: string,
+  receipts: string[],
+): Promise<Outcome<{ acked: number; failed: ReceiptFailure[] }>> {
+  const resolved = await resolve(env, principal, "consume", name);
+  if (!resolved.ok) return resolved;
+  const { outcomes, failed } = await settle(
+    env,
+    resolved.record,
+    receipts,
+    (stub, context, batch) => stub.ack(context, batch),
+  );
+  const acked = total(outcomes, (outcome) => outcome.acked);
+  count("acked", acked);
+  return { ok: true, acked, failed };
+}
+
+export async function nackMessages(
+  env: Env,
+  principal: Principal,
+  name: string,
+  receipts: string[],
+  options: { delaySeconds?: number; reason?: string },
+): Promise<Outcome<{ retried: number; deadLettered: number; failed: ReceiptFailure[] }>> {
+  const resolved = await resolve(env, principal, "consume", name);
+  if (!resolved.ok) return resolved;
+  const { outcomes, failed } = await settle(
+    env,
+    resolved.record,
+    receipts,
+    (stub, context, batch) => stub.nack(context, batch, options),
+  );
+  const retried = total(outcomes, (outcome) => outcome.retried);
+  const deadLettered = total(outcomes, (outcome) => outcome.deadLettered);
+  count("nacked", retried + deadLettered);
+  count("deadLettered", deadLettered);
+  return { ok: true, retried, deadLettered, failed };
+}
+
+export async function extendLeases(
+  env: Env,
+  principal: Principal,
+  name: string,
+  receipts: string[],
+  visibilityTimeout: number,
+): Promise<Outcome<{ extended: number; failed: ReceiptFailure[] }>> {
+  const resolved = await resolve(env, principal, "consume", name);
+  if (!resolved.ok) return resolved;
+  const { outcomes, failed } = await settle(
+    env,
+    resolved.record,
+    receipts,
+    (stub, context, batch) => stub.extend(context, batch, visibilityTimeout),
+  );
+  return { ok: true, extended: total(outcomes, (outcome) => outcome.extended), failed };
+}
+
+/**
+ * Looks at messages without leasing them. `after` is a seq, so it pages within one
+ * partition; without `partition` every partition is read and the oldest `limit` returned.
+ */
+export async function peekMessages(
+  env: Env,
+  principal: Principal,
+  name: string,
+  query: PeekQuery,
+): Promise<Outcome<{ messages: PeekedMessageView[] }>> {
+  const resolved = await resolve(env, principal, "consume", name);
+  if (!resolved.ok) return resolved;
+  const { record } = resolved;
+  if (query.partition !== undefined && query.partition >= record.config.partitions) {
+    return refuse(
+      "partition_out_of_range",
+      `queue '${name}' has partitions 0–${record.config.partitions - 1}; there is no partition ${query.partition}`,
+    );
+  }
+  const indexes = query.partition === undefined ? partitionIndexes(record) : [query.partition];
+  const pages = await Promise.all(
+    indexes.map((index) =>
+      partition(env, name, index).peek(contextOf(record, index), {
+        limit: query.limit,
+        ...(query.after === undefined ? {} : { after: query.after }),
+      }),
+    ),
+  );
+  const messages = pages
+    .flatMap((page) => page.messages)
+    .sort((a, b) => a.sentAt - b.sentAt || a.partition - b.partition || a.seq - b.seq)
+    .slice(0, query.limit)
+    .map((message: PeekedMessage) => ({
+      ...message,
+      body: decodeBody(message.body, message.contentType),
+    }));
+  return { ok: true, messages };
+}
+
+/** Drops every message held by the queue's partitions (not its dead letters). */
+export async function purgeQueue(
+  env: Env,
+  principal: Principal,
+  name: string,
+): Promise<Outcome<{ purged: number }>> {
+  const resolved = await resolve(env, principal, "admin", name);
+  if (!resolved.ok) return resolved;
+  const { record } = resolved;
+  const answers = await Promise.all(
+    partitionIndexes(record).map((index) =>
+      partition(env, name, index).purge(contextOf(record, index)),
+    ),
+  );
+  return { ok: true, purged: total(answers, (answer) => answer.purged) };
+}
+
+// ───────────────────────────── dead letters ─────────────────────────────
+
+function toDeadView(message: DeadMessage): DeadMessageView {
+  return { ...message, body: decodeBody(message.body, message.contentType) };
+}
+
+export async function listDeadLetters(
+  env: Env,
+  principal: Principal,
+  name: string,
+  query: DeadLetterQueryInput,
+): Promise<Outcome<{ messages: DeadMessageView[]; cursor: string | null }>> {
+  const resolved = await resolve(env, principal, "consume", name);
+  if (!resolved.ok) return resolved;
+  const { q, ...filters } = query;
+  const page = await deadLetters(env, name).list({
+    ...filters,
+    ...(q === undefined ? {} : { text: q }),
+  });
+  return { ok: true, messages: page.messages.map(toDeadView), cursor: page.cursor };
+}
+
+export async function getDeadLetter(
+  env: Env,
+  principal: Principal,
+  name: string,
+  id: string,
+): Promise<Outcome<{ message: DeadMessageView }>> {
+  const resolved = await resolve(env, principal, "consume", name);
+  if (!resolved.ok) return resolved;
+  const message = await deadLetters(env, name).get(id);
+  if (message === null) {
+    return refuse("dead_letter_not_found", `queue '${name}' has no dead letter with id '${id}'`);
+  }
+  return { ok: true, message: toDeadView(message) };
+}
+
+export async function deleteDeadLetter(
+  env: Env,
+  principal: Principal,
+  name: string,
+  id: string,
+): Promise<Outcome<object>> {
+  const resolved = await resolve(env, principal, "admin", name);
+  if (!resolved.ok) return resolved;
+  const { removed } = await deadLetters(env, name).remove([id]);
+  if (removed === 0) {
+    return refuse("dead_letter_not_found", `queue '${name}' has no dead letter with id '${id}'`);
+  }
+  return { ok: true };
+}
+
+export async function purgeDeadLetters(
+  env: Env,
+  principal: Principal,
+  name: string,
+): Promise<Outcome<{ purged: number }>> {
+  const resolved = await resolve(env, principal, "admin", name);
+  if (!resolved.ok) return resolved;
+  return { ok: true, ...(await deadLetters(env, name).purge()) };
+}
+
+/**
+ * Sends dead letters back (to `target`, default the same queue) as fresh messages: same
+ * body, key, headers, content type and priority, attempts from zero, no dedup id (the
+ * original's would mark them duplicates). Each is sent before it is removed, so a failure
+ * between the two leaves a copy in both places rather than in neither. Unknown ids are
+ * skipped; `redriven` counts what moved.
+ */
+export async function redriveDeadLetters(
+  env: Env,
+  principal: Principal,
+  name: string,
+  input: RedriveInput,
+): Promise<Outcome<{ redriven: number; remaining: number }>> {
+  const source = await resolve(env, principal, "admin", name);
+  if (!source.ok) return source;
+  const targetName = input.target ?? name;
+  const target =
+    targetName === name ? source : await resolve(env, principal, "produce", targetName);
+  if (!target.ok) return target;
+
+  const dead = deadLetters(env, name);
+  let redriven = 0;
+  for (let page = 0; page < (input.ids ? 1 : REDRIVE_PAGES_PER_CALL); page++) {
+    const batch = input.ids
+      ? await dead.getMany(input.ids)
+      : (await dead.list({ limit: MAX_BATCH })).messages;
+    if (batch.length === 0) break;
+    const sent = await sendToQueue(env, target.record, batch.map(asFreshMessage));
+    if (!sent.ok) {
+      if (redriven === 0) return sent;
+      break;
+    }
+    const moved = sent.messages.map((message) => batch[message.index].id);
+    await dead.remove(moved);
+    redriven += moved.length;
+    if (sent.failed.length > 0) break;
+  }
+  return { ok: true, redriven, remaining: await dead.count() };
+}
+
+function asFreshMessage(message: DeadMessage): NewMessage {
+  return {
+    body: message.body,
+    contentType: message.contentType,
+    headers: message.headers,
+    priority: message.priority,
+    ...(message.key === null ? {} : { key: message.key }),
+  };
+}

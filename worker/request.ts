@@ -1,0 +1,144 @@
+/**
+ * Reading what a request carries: path parameters, query, headers and body, each checked
+ * against its schema in `schemas.ts`. A bad input becomes a 4xx problem whose detail names
+ * the field and the rule it broke.
+ */
+import type { IRequest } from "itty-router";
+import type { z } from "zod";
+import { problem } from "./problem.ts";
+import { IdSchema, QueueNameSchema } from "./schemas.ts";
+
+/**
+ * The largest request body read, whatever the route: a full batch of large messages fits;
+ * the queue's own `maxMessageBytes` then applies to each message.
+ */
+export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+
+const MAX_ISSUES_SHOWN = 3;
+
+function pathOf(where: string, path: PropertyKey[]): string {
+  let text = where;
+  for (const segment of path) {
+    text += typeof segment === "number" ? `[${segment}]` : `.${String(segment)}`;
+  }
+  return text;
+}
+
+/** "body.messages[0].delaySeconds: Too big: expected number to be <=43200; …" */
+export function describeIssues(error: z.ZodError, where: string): string {
+  const described = error.issues.slice(0, MAX_ISSUES_SHOWN).map((issue) => {
+    const missing = "input" in issue && issue.input === undefined && issue.code !== "custom";
+    return `${pathOf(where, issue.path)}: ${missing ? "is required" : issue.message}`;
+  });
+  const more = error.issues.length - described.length;
+  return described.join("; ") + (more > 0 ? ` (and ${more} more)` : "");
+}
+
+/** Validates `value`, or throws a 400 problem with `code` that names `where` it went wrong. */
+export function parseWith<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  where: string,
+  code = "invalid_request",
+): z.output<S> {
+  const parsed = schema.safeParse(value, { reportInput: true });
+  if (!parsed.success) throw problem(400, code, describeIssues(parsed.error, where));
+  return parsed.data;
+}
+
+function decodedParam(request: IRequest, name: string): string {
+  try {
+    return decodeURIComponent(request.params[name]);
+  } catch {
+    throw problem(400, "invalid_request", `the ${name} in the path is not valid percent-encoding`);
+  }
+}
+
+export function queueParam(request: IRequest): string {
+  return parseWith(QueueNameSchema, decodedParam(request, "q"), "queue name", "invalid_queue_name");
+}
+
+export function idParam(request: IRequest): string {
+  return parseWith(IdSchema, decodedParam(request, "id"), "id");
+}
+
+export function parseQuery<S extends z.ZodType>(request: IRequest, schema: S): z.output<S> {
+  return parseWith(schema, { ...request.query }, "query", "invalid_query");
+}
+
+export function mediaType(request: Request): string {
+  return (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+}
+
+function tooLarge(): never {
+  throw problem(
+    413,
+    "request_too_large",
+    `the request body is larger than ${MAX_REQUEST_BYTES} bytes; send fewer or smaller messages per request`,
+  );
+}
+
+/** The whole body, refused by its declared length before reading and by its real one while. */
+export async function readBytes(request: Request): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (declared > MAX_REQUEST_BYTES) tooLarge();
+  if (request.body === null) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.byteLength;
+    if (length > MAX_REQUEST_BYTES) {
+      await reader.cancel();
+      tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** Decodes UTF-8, refusing bytes that are not text. */
+export function utf8(bytes: Uint8Array, what: string): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw problem(400, "invalid_text", `${what} is not valid UTF-8`);
+  }
+}
+
+/** Parses JSON text, or throws a 400 that quotes the parser. */
+export function parseJsonText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw problem(400, "invalid_json", `the body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * A JSON body checked against `schema`. An empty body counts as `{}`, so a route whose
+ * fields are all optional can be called with no body at all.
+ */
+export async function readJson<S extends z.ZodType>(
+  request: Request,
+  schema: S,
+): Promise<z.output<S>> {
+  const bytes = await readBytes(request);
+  if (bytes.byteLength === 0) return parseWith(schema, {}, "body");
+  if (mediaType(request) !== "application/json") {
+    throw problem(
+      415,
+      "unsupported_media_type",
+      `this route reads JSON; send the body with Content-Type: application/json (got '${mediaType(request) || "none"}')`,
+    );
+  }
+  return parseWith(schema, parseJsonText(utf8(bytes, "the body")), "body");
+}

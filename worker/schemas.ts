@@ -1,0 +1,319 @@
+/**
+ * Every shape the HTTP API reads or answers, as zod schemas. The router validates with the
+ * request schemas, the service layer's types are inferred from the answer schemas, and the
+ * OpenAPI document (`openapi.ts`) is generated from both, so the three cannot drift apart.
+ */
+import { z } from "zod";
+import { NewApiKeySchema, ScopeSchema } from "../durable-objects/catalog.ts";
+import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
+import { MAX_BATCH } from "../durable-objects/messages.ts";
+import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "./config.ts";
+
+export { QueueConfigPatchSchema, QueueNameSchema } from "./config.ts";
+
+/** The longest a receive may park waiting for a message (SQS's limit). */
+export const MAX_WAIT_SECONDS = 20;
+/** The longest a message may be delayed: 12 hours, like Cloudflare Queues. */
+export const MAX_DELAY_SECONDS = 43_200;
+export const MAX_LEASE_SECONDS = 43_200;
+export const MAX_MESSAGE_HEADERS = 32;
+
+export const CONTENT_TYPES = [
+  "application/json",
+  "text/plain",
+  "application/octet-stream",
+] as const;
+
+export const JsonValueSchema = z.json();
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+// ───────────────────────────── requests ─────────────────────────────
+
+export const MessageKeySchema = z.string().min(1).max(256);
+export const DedupIdSchema = z.string().min(1).max(128);
+export const DelaySecondsSchema = z.number().int().min(0).max(MAX_DELAY_SECONDS);
+export const PrioritySchema = z.number().int().min(0).max(9);
+
+export const MessageHeadersSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, "a header name is 1–64 of A–Z a–z 0–9 . _ -"),
+    z.string().max(1024),
+  )
+  .refine((headers) => Object.keys(headers).length <= MAX_MESSAGE_HEADERS, {
+    message: `at most ${MAX_MESSAGE_HEADERS} headers`,
+  });
+
+export const MessageInputSchema = z
+  .object({
+    body: JsonValueSchema,
+    key: MessageKeySchema.optional(),
+    dedupId: DedupIdSchema.optional(),
+    delaySeconds: DelaySecondsSchema.optional(),
+    priority: PrioritySchema.optional(),
+    headers: MessageHeadersSchema.optional(),
+    contentType: z.enum(CONTENT_TYPES).default("application/json"),
+  })
+  .strict()
+  .superRefine((message, context) => {
+    if (message.contentType === "application/json") return;
+    if (typeof message.body !== "string") {
+      context.addIssue({
+        code: "custom",
+        path: ["body"],
+        message: `a ${message.contentType} body is a string`,
+      });
+    } else if (message.contentType === "application/octet-stream" && !BASE64.test(message.body)) {
+      context.addIssue({
+        code: "custom",
+        path: ["body"],
+        message: "an application/octet-stream body is base64",
+      });
+    }
+  });
+
+export const SendBatchSchema = z
+  .object({ messages: z.array(MessageInputSchema).min(1).max(MAX_BATCH) })
+  .strict();
+
+/** What a JSON send accepts: a batch, or one message object. */
+export const SendBodySchema = z.union([SendBatchSchema, MessageInputSchema]);
+
+/** Headers of a raw (non-JSON) send; only `Sluice-*` headers are read, case-insensitively. */
+export const RawSendHeadersSchema = z
+  .object({
+    "sluice-key": MessageKeySchema.optional(),
+    "sluice-dedup-id": DedupIdSchema.optional(),
+    "sluice-delay": z.coerce.number().pipe(DelaySecondsSchema).optional(),
+    "sluice-priority": z.coerce.number().pipe(PrioritySchema).optional(),
+  })
+  .strict();
+
+export const ReceiveBodySchema = z
+  .object({
+    max: z.number().int().min(1).max(MAX_BATCH).default(1),
+    visibilityTimeout: z.number().int().min(1).max(MAX_LEASE_SECONDS).optional(),
+    wait: z.number().min(0).max(MAX_WAIT_SECONDS).default(0),
+    partition: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_PARTITIONS - 1)
+      .optional(),
+  })
+  .strict();
+
+export const ReceiptsSchema = z.array(z.string().min(1).max(200)).min(1).max(MAX_BATCH);
+
+export const AckBodySchema = z.object({ receipts: ReceiptsSchema }).strict();
+
+export const NackBodySchema = z
+  .object({
+    receipts: ReceiptsSchema,
+    delaySeconds: DelaySecondsSchema.optional(),
+    reason: z.string().min(1).max(1000).optional(),
+  })
+  .strict();
+
+export const ExtendBodySchema = z
+  .object({
+    receipts: ReceiptsSchema,
+    visibilityTimeout: z.number().int().min(0).max(MAX_LEASE_SECONDS),
+  })
+  .strict();
+
+export const PeekQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(MAX_BATCH).default(10),
+    after: z.coerce.number().int().min(0).optional(),
+    partition: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_PARTITIONS - 1)
+      .optional(),
+  })
+  .strict();
+
+export const DeadLetterQuerySchema = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(MAX_BATCH).default(20),
+    cursor: z
+      .string()
+      .refine(isDeadLetterCursor, "is not a cursor this API handed out; start without one")
+      .optional(),
+    reason: z.string().min(1).max(200).optional(),
+    q: z.string().min(1).max(200).optional(),
+    since: z.coerce.number().int().min(0).optional(),
+    until: z.coerce.number().int().min(0).optional(),
+  })
+  .strict();
+
+export const IdSchema = z.string().min(1).max(128);
+
+export const RedriveBodySchema = z
+  .object({
+    ids: z.array(IdSchema).min(1).max(MAX_BATCH).optional(),
+    all: z.literal(true).optional(),
+    target: QueueNameSchema.optional(),
+  })
+  .strict()
+  .refine((body) => (body.ids === undefined) !== (body.all === undefined), {
+    message: "give either ids: [...] or all: true",
+  });
+
+/** The catalog owns what a key is made of; the router validates with its schema. */
+export const CreateKeyBodySchema = NewApiKeySchema;
+
+// ───────────────────────────── answers ─────────────────────────────
+
+export const ProblemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.string(),
+});
+
+export const HealthSchema = z.object({ ok: z.literal(true) });
+
+export const QueueStatsSchema = z.object({
+  ready: z.number().int(),
+  leased: z.number().int(),
+  delayed: z.number().int(),
+  deadLettered: z.number().int(),
+  oldestAgeMs: z.number().int(),
+  sent: z.number().int(),
+  acked: z.number().int(),
+  backlogBytes: z.number().int(),
+});
+
+export const QueueDefinitionSchema = z.object({ name: z.string(), config: QueueConfigSchema });
+
+export const QueueSchema = QueueDefinitionSchema.extend({ stats: QueueStatsSchema });
+
+export const QueueListSchema = z.object({ queues: z.array(QueueSchema) });
+
+export const SendFailureSchema = z.object({
+  index: z.number().int(),
+  code: z.enum(["backlog_full", "overloaded"]),
+  detail: z.string(),
+});
+
+export const SendResultSchema = z.object({
+  messages: z.array(
+    z.object({
+      index: z.number().int(),
+      id: z.string(),
+      partition: z.number().int(),
+      seq: z.number().int(),
+      duplicate: z.boolean(),
+    }),
+  ),
+  failed: z.array(SendFailureSchema).optional(),
+});
+
+const MessageFields = {
+  id: z.string(),
+  body: JsonValueSchema,
+  contentType: z.enum(CONTENT_TYPES),
+  headers: z.record(z.string(), z.string()),
+  key: z.string().nullable(),
+  priority: z.number().int(),
+  attempts: z.number().int(),
+  sentAt: z.number().int(),
+  partition: z.number().int(),
+  seq: z.number().int(),
+};
+
+export const ReceivedMessageSchema = z.object({
+  ...MessageFields,
+  receipt: z.string(),
+  leaseExpiresAt: z.number().int(),
+});
+
+export const ReceiveResultSchema = z.object({ messages: z.array(ReceivedMessageSchema) });
+
+export const ReceiptFailureSchema = z.object({
+  receipt: z.string(),
+  code: z.enum(["receipt_invalid", "receipt_stale", "overloaded"]),
+});
+
+export const AckResultSchema = z.object({
+  acked: z.number().int(),
+  failed: z.array(ReceiptFailureSchema),
+});
+
+export const NackResultSchema = z.object({
+  retried: z.number().int(),
+  deadLettered: z.number().int(),
+  failed: z.array(ReceiptFailureSchema),
+});
+
+export const ExtendResultSchema = z.object({
+  extended: z.number().int(),
+  failed: z.array(ReceiptFailureSchema),
+});
+
+export const PurgeResultSchema = z.object({ purged: z.number().int() });
+
+export const PeekedMessageSchema = z.object({
+  ...MessageFields,
+  state: z.enum(["ready", "leased", "delayed"]),
+  visibleAt: z.number().int(),
+});
+
+export const PeekResultSchema = z.object({ messages: z.array(PeekedMessageSchema) });
+
+export const DeadMessageSchema = z.object({
+  ...MessageFields,
+  queue: z.string(),
+  failures: z.array(
+    z.object({
+      at: z.number().int(),
+      attempt: z.number().int(),
+      reason: z.string(),
+      by: z.enum(["nack", "expiry", "push"]),
+    }),
+  ),
+  diedAt: z.number().int(),
+});
+
+export const DeadLetterPageSchema = z.object({
+  messages: z.array(DeadMessageSchema),
+  cursor: z.string().nullable(),
+});
+
+export const RedriveResultSchema = z.object({
+  redriven: z.number().int(),
+  /** Messages still in the dead-letter queue afterwards. */
+  remaining: z.number().int(),
+});
+
+export const ApiKeySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  scopes: z.array(ScopeSchema),
+  queues: z.array(z.string()),
+  origins: z.array(z.string()),
+  createdAt: z.number().int(),
+});
+
+export const CreatedKeySchema = ApiKeySchema.extend({ secret: z.string() });
+
+export const KeyListSchema = z.object({ keys: z.array(ApiKeySchema) });
+
+export type MessageInput = z.output<typeof MessageInputSchema>;
+export type ReceiveInput = z.output<typeof ReceiveBodySchema>;
+export type PeekQuery = z.output<typeof PeekQuerySchema>;
+export type DeadLetterQueryInput = z.output<typeof DeadLetterQuerySchema>;
+export type RedriveInput = z.output<typeof RedriveBodySchema>;
+export type CreateKeyInput = z.output<typeof CreateKeyBodySchema>;
+export type JsonValue = z.output<typeof JsonValueSchema>;
+export type QueueStats = z.output<typeof QueueStatsSchema>;
+export type QueueView = z.output<typeof QueueSchema>;
+export type SendResult = z.output<typeof SendResultSchema>;
+export type ReceivedMessage = z.output<typeof ReceivedMessageSchema>;
+export type ReceiptFailure = z.output<typeof ReceiptFailureSchema>;
+export type PeekedMessageView = z.output<typeof PeekedMessageSchema>;
+export type DeadMessageView = z.output<typeof DeadMessageSchema>;
