@@ -1,0 +1,160 @@
+import { useEffect, useRef } from "react";
+import type { DeadLetter } from "../api.ts";
+import { bodyBytes, renderBody } from "../body.ts";
+import { formatBytes, formatOffset, formatTime } from "../format.ts";
+import { CopyButton } from "./CopyButton.tsx";
+import { DETAIL_PANEL_ID, failureCause } from "./DeadLetterTable.tsx";
+
+interface DeadLetterDetailProps {
+  message: DeadLetter;
+  onRedrive: (id: string) => void;
+  onDelete: (id: string) => void;
+  onClose: () => void;
+}
+
+/** Everything known about one dead letter: what it carried and every attempt that failed. */
+export function DeadLetterDetail({ message, onRedrive, onDelete, onClose }: DeadLetterDetailProps) {
+  const heading = useRef<HTMLHeadingElement>(null);
+  // Opening a message moves focus here so keyboard and screen-reader users land on it.
+  const focusedFor = useRef<string | null>(null);
+  useEffect(() => {
+    if (focusedFor.current === message.id) return;
+    focusedFor.current = message.id;
+    heading.current?.focus();
+  }, [message.id]);
+
+  return (
+    <section id={DETAIL_PANEL_ID} className="panel detail" aria-labelledby="detail-heading">
+      <header className="detail-header">
+        <h2 id="detail-heading" ref={heading} tabIndex={-1} className="detail-title">
+          Dead letter <span className="mono">{message.id}</span>
+        </h2>
+        <button type="button" className="button button-small" onClick={onClose}>
+          Close<span className="visually-hidden"> details</span>
+        </button>
+      </header>
+
+      <div className="detail-actions">
+        <button
+          type="button"
+          className="button button-primary"
+          onClick={() => onRedrive(message.id)}
+        >
+          Redrive
+        </button>
+        <button
+          type="button"
+          className="button button-danger-outline"
+          onClick={() => onDelete(message.id)}
+        >
+          Delete
+        </button>
+        <CopyButton text={message.id} label="Copy ID" />
+      </div>
+
+      <dl className="facts">
+        <dt>Key</dt>
+        <dd className="mono">{message.key ?? <span className="muted">none</span>}</dd>
+        <dt>Partition / seq</dt>
+        <dd className="mono">
+          {message.partition} / {message.seq}
+        </dd>
+        <dt>Priority</dt>
+        <dd>{message.priority}</dd>
+        <dt>Attempts</dt>
+        <dd>{message.attempts}</dd>
+        <dt>Sent</dt>
+        <dd>{formatTime(message.sentAt)}</dd>
+        <dt>Died</dt>
+        <dd>{formatTime(message.diedAt)}</dd>
+      </dl>
+
+      <h3 className="detail-section">Attempts</h3>
+      <Timeline message={message} />
+
+      <h3 className="detail-section">Body</h3>
+      <BodyView body={message.body} contentType={message.contentType} />
+
+      <h3 className="detail-section">Headers</h3>
+      <HeadersView headers={message.headers} />
+    </section>
+  );
+}
+
+export function Timeline({ message }: { message: DeadLetter }) {
+  return (
+    <ol className="timeline" aria-label="Attempt timeline">
+      <li className="timeline-event timeline-sent">
+        <span className="timeline-what">Sent</span>
+        <time dateTime={new Date(message.sentAt).toISOString()}>{formatTime(message.sentAt)}</time>
+      </li>
+      {message.failures.map((failure) => (
+        <li key={`${failure.attempt}-${failure.at}`} className="timeline-event timeline-failure">
+          <span className="timeline-what">
+            Attempt {failure.attempt} failed{" "}
+            <span className={`badge badge-${failure.by}`}>{failureCause[failure.by]}</span>
+          </span>
+          <time dateTime={new Date(failure.at).toISOString()} title={formatTime(failure.at)}>
+            {formatOffset(failure.at, message.sentAt)} after send
+          </time>
+          <p className="timeline-reason">
+            {failure.reason || <span className="muted">(no reason given)</span>}
+          </p>
+        </li>
+      ))}
+      <li className="timeline-event timeline-died">
+        <span className="timeline-what">
+          Dead-lettered after {message.attempts} attempt{message.attempts === 1 ? "" : "s"}
+        </span>
+        <time dateTime={new Date(message.diedAt).toISOString()}>{formatTime(message.diedAt)}</time>
+      </li>
+    </ol>
+  );
+}
+
+export function BodyView({ body, contentType }: Pick<DeadLetter, "body" | "contentType">) {
+  const rendered = renderBody(body, contentType);
+  return (
+    <div className="body-view">
+      <div className="body-meta">
+        <span className="badge">{contentType}</span>
+        <span className="muted small">
+          {rendered.kind === "hex"
+            ? `${formatBytes(rendered.byteLength)}${rendered.truncated ? ", first 4 KiB shown" : ""}`
+            : formatBytes(bodyBytes(body, contentType))}
+        </span>
+        <CopyButton
+          text={rendered.kind === "hex" ? String(body) : rendered.text}
+          label={rendered.kind === "hex" ? "Copy base64" : "Copy body"}
+        />
+      </div>
+      {rendered.kind === "text" && rendered.note ? (
+        <p className="muted small">{rendered.note}</p>
+      ) : null}
+      <pre className={`code body-${rendered.kind}`}>{rendered.text}</pre>
+    </div>
+  );
+}
+
+function HeadersView({ headers }: { headers: Record<string, string> }) {
+  const entries = Object.entries(headers);
+  if (entries.length === 0) return <p className="muted">No headers.</p>;
+  return (
+    <table className="table table-compact">
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">Value</th>
+        </tr>
+      </thead>
+      <tbody>
+        {entries.map(([name, value]) => (
+          <tr key={name}>
+            <td className="mono">{name}</td>
+            <td className="mono wrap">{value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

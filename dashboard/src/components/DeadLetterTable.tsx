@@ -1,0 +1,128 @@
+import { useEffect, useRef } from "react";
+import type { DeadLetter, Failure } from "../api.ts";
+import { bodyPreview } from "../body.ts";
+import { formatAgo, formatTime, shortId } from "../format.ts";
+
+export const DETAIL_PANEL_ID = "dead-letter-detail";
+
+interface DeadLetterTableProps {
+  messages: readonly DeadLetter[];
+  selected: ReadonlySet<string>;
+  /** The message shown in the detail panel, if any. */
+  openId: string | null;
+  now: number;
+  onToggle: (id: string, selected: boolean) => void;
+  onToggleAll: (selected: boolean) => void;
+  onOpen: (id: string) => void;
+}
+
+export const failureCause: Record<Failure["by"], string> = {
+  nack: "nack",
+  expiry: "lease expired",
+  push: "push failed",
+};
+
+export function DeadLetterTable({
+  messages,
+  selected,
+  openId,
+  now,
+  onToggle,
+  onToggleAll,
+  onOpen,
+}: DeadLetterTableProps) {
+  const selectedHere = messages.filter((m) => selected.has(m.id)).length;
+  const all = selectedHere === messages.length && messages.length > 0;
+  const some = selectedHere > 0 && !all;
+  const selectAll = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (selectAll.current) selectAll.current.indeterminate = some;
+  }, [some]);
+
+  return (
+    <div className="table-wrap">
+      <table className="table dead-letter-table">
+        <caption className="visually-hidden">
+          Dead letters, newest first. Select rows to redrive or delete them; open one to see its
+          body and failures.
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col" className="col-select">
+              <input
+                ref={selectAll}
+                type="checkbox"
+                aria-label="Select every dead letter on this page"
+                checked={all}
+                onChange={(event) => onToggleAll(event.target.checked)}
+              />
+            </th>
+            <th scope="col">Message</th>
+            <th scope="col">Last failure</th>
+            <th scope="col" className="num">
+              Attempts
+            </th>
+            <th scope="col">Died</th>
+            <th scope="col" className="col-optional">
+              Body
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {messages.map((message) => {
+            const last = message.failures.at(-1);
+            const isOpen = message.id === openId;
+            return (
+              <tr key={message.id} className={isOpen ? "is-open" : undefined}>
+                <td className="col-select">
+                  <input
+                    type="checkbox"
+                    aria-label={`Select dead letter ${message.id}`}
+                    checked={selected.has(message.id)}
+                    onChange={(event) => onToggle(message.id, event.target.checked)}
+                  />
+                </td>
+                <td>
+                  <button
+                    type="button"
+                    className="link-button mono"
+                    aria-expanded={isOpen}
+                    aria-controls={DETAIL_PANEL_ID}
+                    data-message-id={message.id}
+                    title={`Open dead letter ${message.id}`}
+                    onClick={() => onOpen(message.id)}
+                  >
+                    {shortId(message.id)}
+                  </button>
+                  {message.key ? <div className="muted small">key {message.key}</div> : null}
+                </td>
+                <td className="reason-cell">
+                  {last ? (
+                    <>
+                      <span className="reason">{last.reason || "(no reason given)"}</span>
+                      <span className={`badge badge-${last.by}`}>{failureCause[last.by]}</span>
+                    </>
+                  ) : (
+                    <span className="muted">no failure recorded</span>
+                  )}
+                </td>
+                <td className="num">{message.attempts}</td>
+                <td>
+                  <time
+                    dateTime={new Date(message.diedAt).toISOString()}
+                    title={formatTime(message.diedAt)}
+                  >
+                    {formatAgo(message.diedAt, now)}
+                  </time>
+                </td>
+                <td className="col-optional body-preview mono">
+                  {bodyPreview(message.body, message.contentType, 60)}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,42 @@
+import type { ReactNode } from "react";
+import { ApiError } from "../api.ts";
+
+/** What the operator can do about a failed call, by status. */
+export function remedyFor(error: ApiError): string {
+  if (error.status === 0) return "Check that the Sluice Worker is running, then retry.";
+  if (error.status === 401) return "The token was rejected. Sign in again with a valid API token.";
+  if (error.status === 403)
+    return "This token lacks the scope for this. Sign in with an admin key.";
+  if (error.status === 404)
+    return "It may have been deleted or redriven meanwhile. Refresh the list.";
+  if (error.status === 429 || error.status === 503) {
+    return "Sluice is shedding load. Wait a few seconds and retry.";
+  }
+  if (error.status >= 500)
+    return "The server failed. Retry; if it keeps failing, check the Worker logs.";
+  return "";
+}
+
+export function ErrorNotice({ error, action }: { error: unknown; action?: ReactNode }) {
+  const apiError =
+    error instanceof ApiError
+      ? error
+      : new ApiError(-1, "client_error", "Something went wrong", String(error));
+  const remedy = remedyFor(apiError);
+  return (
+    <div className="notice notice-error" role="alert">
+      <p className="notice-title">
+        {apiError.title}
+        {apiError.status > 0 ? (
+          <span className="notice-code">
+            {" "}
+            ({apiError.status} {apiError.code})
+          </span>
+        ) : null}
+      </p>
+      {apiError.detail ? <p>{apiError.detail}</p> : null}
+      {remedy ? <p>{remedy}</p> : null}
+      {action ? <div className="notice-action">{action}</div> : null}
+    </div>
+  );
+}

@@ -1,0 +1,77 @@
+/**
+ * The dead-letter filters as the operator sets them, as they sit in the URL, and as the API
+ * wants them. Relative ranges ("last hour") stay relative in the URL and become epoch ms only
+ * when a request is made, so a bookmarked view always means "the last hour from now".
+ */
+import type { DeadLetterFilter } from "./api.ts";
+
+export const RANGES = {
+  "": { label: "Any time", ms: null },
+  "15m": { label: "Last 15 minutes", ms: 15 * 60_000 },
+  "1h": { label: "Last hour", ms: 60 * 60_000 },
+  "24h": { label: "Last 24 hours", ms: 24 * 60 * 60_000 },
+  "7d": { label: "Last 7 days", ms: 7 * 24 * 60 * 60_000 },
+  custom: { label: "Custom range…", ms: null },
+} as const;
+
+export type RangeKey = keyof typeof RANGES;
+
+export interface FilterState {
+  reason: string;
+  text: string;
+  range: RangeKey;
+  /** Epoch ms bounds of a custom range. */
+  since?: number;
+  until?: number;
+}
+
+export const NO_FILTER: FilterState = { reason: "", text: "", range: "" };
+
+export function filterFromParams(params: URLSearchParams): FilterState {
+  const range = params.get("range") ?? "";
+  const filter: FilterState = {
+    reason: params.get("reason") ?? "",
+    text: params.get("q") ?? "",
+    range: range in RANGES ? (range as RangeKey) : "",
+  };
+  if (filter.range === "custom") {
+    filter.since = epoch(params.get("since"));
+    filter.until = epoch(params.get("until"));
+  }
+  return filter;
+}
+
+export function filterToParams(filter: FilterState): URLSearchParams {
+  const params = new URLSearchParams();
+  if (filter.reason.trim()) params.set("reason", filter.reason.trim());
+  if (filter.text.trim()) params.set("q", filter.text.trim());
+  if (filter.range) params.set("range", filter.range);
+  if (filter.range === "custom") {
+    if (filter.since !== undefined) params.set("since", String(filter.since));
+    if (filter.until !== undefined) params.set("until", String(filter.until));
+  }
+  return params;
+}
+
+export function filterToQuery(filter: FilterState, now: number): DeadLetterFilter {
+  const query: DeadLetterFilter = {};
+  if (filter.reason.trim()) query.reason = filter.reason.trim();
+  if (filter.text.trim()) query.text = filter.text.trim();
+  const span = RANGES[filter.range].ms;
+  if (span !== null) query.since = now - span;
+  if (filter.range === "custom") {
+    if (filter.since !== undefined) query.since = filter.since;
+    if (filter.until !== undefined) query.until = filter.until;
+  }
+  return query;
+}
+
+export function isFiltered(filter: FilterState): boolean {
+  return filterToParams(filter).size > 0;
+}
+
+function epoch(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const at = Number(value);
+  return Number.isFinite(at) ? at : undefined;
+}

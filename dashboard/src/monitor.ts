@@ -1,0 +1,149 @@
+/**
+ * Live queue stats. The API answers with current depths and cumulative counters only, so the
+ * dashboard polls and keeps its own history: depth charts and send/ack rates (differences of
+ * successive `sent`/`acked` samples) cover what this browser tab has seen, up to an hour.
+ */
+import type { ApiError, QueueSummary, SluiceApi } from "./api.ts";
+
+export const POLL_INTERVAL_MS = 5_000;
+export const HISTORY_WINDOW_MS = 60 * 60 * 1000;
+/** Rates are averaged over this much history so one slow poll does not make a spike. */
+export const RATE_WINDOW_MS = 30_000;
+
+export interface Sample {
+  at: number;
+  ready: number;
+  leased: number;
+  delayed: number;
+  deadLettered: number;
+  sent: number;
+  acked: number;
+}
+
+export interface MonitorSnapshot {
+  /** Null until the first answer arrives. */
+  queues: QueueSummary[] | null;
+  history: ReadonlyMap<string, readonly Sample[]>;
+  updatedAt: number | null;
+  /** The last poll's failure; cleared by the next success. Data from before it is kept. */
+  error: ApiError | null;
+}
+
+export class QueueMonitor {
+  readonly #api: SluiceApi;
+  readonly #intervalMs: number;
+  readonly #now: () => number;
+  readonly #listeners = new Set<() => void>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #running = false;
+  #snapshot: MonitorSnapshot = { queues: null, history: new Map(), updatedAt: null, error: null };
+
+  constructor(api: SluiceApi, options: { intervalMs?: number; now?: () => number } = {}) {
+    this.#api = api;
+    this.#intervalMs = options.intervalMs ?? POLL_INTERVAL_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    void this.#tick();
+  }
+
+  stop(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+  }
+
+  /** Polls now (after an action that changed the queues) instead of waiting for the timer. */
+  async refresh(): Promise<void> {
+    clearTimeout(this.#timer);
+    await this.#tick();
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  };
+
+  getSnapshot = (): MonitorSnapshot => this.#snapshot;
+
+  async #tick(): Promise<void> {
+    try {
+      const queues = await this.#api.listQueues();
+      this.#record(queues);
+    } catch (error) {
+      this.#publish({ ...this.#snapshot, error: error as ApiError });
+    } finally {
+      if (this.#running) {
+        clearTimeout(this.#timer);
+        this.#timer = setTimeout(() => void this.#tick(), this.#intervalMs);
+      }
+    }
+  }
+
+  #record(queues: QueueSummary[]): void {
+    const at = this.#now();
+    const history = new Map<string, Sample[]>();
+    for (const { name, stats } of queues) {
+      const kept = (this.#snapshot.history.get(name) ?? []).filter(
+        (s) => s.at >= at - HISTORY_WINDOW_MS,
+      );
+      history.set(name, [
+        ...kept,
+        {
+          at,
+          ready: stats.ready,
+          leased: stats.leased,
+          delayed: stats.delayed,
+          deadLettered: stats.deadLettered,
+          sent: stats.sent,
+          acked: stats.acked,
+        },
+      ]);
+    }
+    this.#publish({ queues, history, updatedAt: at, error: null });
+  }
+
+  #publish(snapshot: MonitorSnapshot): void {
+    this.#snapshot = snapshot;
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+export function depthOf(sample: Pick<Sample, "ready" | "leased" | "delayed">): number {
+  return sample.ready + sample.leased + sample.delayed;
+}
+
+/**
+ * Messages per second of a cumulative counter over the last RATE_WINDOW_MS of samples; null
+ * with fewer than two samples or when the counter went backwards (the queue was re-created).
+ */
+export function currentRate(samples: readonly Sample[], counter: "sent" | "acked"): number | null {
+  const latest = samples.at(-1);
+  if (!latest) return null;
+  const from =
+    samples.find((s) => s.at >= latest.at - RATE_WINDOW_MS && s !== latest) ?? samples.at(-2);
+  if (!from || from === latest) return null;
+  return rateBetween(from, latest, counter);
+}
+
+/** One rate point per pair of successive samples, for charts. */
+export function rateSeries(
+  samples: readonly Sample[],
+  counter: "sent" | "acked",
+): Array<[at: number, perSecond: number]> {
+  const points: Array<[number, number]> = [];
+  for (let i = 1; i < samples.length; i++) {
+    const rate = rateBetween(samples[i - 1], samples[i], counter);
+    if (rate !== null) points.push([samples[i].at, rate]);
+  }
+  return points;
+}
+
+function rateBetween(from: Sample, to: Sample, counter: "sent" | "acked"): number | null {
+  const seconds = (to.at - from.at) / 1000;
+  const delta = to[counter] - from[counter];
+  if (seconds <= 0 || delta < 0) return null;
+  return delta / seconds;
+}

@@ -1,0 +1,118 @@
+import { Sparkline } from "../components/charts.tsx";
+import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { PageHeader } from "../components/PageHeader.tsx";
+import { formatCount, formatDuration, formatRate } from "../format.ts";
+import { currentRate, depthOf, POLL_INTERVAL_MS } from "../monitor.ts";
+import { href } from "../router.ts";
+import { useMonitor } from "../session.ts";
+
+/** Samples in a sparkline: ten minutes at the poll interval. */
+const SPARKLINE_SAMPLES = (10 * 60_000) / POLL_INTERVAL_MS;
+
+export function QueuesPage() {
+  const { queues, history, error } = useMonitor();
+
+  return (
+    <>
+      <PageHeader
+        title="Queues"
+        subtitle={`Live: refreshed every ${POLL_INTERVAL_MS / 1000} s. Rates and sparklines come from this tab's own samples since it opened.`}
+      />
+      {error ? <ErrorNotice error={error} /> : null}
+      {queues === null ? (
+        error ? null : (
+          <p className="loading" aria-busy="true">
+            Loading queues…
+          </p>
+        )
+      ) : queues.length === 0 ? (
+        <div className="empty">
+          <h2>No queues yet</h2>
+          <p>Create one with the API, then it shows up here within a few seconds:</p>
+          <pre className="code">{`curl -X PUT ${location.origin}/v1/queues/orders \\
+  -H "Authorization: Bearer $SLUICE_TOKEN" \\
+  -H "content-type: application/json" \\
+  -d '{"maxAttempts": 5}'`}</pre>
+        </div>
+      ) : (
+        <div className="table-wrap">
+          <table className="table queue-table">
+            <caption className="visually-hidden">
+              Every queue with its depth by state, dead letters, oldest message age and rates.
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Queue</th>
+                <th scope="col" className="num">
+                  Ready
+                </th>
+                <th scope="col" className="num">
+                  Leased
+                </th>
+                <th scope="col" className="num col-optional">
+                  Delayed
+                </th>
+                <th scope="col" className="num">
+                  Dead
+                </th>
+                <th scope="col" className="num col-optional">
+                  Oldest
+                </th>
+                <th scope="col" className="num">
+                  Send
+                </th>
+                <th scope="col" className="num">
+                  Ack
+                </th>
+                <th scope="col" className="col-optional">
+                  Depth, 10 min
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {queues.map(({ name, stats }) => {
+                const samples = history.get(name) ?? [];
+                return (
+                  <tr key={name}>
+                    <th scope="row">
+                      <a href={href.queue(name)} className="queue-link">
+                        {name}
+                      </a>
+                    </th>
+                    <td className="num">{formatCount(stats.ready)}</td>
+                    <td className="num">{formatCount(stats.leased)}</td>
+                    <td className="num col-optional">{formatCount(stats.delayed)}</td>
+                    <td className="num">
+                      {stats.deadLettered > 0 ? (
+                        <a
+                          href={href.deadLetters(name)}
+                          className="dead-count"
+                          aria-label={`${formatCount(stats.deadLettered)} dead letters in ${name}`}
+                        >
+                          {formatCount(stats.deadLettered)}
+                        </a>
+                      ) : (
+                        <span className="muted">0</span>
+                      )}
+                    </td>
+                    <td className="num col-optional">
+                      {stats.oldestAgeMs ? formatDuration(stats.oldestAgeMs) : "—"}
+                    </td>
+                    <td className="num">{formatRate(currentRate(samples, "sent"))}</td>
+                    <td className="num">{formatRate(currentRate(samples, "acked"))}</td>
+                    <td className="col-optional">
+                      <Sparkline
+                        values={samples.slice(-SPARKLINE_SAMPLES).map(depthOf)}
+                        label={`Depth of ${name} over the last 10 minutes`}
+                      />
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
