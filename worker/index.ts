@@ -1,4 +1,7 @@
-/** The Worker every client meets: the HTTP API (router.ts) and the Durable Object classes. */
+/**
+ * The Worker every client meets: the dashboard's page, the HTTP API (router.ts) and the
+ * Durable Object classes.
+ */
 import { router } from "./router.ts";
 
 export { Catalog } from "../durable-objects/catalog.ts";
@@ -6,5 +9,15 @@ export { DeadLetters } from "../durable-objects/dead-letters.ts";
 export { Partition } from "../durable-objects/partition.ts";
 
 export default {
-  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+  fetch: (request, env, ctx) =>
+    isDashboardPage(request) ? env.ASSETS.fetch(request) : router.fetch(request, env, ctx),
 } satisfies ExportedHandler<Env>;
+
+/**
+ * `/` runs the Worker before the static assets (wrangler.toml) because POST / is the SQS
+ * door; a browser's GET of it still gets the dashboard's index.html.
+ */
+function isDashboardPage(request: Request): boolean {
+  const { pathname } = new URL(request.url);
+  return pathname === "/" && (request.method === "GET" || request.method === "HEAD");
+}
