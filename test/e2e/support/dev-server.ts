@@ -1,0 +1,182 @@
+/**
+ * Starts the real Worker with `wrangler dev` for end-to-end tests: a free port on 127.0.0.1,
+ * fresh persisted state in a temporary directory, a known admin token, and the dashboard
+ * built into dashboard/dist first when its sources are newer than the build.
+ *
+ *   const server = await startDevServer();
+ *   await fetch(`${server.url}/v1/queues`, { headers: { authorization: `Bearer ${server.token}` } });
+ *   await server.stop(); // kills wrangler and workerd, removes the state directory
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dirname, "../../..");
+const BIN = join(ROOT, "node_modules/.bin");
+const DASHBOARD = join(ROOT, "dashboard");
+const STARTUP_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 5_000;
+
+export interface DevServer {
+  /** http://127.0.0.1:<port>, no trailing slash. */
+  url: string;
+  /** The admin token the Worker was started with (SLUICE_ADMIN_TOKEN). */
+  token: string;
+  /** Everything wrangler printed so far, for failure messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  /** Defaults to a random token. */
+  token?: string;
+  /** More `--var NAME:value` pairs for the Worker. */
+  vars?: Record<string, string>;
+}
+
+export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  ensureDashboardBuilt();
+  const token = options.token ?? `e2e-${randomBytes(12).toString("hex")}`;
+  const port = await freePort();
+  const stateDir = mkdtempSync(join(tmpdir(), "sluice-e2e-"));
+  const vars = { SLUICE_ADMIN_TOKEN: token, ...options.vars };
+  const args = [
+    "dev",
+    "--ip",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--inspector-port",
+    String(await freePort()),
+    "--persist-to",
+    stateDir,
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "warn",
+    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+  ];
+  // A process group of its own, so stop() can end wrangler and the workerd it spawns together.
+  const child = spawn(join(BIN, "wrangler"), args, {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      PATH: `${BIN}:${process.env.PATH}`,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      NO_COLOR: "1",
+    },
+  });
+  let output = "";
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  const killOnExit = () => killGroup(child, "SIGKILL");
+  process.once("exit", killOnExit);
+
+  const url = `http://127.0.0.1:${port}`;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.off("exit", killOnExit);
+    if (child.exitCode === null && child.signalCode === null) {
+      killGroup(child, "SIGTERM");
+      const timer = setTimeout(() => killGroup(child, "SIGKILL"), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    // workerd may outlive wrangler for a moment; the group kill reaches it either way.
+    killGroup(child, "SIGKILL");
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+
+  try {
+    await waitForHealth(url, exited, () => output);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, token, output: () => output, stop };
+}
+
+/** Builds dashboard/dist unless it is newer than every source file of the dashboard. */
+export function ensureDashboardBuilt(): void {
+  const built = join(DASHBOARD, "dist/index.html");
+  if (existsSync(built) && statSync(built).mtimeMs >= newestSource()) return;
+  execFileSync(
+    join(BIN, "vite"),
+    ["build", "--config", join(DASHBOARD, "vite.config.ts"), "--logLevel", "warn"],
+    {
+      cwd: ROOT,
+      stdio: "inherit",
+      env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` },
+    },
+  );
+}
+
+function newestSource(): number {
+  const sources = [join(DASHBOARD, "index.html"), join(DASHBOARD, "vite.config.ts")];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else sources.push(path);
+    }
+  };
+  walk(join(DASHBOARD, "src"));
+  return Math.max(...sources.map((path) => statSync(path).mtimeMs));
+}
+
+async function waitForHealth(url: string, exited: Promise<number | null>, output: () => string) {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  let exitCode: number | null | undefined;
+  void exited.then((code) => {
+    exitCode = code;
+  });
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new Error(
+        `wrangler dev exited (code ${exitCode}) before answering /health:\n${output()}`,
+      );
+    }
+    try {
+      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(
+    `wrangler dev did not answer ${url}/health within ${STARTUP_TIMEOUT_MS} ms:\n${output()}`,
+  );
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
