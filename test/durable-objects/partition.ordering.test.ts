@@ -95,7 +95,12 @@ describe("fifo ordering", () => {
 
   it("holds back a key's later messages behind a message sent with a delay", async () => {
     const partition = await openPartition();
-    await send(partition, ["a1", { key: "a", delaySeconds: 5 }], keyed("a2", "a"), keyed("b1", "b"));
+    await send(
+      partition,
+      ["a1", { key: "a", delaySeconds: 5 }],
+      keyed("a2", "a"),
+      keyed("b1", "b"),
+    );
 
     expect(bodies((await receiveNow(partition, 10)).messages)).toEqual(["b1"]);
     partition.advance(5_000);
@@ -164,7 +169,11 @@ describe("priority ordering", () => {
     await send(partition, ["high later", { priority: 5 }]);
     await partition.stub.nack(partition.context, [high.receipt], { delaySeconds: 0 });
 
-    expect(bodies((await receiveNow(partition, 10)).messages)).toEqual(["high", "high later", "low"]);
+    expect(bodies((await receiveNow(partition, 10)).messages)).toEqual([
+      "high",
+      "high later",
+      "low",
+    ]);
   });
 });
 
