@@ -1,0 +1,126 @@
+/** Runs jobs in load-generator processes and keeps what they measured. */
+import { type ChildProcess, fork } from "node:child_process";
+import { join } from "node:path";
+import type { Job } from "./load/main.ts";
+import { loadAverage, treeCpuSeconds } from "./machine.ts";
+import type { Plan } from "./plan.ts";
+import { ROOT } from "./runtime.ts";
+import type { LatencySummary } from "./stats.ts";
+
+export type System =
+  | "Sluice"
+  | "Sluice, naive partition"
+  | "hello-world Worker"
+  | "raw SQLite in a DO"
+  | "RabbitMQ"
+  | "Redis + BullMQ"
+  | "NATS JetStream";
+
+export type Kind = "ceiling" | "produce" | "consume" | "latency" | "burst";
+
+export interface Measurement {
+  /** Stable key, e.g. "sluice/single/1p": ratios and charts find measurements by it. */
+  id: string;
+  system: System;
+  kind: Kind;
+  scenario: string;
+  setup: string;
+  /** Messages per second (requests per second for the hello-world ceiling); null if it failed. */
+  rate: number | null;
+  unit: "msg/s" | "req/s";
+  /** Request latency for throughput scenarios; send → receive for end-to-end ones. */
+  latency: LatencySummary | null;
+  /** Percent of one core: the server under test (its whole process tree), the load generator. */
+  cpu: { server: number; load: number } | null;
+  loadAverage: number[];
+  error?: string;
+  detail?: unknown;
+}
+
+interface JobAnswer<T> {
+  ok: boolean;
+  result: T;
+  error?: string;
+  cpuSeconds: number;
+}
+
+/** Load generators running now, so an interrupted run can end them. */
+export const activeJobs = new Set<ChildProcess>();
+
+export class Bench {
+  readonly plan: Plan;
+  readonly measurements: Measurement[] = [];
+
+  constructor(plan: Plan) {
+    this.plan = plan;
+  }
+
+  /** One job in a fresh load-generator process, with the CPU the server and the generator used. */
+  async job<T>(job: Job, serverPid: number): Promise<{ result: T; cpu: Measurement["cpu"] }> {
+    const serverBefore = treeCpuSeconds(serverPid);
+    const start = performance.now();
+    const child = fork(join(ROOT, "bench", "load", "main.ts"), [], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    activeJobs.add(child);
+    child.once("exit", () => activeJobs.delete(child));
+    const answer = await new Promise<JobAnswer<T>>((resolve, reject) => {
+      child.once("message", (message) => resolve(message as JobAnswer<T>));
+      child.once("exit", (code) => reject(new Error(`load generator exited (${code})`)));
+      child.send(job);
+    });
+    const seconds = (performance.now() - start) / 1000;
+    if (!answer.ok) throw new Error(answer.error);
+    const percent = (cpuSeconds: number) => Math.round((cpuSeconds / seconds) * 100);
+    return {
+      result: answer.result,
+      cpu: {
+        server: percent(treeCpuSeconds(serverPid) - serverBefore),
+        load: percent(answer.cpuSeconds),
+      },
+    };
+  }
+
+  /**
+   * Runs one scenario: prints what it is, measures, prints the outcome. A failure is recorded
+   * (and printed) rather than ending the run, so one broken scenario still leaves a report.
+   */
+  async scenario(
+    describe: Pick<Measurement, "id" | "system" | "kind" | "scenario" | "setup" | "unit">,
+    measure: () => Promise<Pick<Measurement, "rate" | "latency" | "cpu" | "detail">>,
+  ): Promise<Measurement> {
+    process.stdout.write(`  ${describe.system}: ${describe.scenario} (${describe.setup}) … `);
+    const loadBefore = loadAverage();
+    let measurement: Measurement;
+    try {
+      measurement = { ...describe, ...(await measure()), loadAverage: loadBefore };
+      process.stdout.write(`${outcome(measurement)}\n`);
+    } catch (error) {
+      const message = (error as Error).message.split("\n")[0];
+      measurement = {
+        ...describe,
+        rate: null,
+        latency: null,
+        cpu: null,
+        loadAverage: loadBefore,
+        error: message,
+      };
+      process.stdout.write(`FAILED: ${message}\n`);
+    }
+    this.measurements.push(measurement);
+    return measurement;
+  }
+}
+
+function outcome(measurement: Measurement): string {
+  const parts: string[] = [];
+  if (measurement.rate !== null)
+    parts.push(`${measurement.rate.toLocaleString("en")} ${measurement.unit}`);
+  if (measurement.latency) {
+    parts.push(`p50 ${measurement.latency.p50} ms, p99 ${measurement.latency.p99} ms`);
+  }
+  if (measurement.cpu) {
+    parts.push(`CPU server ${measurement.cpu.server}% load ${measurement.cpu.load}%`);
+  }
+  return parts.join(" · ");
+}

@@ -1,0 +1,88 @@
+/** How long and how hard each scenario runs: the full run, and a quick one for checking a change. */
+
+export interface Plan {
+  name: "full" | "quick";
+  /** Unmeasured load before each measured window (JIT, caches, connections). */
+  warmupMs: number;
+  /** Measured window of each throughput scenario. */
+  durationMs: number;
+  partitions: number[];
+  /** Concurrent single-message senders. */
+  singleSenders: number;
+  /** Concurrent batched senders, and messages per batch. */
+  batchSenders: number;
+  batch: number;
+  /** Messages in the backlog that consumers drain. */
+  backlog: number;
+  consumers: number;
+  /** Messages per receive call; also the unacked credit each peer consumer gets. */
+  receiveMax: number;
+  drainTimeoutMs: number;
+  endToEnd: { rate: number; warmupMs: number; durationMs: number };
+  burst: {
+    steadyRate: number;
+    burstRate: number;
+    /** Messages per request during the burst test. */
+    batch: number;
+    steadyMs: number;
+    burstMs: number;
+    afterMaxMs: number;
+    /** Per partition: above soft, answers carry a slow-down hint; at hard, sends get 429. */
+    softBacklog: number;
+    hardBacklog: number;
+  };
+  /** How long the in-object SQLite loop runs. */
+  sqliteLoopMs: number;
+}
+
+const shared = {
+  singleSenders: 32,
+  batchSenders: 8,
+  batch: 100,
+  consumers: 8,
+  receiveMax: 100,
+} as const;
+
+export const FULL: Plan = {
+  ...shared,
+  name: "full",
+  warmupMs: 2000,
+  durationMs: 10_000,
+  partitions: [1, 2, 4],
+  backlog: 50_000,
+  drainTimeoutMs: 60_000,
+  endToEnd: { rate: 1000, warmupMs: 2000, durationMs: 15_000 },
+  burst: {
+    steadyRate: 1000,
+    burstRate: 10_000,
+    batch: 10,
+    steadyMs: 3000,
+    burstMs: 10_000,
+    afterMaxMs: 30_000,
+    softBacklog: 5000,
+    hardBacklog: 20_000,
+  },
+  sqliteLoopMs: 5000,
+};
+
+export const QUICK: Plan = {
+  ...shared,
+  name: "quick",
+  warmupMs: 500,
+  durationMs: 2500,
+  partitions: [1, 4],
+  backlog: 5000,
+  drainTimeoutMs: 15_000,
+  endToEnd: { rate: 1000, warmupMs: 500, durationMs: 3000 },
+  burst: {
+    steadyRate: 1000,
+    burstRate: 10_000,
+    batch: 10,
+    steadyMs: 1000,
+    burstMs: 3000,
+    afterMaxMs: 8000,
+    softBacklog: 2000,
+    hardBacklog: 8000,
+  },
+  sqliteLoopMs: 2000,
+};

@@ -1,0 +1,106 @@
+/**
+ * `npm run bench [-- --quick] [-- --only sluice|peers]`: measures Sluice, its baselines and
+ * its peers in one run and writes bench/results/<date>.{md,json,svg} and latest.md.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { activeJobs, Bench } from "./bench.ts";
+import { renderChart } from "./chart.ts";
+import { describeMachine, loadAverage } from "./machine.ts";
+import { stopAllServers } from "./peers/server.ts";
+import { FULL, QUICK } from "./plan.ts";
+import { computeRatios, type Results, renderMarkdown } from "./report.ts";
+import { MEASURED_ON, ROOT, type Runtime, startRuntime } from "./runtime.ts";
+import { PEERS, runPeerScenarios } from "./scenarios/peers.ts";
+import { runSluiceScenarios } from "./scenarios/sluice.ts";
+
+const { values: flags } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, only: { type: "string" } },
+});
+const plan = flags.quick ? QUICK : FULL;
+const runs = (part: "sluice" | "peers") => flags.only === undefined || flags.only === part;
+
+let runtime: Runtime | undefined;
+async function cleanUp() {
+  for (const child of activeJobs) child.kill("SIGKILL");
+  await Promise.allSettled([runtime?.stop(), stopAllServers()]);
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, async () => {
+    process.stdout.write(`\n${signal}: stopping the servers … `);
+    await cleanUp();
+    process.stdout.write("done\n");
+    process.exit(130);
+  });
+}
+
+const started = performance.now();
+const startLoad = loadAverage();
+const machine = describeMachine();
+console.log(
+  `Sluice benchmark (${plan.name}) on ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB; ` +
+    `load average ${startLoad.join(" ")}`,
+);
+if (startLoad[0] > 0.5) {
+  console.log("  note: the machine is already busy; numbers will be noisy.");
+}
+const bench = new Bench(plan);
+
+try {
+  if (runs("sluice")) {
+    console.log("Bundling with wrangler and starting workerd …");
+    runtime = await startRuntime({ naiveEntry: "bench/workers/naive.ts" });
+    console.log(`Sluice and baselines (${MEASURED_ON}):`);
+    await runSluiceScenarios(bench, runtime);
+    await runtime.stop();
+  }
+  if (runs("peers")) {
+    const installed = spawnSync("bash", [join(ROOT, "bench", "install-peers.sh")], {
+      stdio: "inherit",
+    });
+    if (installed.status !== 0)
+      console.log("  could not install the peer brokers; measuring what is there");
+    console.log("Peers:");
+    for (const peer of PEERS) await runPeerScenarios(bench, peer);
+  }
+} finally {
+  await cleanUp();
+}
+
+const date = new Date().toISOString().slice(0, 10);
+const results: Results = {
+  date,
+  plan,
+  machine,
+  measuredOn: MEASURED_ON,
+  loadAverage: { start: startLoad, end: loadAverage() },
+  elapsedSeconds: Math.round((performance.now() - started) / 1000),
+  workerErrors: runtime?.errors ?? { count: 0, first: [] },
+  durability: {
+    Sluice:
+      "a 2xx means committed to the Durable Object's SQLite (workerd's local storage on this disk)",
+    ...Object.fromEntries(PEERS.map((peer) => [peer.system, peer.durability])),
+  },
+  ratios: computeRatios(bench.measurements),
+  measurements: bench.measurements,
+};
+
+const directory = join(ROOT, "bench", "results");
+mkdirSync(directory, { recursive: true });
+const name = plan.name === "quick" ? "quick" : date;
+const caption = `Sluice benchmark ${date} (${plan.name}), ${machine.cores} cores ${machine.cpuModel}, load average at start ${startLoad.join(" ")}`;
+writeFileSync(join(directory, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(directory, `${name}.svg`), renderChart(bench.measurements, caption));
+const markdown = renderMarkdown(results, `${name}.svg`);
+writeFileSync(join(directory, `${name}.md`), markdown);
+if (plan.name === "full") writeFileSync(join(directory, "latest.md"), markdown);
+
+console.log("\nTargets:");
+for (const ratio of results.ratios.filter((r) => r.target)) {
+  const verdict = ratio.met === undefined ? "" : ratio.met ? "  met" : "  NOT met";
+  console.log(`  ${ratio.name}: ${ratio.display} (target ${ratio.target})${verdict}`);
+}
+console.log(`\nWrote bench/results/${name}.{md,json,svg} in ${results.elapsedSeconds} s.`);
+process.exit(0);
