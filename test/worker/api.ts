@@ -2,9 +2,10 @@
  * Setup shared by the router tests: real HTTP requests through the Worker (`SELF.fetch`),
  * a fresh queue name per test, and small helpers for the calls most tests make.
  */
-import { runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { createExecutionContext, runDurableObjectAlarm, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import worker from "../../worker/index.ts";
 import type { QueueStats } from "../../worker/schemas.ts";
 
 export const ADMIN_TOKEN = "test-admin-token";
@@ -37,6 +38,15 @@ export function call(
     headers: all,
     body: json === undefined ? body : JSON.stringify(json),
   });
+}
+
+/** A request straight to the Worker's handler, under an environment changed for it alone. */
+export function fetchWithEnv(request: Request, overrides: Partial<Env>): Promise<Response> {
+  return worker.fetch(
+    request as Request<unknown, IncomingRequestCfProperties>,
+    { ...env, ...overrides },
+    createExecutionContext(),
+  );
 }
 
 /** Calls and expects a 2xx JSON answer (or 204), returning the parsed body. */

@@ -1,8 +1,14 @@
-import { createExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../../worker/index.ts";
-import { call, createKey, createQueue, expectProblem, ORIGIN, ok, queueName } from "./api.ts";
+import {
+  call,
+  createKey,
+  createQueue,
+  expectProblem,
+  fetchWithEnv,
+  ORIGIN,
+  ok,
+  queueName,
+} from "./api.ts";
 
 /**
  * Every route against every kind of caller. A route either lets the caller through (then it
@@ -216,7 +222,8 @@ describe("scopes", () => {
     const response = await call(method, path, { token: tokens.get(caller), json });
     if (meets.includes(need) || UNSCOPED.has(route)) {
       expect(response.status, await response.clone().text()).toBe(allowed);
-      if (allowed === 404) expect((await response.json()).code).not.toBe("forbidden");
+      if (allowed === 404)
+        expect(((await response.json()) as { code: string }).code).not.toBe("forbidden");
     } else {
       await expectProblem(response, 403, "forbidden");
     }
@@ -289,11 +296,7 @@ describe("authentication", () => {
     const request = new Request(`${ORIGIN}/v1/queues`, {
       headers: { Authorization: "Bearer test-admin-token" },
     });
-    const response = await worker.fetch(
-      request,
-      { ...env, SLUICE_ADMIN_TOKEN: "" },
-      createExecutionContext(),
-    );
+    const response = await fetchWithEnv(request, { SLUICE_ADMIN_TOKEN: "" });
     await expectProblem(response, 401, "unauthorized");
   });
 });
