@@ -40,6 +40,12 @@ export function formatDuration(ms: number | null): string {
   return `${Math.floor(hours / 24)} d`;
 }
 
+/** A configured duration in seconds (visibility timeout, retry delay): "0 s", "30 s", "4 d". */
+export function formatSeconds(seconds: number): string {
+  if (seconds === 0) return "0 s";
+  return formatDuration(seconds * 1000);
+}
+
 export function formatAgo(at: number, now: number): string {
   const delta = now - at;
   if (delta < 5_000) return "just now";

@@ -59,11 +59,11 @@ export function DeadLetterTable({
             </th>
             <th scope="col">Message</th>
             <th scope="col">Last failure</th>
-            <th scope="col" className="num">
+            <th scope="col" className="num col-optional">
               Attempts
             </th>
             <th scope="col">Died</th>
-            <th scope="col" className="col-optional">
+            <th scope="col" className="col-optional col-body">
               Body
             </th>
           </tr>
@@ -106,8 +106,8 @@ export function DeadLetterTable({
                     <span className="muted">no failure recorded</span>
                   )}
                 </td>
-                <td className="num">{message.attempts}</td>
-                <td>
+                <td className="num col-optional">{message.attempts}</td>
+                <td className="nowrap">
                   <time
                     dateTime={new Date(message.diedAt).toISOString()}
                     title={formatTime(message.diedAt)}
@@ -115,7 +115,7 @@ export function DeadLetterTable({
                     {formatAgo(message.diedAt, now)}
                   </time>
                 </td>
-                <td className="col-optional body-preview mono">
+                <td className="col-optional col-body body-preview mono">
                   {bodyPreview(message.body, message.contentType, 60)}
                 </td>
               </tr>

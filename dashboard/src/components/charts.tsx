@@ -1,5 +1,6 @@
 /** Inline SVG charts: no chart library, scales to its box, readable by screen readers. */
-import { formatCount } from "../format.ts";
+import { formatCount, formatDuration } from "../format.ts";
+import { useWidth } from "../hooks.ts";
 
 interface SparklineProps {
   values: readonly number[];
@@ -56,11 +57,12 @@ interface LineChartProps {
   format?: (value: number) => string;
 }
 
-const W = 600;
 const H = 180;
 const PAD = { left: 44, right: 8, top: 10, bottom: 22 };
 
 export function LineChart({ title, series, windowMs, now, format = formatCount }: LineChartProps) {
+  // Drawn in CSS pixels of its box, so labels keep their size on a phone.
+  const [box, W] = useWidth<HTMLDivElement>(600);
   const all = series.flatMap((s) => s.points.map(([, v]) => v));
   const max = niceMax(Math.max(0, ...all));
   const plotW = W - PAD.left - PAD.right;
@@ -68,7 +70,6 @@ export function LineChart({ title, series, windowMs, now, format = formatCount }
   const x = (at: number) => PAD.left + ((at - (now - windowMs)) / windowMs) * plotW;
   const yOf = (v: number) => PAD.top + plotH - (v / max) * plotH;
   const gridValues = [0, max / 2, max];
-  const minutes = Math.round(windowMs / 60_000);
   const hasData = series.some((s) => s.points.length > 1);
 
   return (
@@ -84,44 +85,54 @@ export function LineChart({ title, series, windowMs, now, format = formatCount }
           ))}
         </span>
       </figcaption>
-      <svg
-        viewBox={`0 0 ${W} ${H}`}
-        className="chart-svg"
-        role="img"
-        aria-label={describe(title, series, format)}
-      >
-        {gridValues.map((v) => (
-          <g key={v}>
-            <line className="chart-grid" x1={PAD.left} x2={W - PAD.right} y1={yOf(v)} y2={yOf(v)} />
-            <text className="chart-axis" x={PAD.left - 6} y={yOf(v) + 4} textAnchor="end">
-              {format(v)}
-            </text>
-          </g>
-        ))}
-        <text className="chart-axis" x={PAD.left} y={H - 4}>
-          −{minutes} min
-        </text>
-        <text className="chart-axis" x={W - PAD.right} y={H - 4} textAnchor="end">
-          now
-        </text>
-        {series.map((s) =>
-          s.points.length > 1 ? (
-            <polyline
-              key={s.name}
-              className={`chart-line ${s.tone}`}
-              points={s.points
-                .filter(([at]) => at >= now - windowMs)
-                .map(([at, v]) => `${x(at).toFixed(1)},${yOf(v).toFixed(1)}`)
-                .join(" ")}
-            />
-          ) : null,
-        )}
-        {hasData ? null : (
-          <text className="chart-axis" x={W / 2} y={H / 2} textAnchor="middle">
-            Collecting samples…
+      <div ref={box}>
+        <svg
+          viewBox={`0 0 ${W} ${H}`}
+          width={W}
+          height={H}
+          className="chart-svg"
+          role="img"
+          aria-label={describe(title, series, format)}
+        >
+          {gridValues.map((v) => (
+            <g key={v}>
+              <line
+                className="chart-grid"
+                x1={PAD.left}
+                x2={W - PAD.right}
+                y1={yOf(v)}
+                y2={yOf(v)}
+              />
+              <text className="chart-axis" x={PAD.left - 6} y={yOf(v) + 4} textAnchor="end">
+                {format(v)}
+              </text>
+            </g>
+          ))}
+          <text className="chart-axis" x={PAD.left} y={H - 4}>
+            −{formatDuration(windowMs)}
           </text>
-        )}
-      </svg>
+          <text className="chart-axis" x={W - PAD.right} y={H - 4} textAnchor="end">
+            now
+          </text>
+          {series.map((s) =>
+            s.points.length > 1 ? (
+              <polyline
+                key={s.name}
+                className={`chart-line ${s.tone}`}
+                points={s.points
+                  .filter(([at]) => at >= now - windowMs)
+                  .map(([at, v]) => `${x(at).toFixed(1)},${yOf(v).toFixed(1)}`)
+                  .join(" ")}
+              />
+            ) : null,
+          )}
+          {hasData ? null : (
+            <text className="chart-axis" x={W / 2} y={H / 2} textAnchor="middle">
+              Collecting samples…
+            </text>
+          )}
+        </svg>
+      </div>
     </figure>
   );
 }

@@ -130,7 +130,9 @@ export function KeysPage() {
                     <tr>
                       <th scope="col">Name</th>
                       <th scope="col">Scopes</th>
-                      <th scope="col">Queues</th>
+                      <th scope="col" className="col-optional">
+                        Queues
+                      </th>
                       <th scope="col" className="col-optional">
                         Origins
                       </th>
@@ -156,7 +158,7 @@ export function KeysPage() {
                             </span>
                           ))}
                         </td>
-                        <td className="mono wrap">{key.queues.join(", ")}</td>
+                        <td className="mono wrap col-optional">{key.queues.join(", ")}</td>
                         <td className="mono wrap col-optional">
                           {key.origins.length ? (
                             key.origins.join(", ")

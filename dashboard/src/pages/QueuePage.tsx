@@ -4,17 +4,25 @@ import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { PeekPanel } from "../components/PeekPanel.tsx";
 import { SendMessageForm } from "../components/SendMessageForm.tsx";
-import { formatBytes, formatCount, formatDuration, formatRate } from "../format.ts";
+import { StatCard } from "../components/StatCard.tsx";
+import { formatBytes, formatCount, formatDuration, formatRate, formatSeconds } from "../format.ts";
 import { useNow } from "../hooks.ts";
 import { currentRate, HISTORY_WINDOW_MS, rateSeries } from "../monitor.ts";
 import { href } from "../router.ts";
 import { useMonitor } from "../session.ts";
+
+const CHART_MIN_WINDOW_MS = 5 * 60_000;
 
 export function QueuePage({ queue }: { queue: string }) {
   const { queues, history, error } = useMonitor();
   const now = useNow(5_000);
   const summary = queues?.find((q) => q.name === queue);
   const samples = history.get(queue) ?? [];
+  // The charts span what this tab has seen: at least five minutes, at most the hour kept.
+  const chartWindow = Math.min(
+    HISTORY_WINDOW_MS,
+    Math.max(CHART_MIN_WINDOW_MS, now - (samples[0]?.at ?? now)),
+  );
 
   const header = (
     <PageHeader
@@ -56,26 +64,26 @@ export function QueuePage({ queue }: { queue: string }) {
       {header}
       {error ? <ErrorNotice error={error} /> : null}
       <ul className="stat-cards" aria-label="Current state">
-        <Stat label="Ready" value={formatCount(stats.ready)} />
-        <Stat label="Leased" value={formatCount(stats.leased)} />
-        <Stat label="Delayed" value={formatCount(stats.delayed)} />
-        <Stat
+        <StatCard label="Ready" value={formatCount(stats.ready)} />
+        <StatCard label="Leased" value={formatCount(stats.leased)} />
+        <StatCard label="Delayed" value={formatCount(stats.delayed)} />
+        <StatCard
           label="Dead letters"
           value={formatCount(stats.deadLettered)}
           href={href.deadLetters(queue)}
         />
-        <Stat
-          label="Oldest message"
+        <StatCard
+          label="Oldest"
           value={stats.oldestAgeMs ? formatDuration(stats.oldestAgeMs) : "—"}
         />
-        <Stat label="Backlog" value={formatBytes(stats.backlogBytes)} />
-        <Stat label="Send rate" value={formatRate(currentRate(samples, "sent"))} />
-        <Stat label="Ack rate" value={formatRate(currentRate(samples, "acked"))} />
+        <StatCard label="Backlog" value={formatBytes(stats.backlogBytes)} />
+        <StatCard label="Send rate" value={formatRate(currentRate(samples, "sent"))} />
+        <StatCard label="Ack rate" value={formatRate(currentRate(samples, "acked"))} />
       </ul>
 
       <section className="panel" aria-labelledby="charts-heading">
         <h2 id="charts-heading" className="panel-title">
-          Last hour
+          Recent history
         </h2>
         <p className="muted small">
           Drawn from what this browser tab has polled since it opened (every few seconds, up to an
@@ -85,7 +93,7 @@ export function QueuePage({ queue }: { queue: string }) {
           <LineChart
             title="Depth"
             now={now}
-            windowMs={HISTORY_WINDOW_MS}
+            windowMs={chartWindow}
             series={[
               {
                 name: "Ready",
@@ -107,7 +115,7 @@ export function QueuePage({ queue }: { queue: string }) {
           <LineChart
             title="Rates (messages/s)"
             now={now}
-            windowMs={HISTORY_WINDOW_MS}
+            windowMs={chartWindow}
             format={(v) => formatRate(v).replace("/s", "")}
             series={[
               { name: "Send", tone: "chart-1", points: rateSeries(samples, "sent") },
@@ -137,21 +145,6 @@ export function QueuePage({ queue }: { queue: string }) {
   );
 }
 
-function Stat({ label, value, href: link }: { label: string; value: string; href?: string }) {
-  return (
-    <li className="stat-card">
-      <span className="stat-label">{label}</span>
-      {link ? (
-        <a className="stat-value" href={link}>
-          {value}
-        </a>
-      ) : (
-        <span className="stat-value">{value}</span>
-      )}
-    </li>
-  );
-}
-
 function ConfigList({ config }: { config: QueueConfig }) {
   const { retry, backlog, push } = config;
   return (
@@ -161,21 +154,21 @@ function ConfigList({ config }: { config: QueueConfig }) {
       <dt>Ordering</dt>
       <dd>{config.ordering}</dd>
       <dt>Visibility timeout</dt>
-      <dd>{formatDuration(config.visibilityTimeout * 1000)}</dd>
+      <dd>{formatSeconds(config.visibilityTimeout)}</dd>
       <dt>Max attempts</dt>
       <dd>{config.maxAttempts}</dd>
       <dt>Retry</dt>
       <dd>
-        {formatDuration(retry.initialDelay * 1000)} × {retry.multiplier}, up to{" "}
-        {formatDuration(retry.maxDelay * 1000)}
+        {formatSeconds(retry.initialDelay)} first, × {retry.multiplier} each time, at most{" "}
+        {formatSeconds(retry.maxDelay)}
         {retry.jitter ? ", jittered" : ""}
       </dd>
       <dt>Retention</dt>
-      <dd>{formatDuration(config.retention * 1000)}</dd>
+      <dd>{formatSeconds(config.retention)}</dd>
       <dt>Max message size</dt>
       <dd>{formatBytes(config.maxMessageBytes)}</dd>
       <dt>Dedup window</dt>
-      <dd>{config.dedupWindow ? formatDuration(config.dedupWindow * 1000) : "off"}</dd>
+      <dd>{config.dedupWindow ? formatSeconds(config.dedupWindow) : "off"}</dd>
       <dt>Backlog limits</dt>
       <dd>
         soft {formatCount(backlog.soft)}, hard {formatCount(backlog.hard)} per partition

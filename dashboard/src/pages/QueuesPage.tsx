@@ -1,6 +1,8 @@
+import type { QueueSummary } from "../api.ts";
 import { Sparkline } from "../components/charts.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
+import { StatCard } from "../components/StatCard.tsx";
 import { formatCount, formatDuration, formatRate } from "../format.ts";
 import { currentRate, depthOf, POLL_INTERVAL_MS } from "../monitor.ts";
 import { href } from "../router.ts";
@@ -35,84 +37,100 @@ export function QueuesPage() {
   -d '{"maxAttempts": 5}'`}</pre>
         </div>
       ) : (
-        <div className="table-wrap">
-          <table className="table queue-table">
-            <caption className="visually-hidden">
-              Every queue with its depth by state, dead letters, oldest message age and rates.
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Queue</th>
-                <th scope="col" className="num">
-                  Ready
-                </th>
-                <th scope="col" className="num">
-                  Leased
-                </th>
-                <th scope="col" className="num col-optional">
-                  Delayed
-                </th>
-                <th scope="col" className="num">
-                  Dead
-                </th>
-                <th scope="col" className="num col-optional">
-                  Oldest
-                </th>
-                <th scope="col" className="num">
-                  Send
-                </th>
-                <th scope="col" className="num">
-                  Ack
-                </th>
-                <th scope="col" className="col-optional">
-                  Depth, 10 min
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {queues.map(({ name, stats }) => {
-                const samples = history.get(name) ?? [];
-                return (
-                  <tr key={name}>
-                    <th scope="row">
-                      <a href={href.queue(name)} className="queue-link">
-                        {name}
-                      </a>
-                    </th>
-                    <td className="num">{formatCount(stats.ready)}</td>
-                    <td className="num">{formatCount(stats.leased)}</td>
-                    <td className="num col-optional">{formatCount(stats.delayed)}</td>
-                    <td className="num">
-                      {stats.deadLettered > 0 ? (
-                        <a
-                          href={href.deadLetters(name)}
-                          className="dead-count"
-                          aria-label={`${formatCount(stats.deadLettered)} dead letters in ${name}`}
-                        >
-                          {formatCount(stats.deadLettered)}
+        <>
+          <Totals queues={queues} />
+          <div className="table-wrap">
+            <table className="table queue-table">
+              <caption className="visually-hidden">
+                Every queue with its depth by state, dead letters, oldest message age and rates.
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">Queue</th>
+                  <th scope="col" className="num">
+                    Ready
+                  </th>
+                  <th scope="col" className="num col-optional">
+                    Leased
+                  </th>
+                  <th scope="col" className="num col-optional">
+                    Delayed
+                  </th>
+                  <th scope="col" className="num">
+                    Dead
+                  </th>
+                  <th scope="col" className="num col-optional">
+                    Oldest
+                  </th>
+                  <th scope="col" className="num">
+                    Send
+                  </th>
+                  <th scope="col" className="num">
+                    Ack
+                  </th>
+                  <th scope="col" className="col-optional">
+                    Depth, 10 min
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {queues.map(({ name, stats }) => {
+                  const samples = history.get(name) ?? [];
+                  return (
+                    <tr key={name}>
+                      <th scope="row">
+                        <a href={href.queue(name)} className="queue-link">
+                          {name}
                         </a>
-                      ) : (
-                        <span className="muted">0</span>
-                      )}
-                    </td>
-                    <td className="num col-optional">
-                      {stats.oldestAgeMs ? formatDuration(stats.oldestAgeMs) : "—"}
-                    </td>
-                    <td className="num">{formatRate(currentRate(samples, "sent"))}</td>
-                    <td className="num">{formatRate(currentRate(samples, "acked"))}</td>
-                    <td className="col-optional">
-                      <Sparkline
-                        values={samples.slice(-SPARKLINE_SAMPLES).map(depthOf)}
-                        label={`Depth of ${name} over the last 10 minutes`}
-                      />
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
+                      </th>
+                      <td className="num">{formatCount(stats.ready)}</td>
+                      <td className="num col-optional">{formatCount(stats.leased)}</td>
+                      <td className="num col-optional">{formatCount(stats.delayed)}</td>
+                      <td className="num">
+                        {stats.deadLettered > 0 ? (
+                          <a
+                            href={href.deadLetters(name)}
+                            className="dead-count"
+                            aria-label={`${formatCount(stats.deadLettered)} dead letters in ${name}`}
+                          >
+                            {formatCount(stats.deadLettered)}
+                          </a>
+                        ) : (
+                          <span className="muted">0</span>
+                        )}
+                      </td>
+                      <td className="num col-optional">
+                        {stats.oldestAgeMs ? formatDuration(stats.oldestAgeMs) : "—"}
+                      </td>
+                      <td className="num">{formatRate(currentRate(samples, "sent"))}</td>
+                      <td className="num">{formatRate(currentRate(samples, "acked"))}</td>
+                      <td className="col-optional">
+                        <Sparkline
+                          values={samples.slice(-SPARKLINE_SAMPLES).map(depthOf)}
+                          label={`Depth of ${name} over the last 10 minutes`}
+                        />
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        </>
       )}
     </>
+  );
+}
+
+function Totals({ queues }: { queues: readonly QueueSummary[] }) {
+  const sum = (pick: (stats: QueueSummary["stats"]) => number) =>
+    queues.reduce((total, { stats }) => total + pick(stats), 0);
+  return (
+    <ul className="stat-cards" aria-label="All queues together">
+      <StatCard label="Queues" value={formatCount(queues.length)} />
+      <StatCard label="Waiting" value={formatCount(sum((s) => s.ready + s.delayed))} />
+      <StatCard label="Leased" value={formatCount(sum((s) => s.leased))} />
+      <StatCard label="Dead letters" value={formatCount(sum((s) => s.deadLettered))} />
+    </ul>
   );
 }
