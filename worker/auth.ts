@@ -17,7 +17,7 @@
  * same. Key lookups are cached in the isolate for `KEY_CACHE_MS`: a revoked key stops
  * working everywhere within that time (at once in the isolate that revoked it).
  */
-import type { ApiKey, Scope } from "../durable-objects/catalog.ts";
+import { type ApiKey, hashSecret, type Scope } from "../durable-objects/catalog.ts";
 import { TtlCache } from "./cache.ts";
 import { type Outcome, refuse } from "./outcome.ts";
 import type { CreateKeyInput } from "./schemas.ts";
@@ -41,11 +41,6 @@ async function sha256(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", encoder.encode(text));
 }
 
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await sha256(text));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
 /** Digests have equal length, so the comparison takes the same time for any guess. */
 async function isAdminToken(env: Env, token: string): Promise<boolean> {
   if (!env.SLUICE_ADMIN_TOKEN) return false;
@@ -56,7 +51,7 @@ async function isAdminToken(env: Env, token: string): Promise<boolean> {
 /** The principal a bearer token stands for, or null for a token nobody issued. */
 export async function authenticate(env: Env, token: string): Promise<Principal | null> {
   if (await isAdminToken(env, token)) return ADMIN;
-  const hash = await sha256Hex(token);
+  const hash = await hashSecret(token);
   let key = keysByHash.get(hash);
   if (key === undefined) {
     key = await catalog(env).authenticate(hash);

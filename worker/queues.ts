@@ -50,10 +50,10 @@ export const QUEUE_CACHE_MS = 5_000;
  * With several partitions a long poll parks on one partition at a time, for at most this
  * long, then sweeps the others: a message sent to any partition is found within about this.
  */
-export const PARK_SLICE_MS = 2_000;
+const PARK_SLICE_MS = 2_000;
 
 /** A redrive of `all` moves at most this many pages of `MAX_BATCH`; `remaining` says if more. */
-export const REDRIVE_PAGES_PER_CALL = 10;
+const REDRIVE_PAGES_PER_CALL = 10;
 
 const records = new TtlCache<string, QueueRecord | null>(QUEUE_CACHE_MS, 10_000);
 /** Where the next receive of a queue starts its sweep, so consumers spread over partitions. */
@@ -368,14 +368,15 @@ function rotation(name: string, partitions: number): number[] {
 }
 
 async function sweepThenPark(order: number[], max: number, waitMs: number, lease: Lease) {
+  // One partition answers at once when it has messages and parks otherwise.
+  if (order.length === 1) return lease(order[0], max, waitMs);
   const deadline = Date.now() + waitMs;
   let leased = await sweep(order, max, lease);
   for (let turn = 0; leased.length === 0; turn++) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
-    const slice = order.length === 1 ? remaining : Math.min(remaining, PARK_SLICE_MS);
-    leased = await lease(order[turn % order.length], max, slice);
-    if (leased.length === 0 && order.length > 1) leased = await sweep(order, max, lease);
+    leased = await lease(order[turn % order.length], max, Math.min(remaining, PARK_SLICE_MS));
+    if (leased.length === 0) leased = await sweep(order, max, lease);
   }
   return leased;
 }
