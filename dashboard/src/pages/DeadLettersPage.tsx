@@ -139,9 +139,8 @@ function DeadLetterWorkspace({
     navigate(href.deadLetters(queue, filterToParams(filter)));
     // Back to where the operator was in the table.
     requestAnimationFrame(() => {
-      document
-        .querySelector<HTMLElement>(`[data-message-id="${CSS.escape(closing ?? "")}"]`)
-        ?.focus();
+      const rows = document.querySelectorAll<HTMLElement>("[data-message-id]");
+      [...rows].find((row) => row.dataset.messageId === closing)?.focus();
     });
   }
 
