@@ -112,10 +112,7 @@ async function resolve(
   }
   const record = await queueRecord(env, name);
   if (record === null) {
-    return refuse(
-      "queue_not_found",
-      `no queue named '${name}'; create it with PUT /v1/queues/${name}`,
-    );
+    return refuse("queue_not_found", `no queue named '${name}'; create it first`);
   }
   return { ok: true, record };
 }
