@@ -193,6 +193,11 @@ function DeadLetterWorkspace({
       setNotice(message);
       setPending(null);
       setSelected((before) => new Set([...before].filter((id) => !gone.includes(id))));
+      // Gone from the table at once; the reload below brings the server's view.
+      setPage(
+        (before) =>
+          before && { ...before, messages: before.messages.filter((m) => !gone.includes(m.id)) },
+      );
       if (openId && gone.includes(openId))
         navigate(href.deadLetters(queue, filterToParams(filter)));
       // The page may now be empty; go back to the first page rather than show a hole.
