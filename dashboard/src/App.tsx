@@ -78,6 +78,8 @@ function Layout() {
     main.current?.querySelector<HTMLElement>("h1")?.focus();
   }, [path]);
 
+  useDocumentTitle(route);
+
   return (
     <div className="app">
       <button type="button" className="skip-link" onClick={() => main.current?.focus()}>
@@ -126,6 +128,27 @@ function Page({ route }: { route: Route }) {
         </div>
       );
   }
+}
+
+/**
+ * Names the tab after the screen, led by the number of dead letters across all queues, so a
+ * tab left open shows new failures in the tab strip.
+ */
+function useDocumentTitle(route: Route) {
+  const { queues } = useMonitor();
+  const dead = queues?.reduce((total, q) => total + q.stats.deadLettered, 0) ?? 0;
+  const screen =
+    route.page === "queue"
+      ? route.queue
+      : route.page === "dead-letters"
+        ? `Dead letters · ${route.queue}`
+        : route.page === "keys"
+          ? "API keys"
+          : "Queues";
+  const title = `${dead > 0 ? `(${dead}) ` : ""}${screen} — Sluice`;
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
 }
 
 function LiveStatus() {

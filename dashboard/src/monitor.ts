@@ -116,29 +116,28 @@ export function depthOf(sample: Pick<Sample, "ready" | "leased" | "delayed">): n
 }
 
 /**
- * Messages per second of a cumulative counter over the last RATE_WINDOW_MS of samples; null
- * with fewer than two samples or when the counter went backwards (the queue was re-created).
+ * Messages per second of a cumulative counter, one point per sample, each averaged over the
+ * RATE_WINDOW_MS before it. A point is missing where the counter went backwards (the queue was
+ * re-created).
  */
-export function currentRate(samples: readonly Sample[], counter: "sent" | "acked"): number | null {
-  const latest = samples.at(-1);
-  if (!latest) return null;
-  const from =
-    samples.find((s) => s.at >= latest.at - RATE_WINDOW_MS && s !== latest) ?? samples.at(-2);
-  if (!from || from === latest) return null;
-  return rateBetween(from, latest, counter);
-}
-
-/** One rate point per pair of successive samples, for charts. */
 export function rateSeries(
   samples: readonly Sample[],
   counter: "sent" | "acked",
 ): Array<[at: number, perSecond: number]> {
   const points: Array<[number, number]> = [];
+  let from = 0;
   for (let i = 1; i < samples.length; i++) {
-    const rate = rateBetween(samples[i - 1], samples[i], counter);
+    while (from < i - 1 && samples[from].at < samples[i].at - RATE_WINDOW_MS) from++;
+    const rate = rateBetween(samples[from], samples[i], counter);
     if (rate !== null) points.push([samples[i].at, rate]);
   }
   return points;
+}
+
+/** The rate at the latest sample; null before there are two, or if the counter went back. */
+export function currentRate(samples: readonly Sample[], counter: "sent" | "acked"): number | null {
+  const last = rateSeries(samples, counter).at(-1);
+  return last && last[0] === samples.at(-1)?.at ? last[1] : null;
 }
 
 function rateBetween(from: Sample, to: Sample, counter: "sent" | "acked"): number | null {

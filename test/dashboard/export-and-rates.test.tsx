@@ -53,18 +53,24 @@ function sample(at: number, sent: number, acked: number): Sample {
 }
 
 describe("rates from polling", () => {
-  it("divides the growth of a counter by the time between samples", () => {
+  it("divides the growth of a counter by the time it took, over the last 30 s", () => {
     const samples = [
       sample(T0, 100, 50),
       sample(T0 + 5_000, 150, 60),
       sample(T0 + 10_000, 250, 60),
     ];
-    expect(currentRate(samples, "sent")).toBe(15);
-    expect(currentRate(samples, "acked")).toBe(1);
     expect(rateSeries(samples, "sent")).toEqual([
       [T0 + 5_000, 10],
-      [T0 + 10_000, 20],
+      [T0 + 10_000, 15],
     ]);
+    expect(currentRate(samples, "sent")).toBe(15);
+    expect(currentRate(samples, "acked")).toBe(1);
+  });
+
+  it("leaves samples older than the rate window out of the rate", () => {
+    const samples = [sample(T0, 0, 0), sample(T0 + 30_000, 300, 0), sample(T0 + 40_000, 400, 0)];
+    // At T0 + 40 s only the sample 10 s back is inside the window.
+    expect(currentRate(samples, "sent")).toBe(10);
   });
 
   it("knows no rate from a single sample or from a counter that went backwards", () => {

@@ -24,7 +24,14 @@ export function DeadLetterDetail({ message, onRedrive, onDelete, onClose }: Dead
   }, [message.id]);
 
   return (
-    <section id={DETAIL_PANEL_ID} className="panel detail" aria-labelledby="detail-heading">
+    <section
+      id={DETAIL_PANEL_ID}
+      className="panel detail"
+      aria-labelledby="detail-heading"
+      onKeyDown={(event) => {
+        if (event.key === "Escape") onClose();
+      }}
+    >
       <header className="detail-header">
         <h2 id="detail-heading" ref={heading} tabIndex={-1} className="detail-title">
           Dead letter <span className="mono">{message.id}</span>

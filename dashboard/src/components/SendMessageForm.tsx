@@ -10,9 +10,11 @@ const EXAMPLE_BODY = `{\n  "hello": "from the Sluice dashboard"\n}`;
 export function SendMessageForm({
   queue,
   ordering,
+  onSent,
 }: {
   queue: string;
   ordering: QueueConfig["ordering"];
+  onSent: () => void;
 }) {
   const { api, monitor } = useSession();
   const id = useId();
@@ -63,6 +65,7 @@ export function SendMessageForm({
         ...(ordering === "priority" ? { priority: Number(priority) } : {}),
       });
       setSent(receipt);
+      onSent();
       void monitor.refresh();
     } catch (e) {
       setError(e);

@@ -1,3 +1,4 @@
+import { useState } from "react";
 import type { QueueConfig } from "../api.ts";
 import { LineChart } from "../components/charts.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
@@ -16,6 +17,7 @@ const CHART_MIN_WINDOW_MS = 5 * 60_000;
 export function QueuePage({ queue }: { queue: string }) {
   const { queues, history, error } = useMonitor();
   const now = useNow(5_000);
+  const [peekVersion, setPeekVersion] = useState(0);
   const summary = queues?.find((q) => q.name === queue);
   const samples = history.get(queue) ?? [];
   // The charts span what this tab has seen: at least five minutes, at most the hour kept.
@@ -136,11 +138,16 @@ export function QueuePage({ queue }: { queue: string }) {
           <h2 id="send-heading" className="panel-title">
             Send a test message
           </h2>
-          <SendMessageForm queue={queue} ordering={config.ordering} />
+          <SendMessageForm
+            queue={queue}
+            ordering={config.ordering}
+            onSent={() => setPeekVersion((v) => v + 1)}
+          />
         </section>
       </div>
 
-      <PeekPanel queue={queue} />
+      {/* Remounted after a send, so the peek shows the new message. */}
+      <PeekPanel key={peekVersion} queue={queue} />
     </>
   );
 }
