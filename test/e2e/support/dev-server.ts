@@ -6,6 +6,9 @@
  *   const server = await startDevServer();
  *   await fetch(`${server.url}/v1/queues`, { headers: { authorization: `Bearer ${server.token}` } });
  *   await server.stop(); // kills wrangler and workerd, removes the state directory
+ *
+ * Crash tests pass `stateDir` (kept on stop) and `port`, `kill()` the runtime with SIGKILL and
+ * start it again on the same state and port.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -25,9 +28,16 @@ export interface DevServer {
   url: string;
   /** The admin token the Worker was started with (SLUICE_ADMIN_TOKEN). */
   token: string;
+  /** The directory the Worker persists its state in (`--persist-to`). */
+  stateDir: string;
   /** Everything wrangler printed so far, for failure messages. */
   output(): string;
   stop(): Promise<void>;
+  /**
+   * Kills wrangler and workerd with SIGKILL at once, as a crash would: nothing is flushed or
+   * shut down. The state directory is kept, whoever made it.
+   */
+  kill(): Promise<void>;
 }
 
 export interface DevServerOptions {
@@ -35,13 +45,18 @@ export interface DevServerOptions {
   token?: string;
   /** More `--var NAME:value` pairs for the Worker. */
   vars?: Record<string, string>;
+  /** Persist state here, e.g. a killed server's; the caller owns it and stop() keeps it. */
+  stateDir?: string;
+  /** Listen on this port instead of a free one, e.g. the port a killed server used. */
+  port?: number;
 }
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   ensureDashboardBuilt();
   const token = options.token ?? `e2e-${randomBytes(12).toString("hex")}`;
-  const port = await freePort();
-  const stateDir = mkdtempSync(join(tmpdir(), "sluice-e2e-"));
+  const port = options.port ?? (await freePort());
+  const ownsState = options.stateDir === undefined;
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "sluice-e2e-"));
   const vars = { SLUICE_ADMIN_TOKEN: token, ...options.vars };
   const args = [
     "dev",
@@ -95,7 +110,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     }
     // workerd may outlive wrangler for a moment; the group kill reaches it either way.
     killGroup(child, "SIGKILL");
-    rmSync(stateDir, { recursive: true, force: true });
+    if (ownsState) rmSync(stateDir, { recursive: true, force: true });
+  };
+  const kill = async () => {
+    if (stopped) return;
+    stopped = true;
+    process.off("exit", killOnExit);
+    killGroup(child, "SIGKILL");
+    await groupGone(child);
   };
 
   try {
@@ -104,7 +126,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     await stop();
     throw error;
   }
-  return { url, token, output: () => output, stop };
+  return { url, token, stateDir, output: () => output, stop, kill };
 }
 
 /** Builds dashboard/dist unless it is newer than every source file of the dashboard. */
@@ -117,7 +139,8 @@ export function ensureDashboardBuilt(): void {
     {
       cwd: ROOT,
       stdio: "inherit",
-      env: { ...process.env, PATH: `${BIN}:${process.env.PATH}` },
+      // Vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
+      env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, NODE_ENV: "production" },
     },
   );
 }
@@ -166,6 +189,19 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid, signal);
   } catch {
     // The group is already gone.
+  }
+}
+
+/** Waits until every process of the child's group is gone, so its port and files are free. */
+async function groupGone(child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + STOP_GRACE_MS;
+  while (child.pid !== undefined && Date.now() < deadline) {
+    try {
+      process.kill(-child.pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
