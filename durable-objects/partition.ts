@@ -68,9 +68,10 @@ const MIGRATIONS: readonly Migration[] = [
   // v1: the message log, dedup ids, the dead-letter outbox, counters and the newest context.
   (sql) => {
     // `state` is ready | delayed | leased. `visible_at` is when a delayed message becomes
-    // ready, or when a lease ends: the one due time of a message. `group_head` marks the
-    // oldest message of its fifo group: a group is locked exactly while its head is leased
-    // or delayed, so the lock can never disagree with the messages.
+    // ready, or when a lease ends: the one due time of a message. `grp` is the fifo group
+    // and `group_head` marks its oldest message. Group locks are not stored apart: a group
+    // is locked while any of its messages is leased or its head is delayed, read straight
+    // from the messages, so a lock can never disagree with them.
     sql`CREATE TABLE messages (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       id TEXT NOT NULL,
@@ -94,6 +95,8 @@ const MIGRATIONS: readonly Migration[] = [
     sql`CREATE INDEX messages_ready ON messages (seq) WHERE state = 'ready'`;
     sql`CREATE INDEX messages_ready_heads ON messages (seq) WHERE state = 'ready' AND group_head = 1`;
     sql`CREATE INDEX messages_ready_by_priority ON messages (priority DESC, seq) WHERE state = 'ready'`;
+    // The locked groups: those with a leased message.
+    sql`CREATE INDEX messages_leased_groups ON messages (grp) WHERE state = 'leased'`;
     // Due times, for the sweep and the alarm.
     sql`CREATE INDEX messages_leases ON messages (visible_at) WHERE state = 'leased'`;
     sql`CREATE INDEX messages_delays ON messages (visible_at) WHERE state = 'delayed'`;
@@ -556,13 +559,17 @@ export class Partition extends DurableObject<Env> {
 
   /**
    * Oldest unlocked group first; from each group its run of ready messages in order (as SQS
-   * does), after which the group stays locked until those leases are settled or end.
+   * does), after which the group stays locked until all those leases are settled or end.
+   * A ready head in a locked group (its head was given back while later messages of its run
+   * are still leased) is passed over, which the leased-groups index makes one probe.
    */
   #leaseFifo(max: number, visibilityTimeout: number, now: number): LeasedMessage[] {
     const leased: LeasedMessage[] = [];
     while (leased.length < max) {
       const head = this.#sql<{ grp: string; seq: number }>`
-        SELECT grp, seq FROM messages WHERE state = 'ready' AND group_head = 1
+        SELECT grp, seq FROM messages AS head
+        WHERE state = 'ready' AND group_head = 1
+          AND NOT EXISTS (SELECT 1 FROM messages WHERE grp = head.grp AND state = 'leased')
         ORDER BY seq LIMIT 1`.toArray()[0];
       if (!head) break;
       const run = this.#sql<MessageRow>`
@@ -647,7 +654,8 @@ export class Partition extends DurableObject<Env> {
     this.#sql`UPDATE messages SET state = ${state}, visible_at = ${visibleAt}, lease_token = NULL,
       leased_at = NULL, failures = ${JSON.stringify(failures)}
       WHERE seq = ${lease.seq}`;
-    if (state === "ready") this.#receivableChanged = true;
+    // Even a delayed retry may unlock its fifo group for an earlier message.
+    this.#receivableChanged = true;
     return "retried";
   }
 

@@ -123,6 +123,18 @@ describe("retention", () => {
     expect(outcome.stats).toMatchObject({ expired: 1, leased: 0 });
   });
 
+  it("drops a message whose lease outlives its retention instead of retrying it", async () => {
+    const partition = await openPartition({ retention: 60, maxAttempts: 1 });
+    await partition.stub.send(partition.context, [message("late")]);
+    partition.advance(50_000);
+    await receiveNow(partition, 1, 10);
+
+    partition.advance(10_000);
+    await partition.runAlarm();
+    const stats = await partition.stub.stats(partition.context);
+    expect(stats).toMatchObject({ expired: 1, deadLettered: 0, leased: 0 });
+  });
+
   it("lets a key's next message go when its head is dropped", async () => {
     const partition = await openPartition({ retention: 60 });
     await partition.stub.send(partition.context, [message("old", { key: "k" })]);
@@ -255,7 +267,9 @@ describe("storage", () => {
   it("finds the next visible message with one index seek in each ordering mode", async () => {
     const partition = await openPartition();
     const plans = {
-      fifo: "SELECT grp, seq FROM messages WHERE state = 'ready' AND group_head = 1 ORDER BY seq LIMIT 1",
+      fifo: `SELECT grp, seq FROM messages AS head WHERE state = 'ready' AND group_head = 1
+        AND NOT EXISTS (SELECT 1 FROM messages WHERE grp = head.grp AND state = 'leased')
+        ORDER BY seq LIMIT 1`,
       unordered: "SELECT * FROM messages WHERE state = 'ready' ORDER BY seq LIMIT 1",
       priority: "SELECT * FROM messages WHERE state = 'ready' ORDER BY priority DESC, seq LIMIT 1",
     };
@@ -263,7 +277,11 @@ describe("storage", () => {
       (await partition.rows<{ detail: string }>(`EXPLAIN QUERY PLAN ${query}`)).map(
         (r) => r.detail,
       );
-    expect(await detail(plans.fifo)).toEqual(["SCAN messages USING INDEX messages_ready_heads"]);
+    expect(await detail(plans.fifo)).toEqual([
+      "SCAN head USING INDEX messages_ready_heads",
+      "CORRELATED SCALAR SUBQUERY 1",
+      "SEARCH messages USING COVERING INDEX messages_leased_groups (grp=?)",
+    ]);
     expect(await detail(plans.unordered)).toEqual(["SCAN messages USING INDEX messages_ready"]);
     expect(await detail(plans.priority)).toEqual([
       "SCAN messages USING INDEX messages_ready_by_priority",

@@ -69,6 +69,19 @@ describe("fifo ordering", () => {
     expect(bodies((await receiveNow(partition)).messages)).toEqual(["a3"]);
   });
 
+  it("keeps a key locked while a later message of a run is leased, even once the head is back", async () => {
+    const partition = await openPartition();
+    await send(partition, keyed("a1", "a"), keyed("a2", "a"));
+    const run = (await receiveNow(partition, 2)).messages;
+    await partition.stub.nack(partition.context, [run[0].receipt], { delaySeconds: 0 });
+
+    expect((await receiveNow(partition)).messages).toEqual([]);
+    await ack(partition, [run[1].receipt]);
+    const again = (await receiveNow(partition)).messages;
+    expect(bodies(again)).toEqual(["a1"]);
+    expect(again[0].attempts).toBe(2);
+  });
+
   it("holds back a key's later messages while its nacked head waits out a delay", async () => {
     const partition = await openPartition();
     await send(partition, keyed("a1", "a"), keyed("a2", "a"), keyed("b1", "b"));
@@ -105,6 +118,17 @@ describe("fifo ordering", () => {
     expect(bodies((await receiveNow(partition, 10)).messages)).toEqual(["b1"]);
     partition.advance(5_000);
     expect(bodies((await receiveNow(partition, 10)).messages)).toEqual(["a1", "a2"]);
+  });
+
+  it("ends a run at a message that is not visible yet", async () => {
+    const partition = await openPartition();
+    await send(
+      partition,
+      keyed("a1", "a"),
+      ["a2", { key: "a", delaySeconds: 5 }],
+      keyed("a3", "a"),
+    );
+    expect(bodies((await receiveNow(partition, 10)).messages)).toEqual(["a1"]);
   });
 
   it("puts messages without a key in one group", async () => {
