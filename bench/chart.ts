@@ -148,11 +148,19 @@ function burstPanel(measurements: Measurement[], top: number): { svg: string; he
         `<rect x="${left + index * 200}" y="${top + 28}" width="10" height="10" fill="${color}"/><text x="${left + index * 200 + 14}" y="${top + 37}" font-size="11">${text}</text>`,
     )
     .join("");
-  const axes = `<line x1="${left}" y1="${plotTop + height}" x2="${left + width}" y2="${plotTop + height}" stroke="#5f6368"/><text x="${left - 6}" y="${plotTop + 8}" font-size="11" text-anchor="end">${format(maxRate)}/s</text><text x="${left - 6}" y="${plotTop + height}" font-size="11" text-anchor="end">0</text><text x="${left + width + 6}" y="${plotTop + 8}" font-size="11">${format(maxDepth)}</text><text x="${left + width / 2}" y="${plotTop + height + 16}" font-size="11" text-anchor="middle">seconds</text>`;
+  const every = seconds.length > 20 ? 5 : 1;
+  const secondTicks = seconds
+    .filter((s) => s.second % every === 0)
+    .map(
+      (s) =>
+        `<text x="${left + s.second * step}" y="${plotTop + height + 14}" font-size="10" text-anchor="middle" fill="#5f6368">${s.second}</text>`,
+    )
+    .join("");
+  const axes = `${secondTicks}<line x1="${left}" y1="${plotTop + height}" x2="${left + width}" y2="${plotTop + height}" stroke="#5f6368"/><text x="${left - 6}" y="${plotTop + 8}" font-size="11" text-anchor="end">${format(maxRate)}/s</text><text x="${left - 6}" y="${plotTop + height}" font-size="11" text-anchor="end">0</text><text x="${left + width + 6}" y="${plotTop + 8}" font-size="11">${format(maxDepth)}</text><text x="${left + width / 2}" y="${plotTop + height + 30}" font-size="11" text-anchor="middle">seconds</text>`;
   const title = `<text x="16" y="${top + 18}" font-size="15" font-weight="600">Burst: ${detail.steadyRate.toLocaleString("en")} → ${detail.burstRate.toLocaleString("en")} msg/s → ${detail.steadyRate.toLocaleString("en")} msg/s, small hard backlog</text>`;
   return {
     svg: `${title}${legend}${axes}${bars}<polyline points="${received}" fill="none" stroke="#1a73e8" stroke-width="2"/><polyline points="${depth}" fill="none" stroke="#202124" stroke-width="2"/>`,
-    height: height + 80,
+    height: height + 90,
   };
 }
 

@@ -60,6 +60,12 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
       { at: 5, text: "≥ 5×" },
     ),
     ratio(
+      "the partition alone, group commit vs none (32 senders over RPC, no HTTP, no router)",
+      "partition/single",
+      "naive-partition/single",
+      { at: 5, text: "≥ 5×" },
+    ),
+    ratio(
       "batched sends (1 partition) vs raw SQLite inserts in a DO",
       "sluice/batch/1p",
       "raw-sqlite/loop",

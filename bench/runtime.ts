@@ -15,11 +15,11 @@ import { childrenNamed, wranglerRequire } from "./machine.ts";
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const ADMIN_TOKEN = "bench-admin-token";
 export const MEASURED_ON =
-  "workerd through Miniflare, each Worker on a direct loopback socket (no wrangler dev proxy, no entry Worker)";
+  "workerd through Miniflare, each Worker on a direct loopback socket (no wrangler dev proxy, no entry Worker, no static-asset router)";
 
 export interface Runtime {
   /** Origin of each Worker: sluice, naive, hello, rawSqlite. */
-  origins: Record<"sluice" | "naive" | "hello" | "rawSqlite", string>;
+  origins: Record<"sluice" | "naive" | "hello" | "rawSqlite" | "partitionDriver", string>;
   workerdPid: number;
   /** Errors the Workers logged, counted, with the first few. */
   errors: { count: number; first: string[] };
@@ -61,7 +61,11 @@ function moduleOf(path: string) {
   return { modules: [{ type: "ESModule" as const, path }], modulesRoot: dirname(path) };
 }
 
-export async function startRuntime(options: { naiveEntry: string }): Promise<Runtime> {
+export async function startRuntime(options: {
+  naiveEntry: string;
+  /** Opens workerd's V8 inspector on this port (for bench/profile.ts). */
+  inspectorPort?: number;
+}): Promise<Runtime> {
   const work = mkdtempSync(join(tmpdir(), "sluice-bench-workerd-"));
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
   const projectConfig = join(ROOT, "wrangler.toml");
@@ -84,20 +88,33 @@ export async function startRuntime(options: { naiveEntry: string }): Promise<Run
     "bench/workers/raw-sqlite.ts",
     compatibility,
   );
+  const driverBundle = bundleBenchWorker(
+    work,
+    "partition-driver",
+    "bench/workers/partition-driver.ts",
+    compatibility,
+  );
 
   const { Miniflare, convertV4MiniflareOptions } = await import(
     wranglerRequire.resolve("miniflare")
   );
   const errors = { count: 0, first: [] as string[] };
   const directSocket = [{ host: "127.0.0.1", port: 0 }];
+  // The static-asset router is left out: wrangler.toml runs the Worker first for the API
+  // paths, and locally that router is one more isolate on workerd's one thread (on
+  // Cloudflare it is part of the platform's routing).
+  const { assets: _dashboard, ...apiOptions } = workerOptions as typeof workerOptions & {
+    assets?: unknown;
+  };
   const sluiceOptions = {
-    ...workerOptions,
+    ...apiOptions,
     bindings: { ...(workerOptions.bindings as object), SLUICE_ADMIN_TOKEN: ADMIN_TOKEN },
     unsafeDirectSockets: directSocket,
   };
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       resourcePersistencePath: join(work, "state"),
+      inspectorPort: options.inspectorPort,
       handleStructuredLogs: (log: { level: string; message: string }) => {
         if (log.level !== "error") return;
         errors.count++;
@@ -129,6 +146,17 @@ export async function startRuntime(options: { naiveEntry: string }): Promise<Run
           durableObjects: { RAW_SQLITE: { className: "RawSqlite", useSQLite: true } },
           unsafeDirectSockets: directSocket,
         },
+        {
+          name: "partition-driver",
+          ...moduleOf(driverBundle),
+          compatibilityDate: workerOptions.compatibilityDate,
+          compatibilityFlags: workerOptions.compatibilityFlags,
+          durableObjects: {
+            PARTITION: { className: "Partition", useSQLite: true },
+            NAIVE_PARTITION: { className: "NaivePartition", useSQLite: true },
+          },
+          unsafeDirectSockets: directSocket,
+        },
       ],
     }),
   );
@@ -141,6 +169,7 @@ export async function startRuntime(options: { naiveEntry: string }): Promise<Run
       naive: await origin("sluice-naive"),
       hello: await origin("hello"),
       rawSqlite: await origin("raw-sqlite"),
+      partitionDriver: await origin("partition-driver"),
     },
     workerdPid: workerdPid ?? -1,
     errors,

@@ -139,6 +139,20 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
     );
   }
 
+  for (const groupCommit of [true, false]) {
+    await bench.scenario(
+      {
+        id: groupCommit ? "partition/single" : "naive-partition/single",
+        system: groupCommit ? "Sluice" : "Sluice, naive partition",
+        kind: "produce",
+        scenario: "single-message sends to the partition alone",
+        setup: `${plan.singleSenders} senders inside workerd calling send() on 1 partition over RPC, no HTTP, no router${groupCommit ? "" : ", group commit off"}`,
+        unit: "msg/s",
+      },
+      () => driveOnePartition(runtime, groupCommit, plan.singleSenders, plan.durationMs),
+    );
+  }
+
   for (const partitions of plan.partitions) {
     const queue = `batch-${partitions}p`;
     await bench.scenario(
@@ -296,6 +310,37 @@ export async function endToEnd(bench: Bench, queueTarget: Target, pid: number) {
   }
   const rate = Math.round(result.received / (plan.endToEnd.durationMs / 1000));
   return { rate, latency: result.latency, cpu, detail: result };
+}
+
+/** Senders inside workerd call one fresh partition directly (bench/workers/partition-driver.ts). */
+async function driveOnePartition(
+  runtime: Runtime,
+  groupCommit: boolean,
+  senders: number,
+  durationMs: number,
+) {
+  const before = treeCpuSeconds(runtime.workerdPid);
+  const start = performance.now();
+  const answer = await fetch(runtime.origins.partitionDriver, {
+    method: "POST",
+    body: JSON.stringify({ groupCommit, senders, durationMs }),
+  });
+  if (!answer.ok)
+    throw new Error(`partition driver answered ${answer.status}: ${await answer.text()}`);
+  const result = (await answer.json()) as { sent: number; elapsedMs: number; transactions: number };
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    rate: Math.round((result.sent * 1000) / result.elapsedMs),
+    latency: null,
+    cpu: {
+      server: Math.round(((treeCpuSeconds(runtime.workerdPid) - before) / seconds) * 100),
+      load: 0,
+    },
+    detail: {
+      ...result,
+      sendsPerTransaction: Math.round((result.sent / result.transactions) * 10) / 10,
+    },
+  };
 }
 
 /** PUT /v1/queues/:q, failing loudly with the problem the router answered. */

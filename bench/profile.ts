@@ -1,0 +1,157 @@
+/**
+ * Where workerd's time goes during one Sluice workload: `node bench/profile.ts
+ * [--workload single|batch|drain|e2e] [--seconds 5] [--partitions 1]`. Samples the Sluice
+ * Worker's isolate (router and partitions share it) through the V8 inspector, prints the
+ * functions with the most self and total time, and writes the .cpuprofile for DevTools.
+ */
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import WebSocket from "ws";
+import { Bench } from "./bench.ts";
+import { QUICK } from "./plan.ts";
+import { ADMIN_TOKEN, startRuntime } from "./runtime.ts";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    workload: { type: "string", default: "single" },
+    seconds: { type: "string", default: "5" },
+    partitions: { type: "string", default: "1" },
+  },
+});
+const durationMs = Number(flags.seconds) * 1000;
+const partitions = Number(flags.partitions);
+const INSPECTOR_PORT = 9339;
+
+const runtime = await startRuntime({
+  naiveEntry: "bench/workers/naive.ts",
+  inspectorPort: INSPECTOR_PORT,
+});
+try {
+  const queue = `profile-${flags.workload}`;
+  const created = await fetch(`${runtime.origins.sluice}/v1/queues/${queue}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ partitions, ordering: "unordered" }),
+  });
+  if (!created.ok) throw new Error(`PUT queue: ${created.status} ${await created.text()}`);
+  const bench = new Bench({ ...QUICK, durationMs, warmupMs: 0 });
+  const target = {
+    system: "sluice" as const,
+    origin: runtime.origins.sluice,
+    token: ADMIN_TOKEN,
+    queue,
+    receiveMax: QUICK.receiveMax,
+  };
+  const backlog = Math.round(durationMs * 10);
+  if (flags.workload === "drain") {
+    await bench.job(
+      { target, workload: { kind: "fill", options: { senders: 8, batch: 100, count: backlog } } },
+      runtime.workerdPid,
+    );
+  }
+
+  const inspector = await connect(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:sluice`);
+  await inspector.call("Profiler.enable");
+  await inspector.call("Profiler.setSamplingInterval", { interval: 200 });
+  await inspector.call("Profiler.start");
+  const workloads = {
+    single: { kind: "send", options: { senders: 32, batch: 1, warmupMs: 0, durationMs } },
+    batch: { kind: "send", options: { senders: 8, batch: 100, warmupMs: 0, durationMs } },
+    drain: {
+      kind: "drain",
+      options: { consumers: 8, expected: backlog, timeoutMs: durationMs * 4 },
+    },
+    e2e: { kind: "endToEnd", options: { rate: 1000, consumers: 8, warmupMs: 0, durationMs } },
+  } as const;
+  const workload = workloads[flags.workload as keyof typeof workloads];
+  const { result, cpu } = await bench.job({ target, workload }, runtime.workerdPid);
+  const { profile } = (await inspector.call("Profiler.stop")) as { profile: Profile };
+  inspector.close();
+
+  const file = join(tmpdir(), `sluice-${flags.workload}.cpuprofile`);
+  writeFileSync(file, JSON.stringify(profile));
+  const { rate, messages } = result as { rate: number; messages: number };
+  console.log(
+    `${flags.workload}: ${rate} msg/s (${messages} messages), workerd CPU ${cpu?.server}%`,
+  );
+  summarize(profile);
+  console.log(`\nProfile written to ${file} (open it in Chrome DevTools → Performance).`);
+} finally {
+  await runtime.stop();
+}
+
+/** Self and total time per function, largest first. */
+function summarize(profile: Profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  const key = (node: ProfileNode) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url.split("/").pop() || "";
+    return `${functionName || "(anonymous)"} ${file ? `${file}:${lineNumber + 1}` : ""}`.trim();
+  };
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  let all = 0;
+  profile.samples.forEach((sample, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    all += delta;
+    const leaf = byId.get(sample);
+    if (!leaf) return;
+    self.set(key(leaf), (self.get(key(leaf)) ?? 0) + delta);
+    const seen = new Set<string>();
+    for (let at: number | undefined = sample; at !== undefined; at = parent.get(at)) {
+      const node = byId.get(at);
+      if (!node) break;
+      const name = key(node);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      total.set(name, (total.get(name) ?? 0) + delta);
+    }
+  });
+  const print = (title: string, table: Map<string, number>) => {
+    console.log(`\n${title} (share of ${(all / 1e6).toFixed(1)} s sampled):`);
+    for (const [name, micros] of [...table].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+      console.log(`  ${((micros / all) * 100).toFixed(1).padStart(5)} %  ${name}`);
+    }
+  };
+  print("Self time", self);
+  print("Total time", total);
+}
+
+async function connect(url: string) {
+  const socket = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    socket.once("open", resolve);
+    socket.once("error", reject);
+  });
+  let nextId = 1;
+  const pending = new Map<number, (result: unknown) => void>();
+  socket.on("message", (data) => {
+    const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) pending.get(message.id)?.(message.result);
+  });
+  return {
+    call: (method: string, params: object = {}) =>
+      new Promise<unknown>((resolve) => {
+        const id = nextId++;
+        pending.set(id, resolve);
+        socket.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => socket.close(),
+  };
+}
