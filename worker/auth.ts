@@ -31,6 +31,7 @@ export const KEY_CACHE_MS = 5_000;
 
 const ADMIN: Principal = { kind: "admin" };
 const keysByHash = new TtlCache<string, ApiKey | null>(KEY_CACHE_MS, 10_000);
+const keysById = new TtlCache<string, ApiKey | null>(KEY_CACHE_MS, 10_000);
 const encoder = new TextEncoder();
 
 function catalog(env: Env) {
@@ -56,6 +57,20 @@ export async function authenticate(env: Env, token: string): Promise<Principal |
   if (key === undefined) {
     key = await catalog(env).authenticate(hash);
     keysByHash.set(hash, key);
+  }
+  return key === null ? null : { kind: "key", key };
+}
+
+/**
+ * The principal an API key stands for when it is named by id, not proven by its secret: the
+ * service-binding door (`rpc.ts`), whose binding's configuration names the key. Null for a key
+ * that does not exist or was revoked.
+ */
+export async function authenticateKeyId(env: Env, id: string): Promise<Principal | null> {
+  let key = keysById.get(id);
+  if (key === undefined) {
+    key = await catalog(env).getKey(id);
+    keysById.set(id, key);
   }
   return key === null ? null : { kind: "key", key };
 }
@@ -129,5 +144,6 @@ export async function deleteKey(
   if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
   const deleted = await catalog(env).deleteKey(id);
   keysByHash.deleteWhere((key) => key?.id === id);
+  keysById.delete(id);
   return deleted ? { ok: true } : refuse("key_not_found", `no API key with id '${id}'`);
 }

@@ -1,12 +1,13 @@
 /**
- * The Worker every client meets: the dashboard's page, the HTTP API (router.ts) and the
- * Durable Object classes.
+ * The Worker every client meets: the dashboard's page, the HTTP API (router.ts), the
+ * service-binding entrypoint (rpc.ts) and the Durable Object classes.
  */
 import { router } from "./router.ts";
 
 export { Catalog } from "../durable-objects/catalog.ts";
 export { DeadLetters } from "../durable-objects/dead-letters.ts";
 export { Partition } from "../durable-objects/partition.ts";
+export { SluiceRpc } from "./rpc.ts";
 
 export default {
   fetch: (request, env, ctx) =>

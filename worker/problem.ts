@@ -54,8 +54,8 @@ export function problemResponse({ status, code, detail, headers }: Problem): Res
   });
 }
 
-/** The HTTP status each service-layer refusal means. */
-const REFUSAL_STATUS: Record<RefusalCode, number> = {
+/** The HTTP status each service-layer refusal means (the RPC door reports it too). */
+export const REFUSAL_STATUS: Record<RefusalCode, number> = {
   forbidden: 403,
   queue_not_found: 404,
   dead_letter_not_found: 404,

@@ -1,0 +1,286 @@
+/**
+ * The shapes of the HTTP API v1 as the SDK sends and receives them. They are declared here,
+ * not imported from the Worker, so the SDK carries no server code or schema library;
+ * `test/client/wire-types.check.ts` fails the type check when they drift from the Worker's
+ * zod schemas (`worker/schemas.ts`, `worker/config.ts`).
+ */
+
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+export type ContentType = "application/json" | "text/plain" | "application/octet-stream";
+
+// ───────────────────────────── producing ─────────────────────────────
+
+/** How a message is sent besides its body. */
+export interface MessageOptions {
+  /** Messages with the same key are delivered in order (fifo queues); it also picks the partition. */
+  key?: string;
+  /** A second send with this id within the queue's `dedupWindow` stores nothing. */
+  dedupId?: string;
+  /** Seconds before the message becomes visible, 0–43200. */
+  delaySeconds?: number;
+  /** 0–9, higher first (priority queues). */
+  priority?: number;
+  headers?: Record<string, string>;
+  /** How to read `body`: JSON (default), text, or base64 bytes. */
+  contentType?: ContentType;
+}
+
+export interface NewMessage extends MessageOptions {
+  body: JsonValue;
+}
+
+/** A stored message; `index` is its position in the request's batch. */
+export interface SentMessage {
+  index: number;
+  id: string;
+  partition: number;
+  seq: number;
+  /** True when the `dedupId` was seen before: nothing new was stored, `id` is the first's. */
+  duplicate: boolean;
+}
+
+/** A message of a batch that a partition refused while others stored theirs (HTTP 207). */
+export interface SendFailure {
+  index: number;
+  code: "backlog_full" | "overloaded";
+  detail: string;
+}
+
+export interface SendResult {
+  messages: SentMessage[];
+  failed?: SendFailure[];
+}
+
+// ───────────────────────────── consuming ─────────────────────────────
+
+export interface ReceiveOptions {
+  /** 1–100 messages, default 1. */
+  max?: number;
+  /** Lease length in seconds; default the queue's `visibilityTimeout`. */
+  visibilityTimeout?: number;
+  /** Seconds to wait for a first message when none is visible (long poll), 0–20. */
+  wait?: number;
+  /** Lease from this partition only. */
+  partition?: number;
+}
+
+export interface ReceivedMessage {
+  id: string;
+  /** Names the lease: pass it to ack, nack or extend. */
+  receipt: string;
+  body: JsonValue;
+  contentType: ContentType;
+  headers: Record<string, string>;
+  key: string | null;
+  priority: number;
+  /** Receives so far, this one included. */
+  attempts: number;
+  sentAt: number;
+  partition: number;
+  seq: number;
+  /** When the lease ends unless extended (epoch ms, the server's clock). */
+  leaseExpiresAt: number;
+}
+
+export interface ReceiptFailure {
+  receipt: string;
+  code: "receipt_invalid" | "receipt_stale" | "overloaded";
+}
+
+export interface AckResult {
+  acked: number;
+  failed: ReceiptFailure[];
+}
+
+export interface NackOptions {
+  /** Seconds before the message is visible again; default the queue's retry backoff. */
+  delaySeconds?: number;
+  /** Why it failed, kept in the message's history (and its dead letter), 1–1000 characters. */
+  reason?: string;
+}
+
+export interface NackResult {
+  retried: number;
+  deadLettered: number;
+  failed: ReceiptFailure[];
+}
+
+export interface ExtendResult {
+  extended: number;
+  failed: ReceiptFailure[];
+}
+
+export interface PeekQuery {
+  limit?: number;
+  /** A seq: page within one partition. */
+  after?: number;
+  partition?: number;
+}
+
+export interface PeekedMessage extends Omit<ReceivedMessage, "receipt" | "leaseExpiresAt"> {
+  state: "ready" | "leased" | "delayed";
+  visibleAt: number;
+}
+
+// ───────────────────────────── queues ─────────────────────────────
+
+export interface RetryPolicy {
+  initialDelay: number;
+  maxDelay: number;
+  multiplier: number;
+  jitter: boolean;
+}
+
+export interface PushConfig {
+  url: string;
+  batchSize: number;
+  timeout: number;
+  concurrency: number;
+}
+
+/** Attributes only the SQS door reads (docs/sqs.md). */
+export interface SqsAttributes {
+  delaySeconds?: number;
+  receiveWaitSeconds?: number;
+  contentBasedDeduplication?: boolean;
+  deadLetterTargetArn?: string;
+}
+
+export interface QueueConfig {
+  partitions: number;
+  ordering: "fifo" | "unordered" | "priority";
+  visibilityTimeout: number;
+  maxAttempts: number;
+  retry: RetryPolicy;
+  retention: number;
+  maxMessageBytes: number;
+  dedupWindow: number;
+  backlog: { soft: number; hard: number };
+  push?: PushConfig;
+  sqs?: SqsAttributes;
+}
+
+/** A change to a queue's configuration: any field, nested ones too; `push: null` removes push. */
+export interface QueueConfigPatch {
+  partitions?: number;
+  ordering?: QueueConfig["ordering"];
+  visibilityTimeout?: number;
+  maxAttempts?: number;
+  retry?: Partial<RetryPolicy>;
+  retention?: number;
+  maxMessageBytes?: number;
+  dedupWindow?: number;
+  backlog?: Partial<QueueConfig["backlog"]>;
+  push?: (Pick<PushConfig, "url"> & Partial<Omit<PushConfig, "url">>) | null;
+  /** Replaces the whole object. */
+  sqs?: SqsAttributes;
+}
+
+export interface QueueStats {
+  ready: number;
+  leased: number;
+  delayed: number;
+  deadLettered: number;
+  oldestAgeMs: number;
+  sent: number;
+  acked: number;
+  backlogBytes: number;
+}
+
+export interface QueueDefinition {
+  name: string;
+  config: QueueConfig;
+}
+
+export interface Queue extends QueueDefinition {
+  stats: QueueStats;
+}
+
+// ───────────────────────────── dead letters ─────────────────────────────
+
+export interface DeadLetterFailure {
+  at: number;
+  /** 1-based attempt that failed. */
+  attempt: number;
+  reason: string;
+  by: "nack" | "expiry" | "push";
+}
+
+export interface DeadMessage extends Omit<ReceivedMessage, "receipt" | "leaseExpiresAt"> {
+  queue: string;
+  failures: DeadLetterFailure[];
+  diedAt: number;
+}
+
+export interface DeadLetterQuery {
+  limit?: number;
+  /** From the previous page's `cursor`. */
+  cursor?: string;
+  /** Substring of any failure reason. */
+  reason?: string;
+  /** Substring of the body. */
+  q?: string;
+  /** `diedAt` bounds, epoch ms. */
+  since?: number;
+  until?: number;
+}
+
+export interface DeadLetterPage {
+  messages: DeadMessage[];
+  /** Pass it back for the next page; null on the last. */
+  cursor: string | null;
+}
+
+/** Either some dead letters by id, or all of them; to `target` (default the same queue). */
+export type RedriveInput = ({ ids: string[]; all?: never } | { all: true; ids?: never }) & {
+  target?: string;
+};
+
+export interface RedriveResult {
+  redriven: number;
+  /** Dead letters left in the queue afterwards. */
+  remaining: number;
+}
+
+// ───────────────────────────── keys ─────────────────────────────
+
+export type Scope = "produce" | "consume" | "admin";
+
+export interface NewApiKey {
+  name: string;
+  scopes: Scope[];
+  /** Queue name patterns; `*` matches any run of characters. */
+  queues: string[];
+  /** Browser origins allowed to use the key (`*` for any). */
+  origins?: string[];
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  queues: string[];
+  origins: string[];
+  createdAt: number;
+}
+
+/** A new key with its secret, the Bearer token: it is shown this once. */
+export interface CreatedKey extends ApiKey {
+  secret: string;
+}
+
+/** An RFC 9457 problem, as every refusal is answered. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+}

@@ -1,0 +1,281 @@
+/**
+ * The service-binding door: a Worker bound to Sluice's `SluiceRpc` entrypoint calls these
+ * methods instead of making HTTP requests. They are the HTTP API's operations over the same
+ * service layer (`queues.ts`), with the same validation (`schemas.ts`), scopes and shedding.
+ *
+ * Who calls: the binding's `props` name an API key, `{ keyId: "key_…" }` (wrangler config:
+ * `[[services]] … entrypoint = "SluiceRpc"`, `props = { keyId = "key_…" }`). The binding acts
+ * with that key's scopes and queue patterns; revoking the key cuts the binding off (at once in
+ * this isolate, everywhere within `KEY_CACHE_MS`). Only Workers of the same account can bind,
+ * so the key's id is enough: no secret travels.
+ *
+ * Answers are the service layer's values tagged `ok: true`. Expected failures are values too,
+ * `{ ok: false, status, code, detail, retryAfterSeconds? }`, with the status and code the
+ * HTTP API would answer; a thrown error is a bug.
+ */
+import { WorkerEntrypoint } from "cloudflare:workers";
+import { z } from "zod";
+import { authenticateKeyId, type Principal } from "./auth.ts";
+import { countShed, isShedReason } from "./metrics.ts";
+import type { Outcome } from "./outcome.ts";
+import { Problem, problem, REFUSAL_STATUS } from "./problem.ts";
+import * as queues from "./queues.ts";
+import { parseWith } from "./request.ts";
+import {
+  DeadLetterQuerySchema,
+  ExtendBodySchema,
+  IdSchema,
+  MessageInputSchema,
+  NackBodySchema,
+  PeekQuerySchema,
+  QueueNameSchema,
+  ReceiptsSchema,
+  ReceiveBodySchema,
+  RedriveBodySchema,
+  SendBatchSchema,
+} from "./schemas.ts";
+import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, type ShedClass } from "./shed.ts";
+
+/** What a binding to `SluiceRpc` configures as `props`. */
+export const BindingPropsSchema = z.object({ keyId: IdSchema });
+export type BindingProps = z.input<typeof BindingPropsSchema>;
+
+/** An expected failure, as the HTTP API would have answered it. */
+export interface RpcRefusal {
+  ok: false;
+  status: number;
+  code: string;
+  detail: string;
+  /** Present when trying again later can succeed. */
+  retryAfterSeconds?: number;
+}
+
+export type RpcOutcome<T> = ({ ok: true } & T) | RpcRefusal;
+
+/** Arguments as callers write them: defaults may be left out, as in an HTTP body. */
+export type RpcMessage = z.input<typeof MessageInputSchema>;
+export type RpcReceiveOptions = z.input<typeof ReceiveBodySchema>;
+export type RpcNackOptions = Omit<z.input<typeof NackBodySchema>, "receipts">;
+export type RpcPeekQuery = z.input<typeof PeekQuerySchema>;
+export type RpcDeadLetterQuery = z.input<typeof DeadLetterQuerySchema>;
+export type RpcRedriveInput = z.input<typeof RedriveBodySchema>;
+
+const NackOptionsSchema = NackBodySchema.omit({ receipts: true });
+
+function queueArgument(queue: unknown): string {
+  return parseWith(QueueNameSchema, queue, "queue", "invalid_queue_name");
+}
+
+export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
+  // ───────────────────────────── producing ─────────────────────────────
+
+  /** One message; the answer lists it like a batch of one. */
+  send(queue: string, message: RpcMessage) {
+    return this.#run("produce", (principal) =>
+      queues.sendMessages(this.env, principal, queueArgument(queue), [
+        parseWith(MessageInputSchema, message, "message"),
+      ]),
+    );
+  }
+
+  /** Up to 100 messages: stored in part (`failed` lists the rest) only across partitions. */
+  sendBatch(queue: string, messages: RpcMessage[]) {
+    return this.#run("produce", (principal) =>
+      queues.sendMessages(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(SendBatchSchema.shape.messages, messages, "messages"),
+      ),
+    );
+  }
+
+  // ───────────────────────────── consuming ─────────────────────────────
+
+  receive(queue: string, options: RpcReceiveOptions = {}) {
+    return this.#run("consume", (principal) =>
+      queues.receiveMessages(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(ReceiveBodySchema, options, "options"),
+      ),
+    );
+  }
+
+  ack(queue: string, receipts: string[]) {
+    return this.#run("essential", (principal) =>
+      queues.ackMessages(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(ReceiptsSchema, receipts, "receipts"),
+      ),
+    );
+  }
+
+  nack(queue: string, receipts: string[], options: RpcNackOptions = {}) {
+    return this.#run("essential", (principal) =>
+      queues.nackMessages(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(ReceiptsSchema, receipts, "receipts"),
+        parseWith(NackOptionsSchema, options, "options"),
+      ),
+    );
+  }
+
+  extend(queue: string, receipts: string[], visibilityTimeout: number) {
+    return this.#run("essential", (principal) =>
+      queues.extendLeases(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(ReceiptsSchema, receipts, "receipts"),
+        parseWith(ExtendBodySchema.shape.visibilityTimeout, visibilityTimeout, "visibilityTimeout"),
+      ),
+    );
+  }
+
+  peek(queue: string, query: RpcPeekQuery = {}) {
+    return this.#run("consume", (principal) =>
+      queues.peekMessages(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(PeekQuerySchema, query, "query"),
+      ),
+    );
+  }
+
+  // ───────────────────────────── queues ─────────────────────────────
+
+  /** The queue's configuration and stats. */
+  getQueue(queue: string) {
+    return this.#run("consume", (principal) =>
+      queues.getQueue(this.env, principal, queueArgument(queue)),
+    );
+  }
+
+  listQueues() {
+    return this.#run("consume", (principal) => queues.listQueues(this.env, principal));
+  }
+
+  // ───────────────────────────── dead letters ─────────────────────────────
+
+  listDeadLetters(queue: string, query: RpcDeadLetterQuery = {}) {
+    return this.#run("consume", (principal) =>
+      queues.listDeadLetters(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(DeadLetterQuerySchema, query, "query"),
+      ),
+    );
+  }
+
+  getDeadLetter(queue: string, id: string) {
+    return this.#run("consume", (principal) =>
+      queues.getDeadLetter(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(IdSchema, id, "id"),
+      ),
+    );
+  }
+
+  redriveDeadLetters(queue: string, input: RpcRedriveInput) {
+    return this.#run("produce", (principal) =>
+      queues.redriveDeadLetters(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(RedriveBodySchema, input, "input"),
+      ),
+    );
+  }
+
+  deleteDeadLetter(queue: string, id: string) {
+    return this.#run("consume", (principal) =>
+      queues.deleteDeadLetter(
+        this.env,
+        principal,
+        queueArgument(queue),
+        parseWith(IdSchema, id, "id"),
+      ),
+    );
+  }
+
+  purgeDeadLetters(queue: string) {
+    return this.#run("consume", (principal) =>
+      queues.purgeDeadLetters(this.env, principal, queueArgument(queue)),
+    );
+  }
+
+  // ───────────────────────────── plumbing ─────────────────────────────
+
+  /**
+   * Admits the call as the router would a request of `shedClass`, resolves the binding's key,
+   * runs the operation and turns every expected failure (shed, unknown key, bad argument,
+   * refusal, overloaded object) into an `RpcRefusal`.
+   */
+  async #run<T>(
+    shedClass: ShedClass,
+    operation: (principal: Principal) => Promise<Outcome<T>>,
+  ): Promise<RpcOutcome<T>> {
+    const ticket = admit(this.env, shedClass);
+    if (ticket === null) {
+      countShed("inflight_limit");
+      return {
+        ok: false,
+        status: 503,
+        code: "inflight_limit",
+        detail: `this Worker is at its limit of calls in flight and sheds ${shedClass === "produce" ? "sends" : "receives and reads"} first; retry after a second`,
+        retryAfterSeconds: SHED_RETRY_AFTER_SECONDS,
+      };
+    }
+    try {
+      const outcome = await operation(await this.#principal());
+      if (outcome.ok) return outcome;
+      if (isShedReason(outcome.code)) countShed(outcome.code);
+      return { ...outcome, status: REFUSAL_STATUS[outcome.code] };
+    } catch (error) {
+      if (error instanceof Problem) {
+        return { ok: false, status: error.status, code: error.code, detail: error.detail };
+      }
+      if (!isOverloaded(error)) throw error;
+      countShed("overloaded");
+      return {
+        ok: false,
+        status: 503,
+        code: "overloaded",
+        detail: "a partition of this queue is overloaded; retry shortly",
+        retryAfterSeconds: SHED_RETRY_AFTER_SECONDS,
+      };
+    } finally {
+      release(ticket);
+    }
+  }
+
+  async #principal(): Promise<Principal> {
+    const props = BindingPropsSchema.safeParse(this.ctx.props);
+    if (!props.success) {
+      throw problem(
+        401,
+        "unauthorized",
+        'this service binding names no API key; configure it with props = { keyId = "<id>" }, the id of a key made with POST /v1/keys',
+      );
+    }
+    const principal = await authenticateKeyId(this.env, props.data.keyId);
+    if (principal === null) {
+      throw problem(
+        401,
+        "unauthorized",
+        `the API key '${props.data.keyId}' named by this binding's props.keyId does not exist or was revoked`,
+      );
+    }
+    return principal;
+  }
+}
