@@ -177,6 +177,7 @@ type LeaseRow = {
 };
 
 type PendingSend = {
+  context: PartitionContext;
   messages: NewMessage[];
   resolve: (outcome: SendOutcome) => void;
   reject: (error: unknown) => void;
@@ -237,9 +238,8 @@ export class Partition extends DurableObject<Env> {
     if (messages.length > MAX_BATCH) {
       throw new RangeError(`a send holds at most ${MAX_BATCH} messages, got ${messages.length}`);
     }
-    this.#adopt(context);
     const outcome = new Promise<SendOutcome>((resolve, reject) => {
-      this.#pendingSends.push({ messages, resolve, reject });
+      this.#pendingSends.push({ context, messages, resolve, reject });
     });
     if (!this.#committing) void this.#commitPendingSends();
     return outcome;
@@ -253,11 +253,11 @@ export class Partition extends DurableObject<Env> {
     context: PartitionContext,
     options: ReceiveOptions,
   ): Promise<{ messages: LeasedMessage[]; stats: PartitionStats }> {
-    this.#adopt(context);
     const max = clampCount(options.max);
-    const deadline = Date.now() + Math.max(0, options.waitMs);
+    const waitMs = Number.isFinite(options.waitMs) ? Math.max(0, options.waitMs) : 0;
+    const deadline = Date.now() + waitMs;
     for (;;) {
-      const answer = this.#operation((now, config) => ({
+      const answer = this.#operation(context, (now, config) => ({
         messages: this.#lease(max, options.visibilityTimeout ?? config.visibilityTimeout, now),
         stats: this.#stats(),
       }));
@@ -269,8 +269,7 @@ export class Partition extends DurableObject<Env> {
 
   /** Deletes leased messages. */
   async ack(context: PartitionContext, receipts: string[]): Promise<AckOutcome> {
-    this.#adopt(context);
-    return this.#operation(() => {
+    return this.#operation(context, () => {
       let acked = 0;
       const failed = this.#settle(receipts, (lease) => {
         this.#sql`DELETE FROM messages WHERE seq = ${lease.seq}`;
@@ -292,8 +291,7 @@ export class Partition extends DurableObject<Env> {
     receipts: string[],
     options: { delaySeconds?: number; reason?: string },
   ): Promise<NackOutcome> {
-    this.#adopt(context);
-    return this.#operation((now, config) => {
+    return this.#operation(context, (now, config) => {
       let retried = 0;
       let deadLettered = 0;
       const failed = this.#settle(receipts, (lease) => {
@@ -318,8 +316,7 @@ export class Partition extends DurableObject<Env> {
     receipts: string[],
     visibilityTimeout: number,
   ): Promise<ExtendOutcome> {
-    this.#adopt(context);
-    return this.#operation((now) => {
+    return this.#operation(context, (now) => {
       let extended = 0;
       const failed = this.#settle(receipts, (lease) => {
         this.#sql`UPDATE messages SET visible_at = ${now + visibilityTimeout * 1000}
@@ -335,8 +332,7 @@ export class Partition extends DurableObject<Env> {
     context: PartitionContext,
     options: { limit: number; after?: number },
   ): Promise<{ messages: PeekedMessage[]; stats: PartitionStats }> {
-    this.#adopt(context);
-    return this.#operation(() => {
+    return this.#operation(context, () => {
       const rows = this.#sql<MessageRow>`
         SELECT * FROM messages WHERE seq > ${options.after ?? 0}
         ORDER BY seq LIMIT ${clampCount(options.limit)}`.toArray();
@@ -356,16 +352,14 @@ export class Partition extends DurableObject<Env> {
    * the outbox are not queue messages any more and are still handed off.
    */
   async purge(context: PartitionContext): Promise<{ purged: number; stats: PartitionStats }> {
-    this.#adopt(context);
-    return this.#operation(() => {
+    return this.#operation(context, () => {
       const purged = this.#sql`DELETE FROM messages RETURNING seq`.toArray().length;
       return { purged, stats: this.#stats() };
     });
   }
 
   async stats(context: PartitionContext): Promise<PartitionStats> {
-    this.#adopt(context);
-    return this.#operation(() => this.#stats());
+    return this.#operation(context, () => this.#stats());
   }
 
   /** The queue was deleted: drop every row and the alarm. */
@@ -384,7 +378,7 @@ export class Partition extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     this.#alarmAt = undefined;
-    if (this.#context) this.#operation(() => undefined);
+    if (this.#context) this.#operation(this.#context, () => undefined);
     await this.#handOffDeadLetters();
     this.#scheduleAlarm();
   }
@@ -406,16 +400,17 @@ export class Partition extends DurableObject<Env> {
   }
 
   /**
-   * Runs one operation: a transaction that first applies whatever has fallen due, then the
-   * operation's own reads and writes. Afterwards the alarm, parked receives and the outbox
-   * hear about what changed.
+   * Runs one operation under the newest context: a transaction that first applies whatever
+   * has fallen due, then the operation's own reads and writes. Afterwards the alarm, parked
+   * receives and the outbox hear about what changed.
    */
-  #operation<T>(work: (now: number, config: QueueConfig) => T): T {
-    const context = this.#requireContext();
+  #operation<T>(context: PartitionContext, work: (now: number, config: QueueConfig) => T): T {
+    this.#adopt(context);
+    const { config } = this.#requireContext();
     const now = this.clock();
     const result = this.ctx.storage.transactionSync(() => {
-      this.#sweep(now, context.config);
-      return work(now, context.config);
+      this.#sweep(now, config);
+      return work(now, config);
     });
     this.#afterChange();
     return result;
@@ -447,7 +442,9 @@ export class Partition extends DurableObject<Env> {
           : this.#pendingSends.splice(0, 1);
         let results: ({ outcome: SendOutcome } | { error: unknown })[];
         try {
-          results = this.#operation((now, config) =>
+          // Each send brought a context: the newest of them is the one that counts.
+          for (const send of round) this.#adopt(send.context);
+          results = this.#operation(round[0].context, (now, config) =>
             round.map((send) => {
               try {
                 // A nested transaction: a send that throws takes back only its own writes.
