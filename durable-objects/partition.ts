@@ -176,6 +176,9 @@ type LeaseRow = {
   visible_at: number;
 };
 
+/** A dead message waiting for the dead-letter object; `message` is the DeadMessage as JSON. */
+type OutboxRow = { seq: number; message: string; tries: number };
+
 type PendingSend = {
   context: PartitionContext;
   messages: NewMessage[];
@@ -258,7 +261,12 @@ export class Partition extends DurableObject<Env> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const answer = this.#operation(context, (now, config) => ({
-        messages: this.#lease(max, options.visibilityTimeout ?? config.visibilityTimeout, now),
+        messages: this.#lease(
+          max,
+          options.visibilityTimeout ?? config.visibilityTimeout,
+          now,
+          config,
+        ),
         stats: this.#stats(),
       }));
       const remaining = deadline - Date.now();
@@ -514,8 +522,9 @@ export class Partition extends DurableObject<Env> {
       const seen = this.#sql<{ message_id: string; seq: number }>`
         SELECT message_id, seq FROM dedup
         WHERE dedup_id = ${dedupId} AND expires_at > ${now}`.toArray()[0];
-      if (seen)
+      if (seen) {
         return { kind: "duplicate", of: { id: seen.message_id, seq: seen.seq, duplicate: true } };
+      }
       firstInBatch.set(dedupId, index);
       return { kind: "new" };
     });
@@ -542,8 +551,13 @@ export class Partition extends DurableObject<Env> {
     return { id, seq, duplicate: false };
   }
 
-  #lease(max: number, visibilityTimeout: number, now: number): LeasedMessage[] {
-    const ordering = this.#config().ordering;
+  #lease(
+    max: number,
+    visibilityTimeout: number,
+    now: number,
+    config: QueueConfig,
+  ): LeasedMessage[] {
+    const { ordering } = config;
     if (ordering === "fifo") return this.#leaseFifo(max, visibilityTimeout, now);
     const rows =
       ordering === "priority"
@@ -793,11 +807,11 @@ export class Partition extends DurableObject<Env> {
     }
   }
 
-  #dueOutbox(now: number): { seq: number; message: string; tries: number }[] {
-    const rows = this.#sql<{ seq: number; message: string; tries: number }>`
+  #dueOutbox(now: number): OutboxRow[] {
+    const rows = this.#sql<OutboxRow>`
       SELECT seq, message, tries FROM dead_letter_outbox WHERE next_attempt_at <= ${now}
       ORDER BY seq LIMIT ${MAX_BATCH}`;
-    const batch: { seq: number; message: string; tries: number }[] = [];
+    const batch: OutboxRow[] = [];
     let budget = HANDOFF_BUDGET;
     for (const row of rows) {
       if (batch.length > 0 && row.message.length > budget) break;
@@ -850,13 +864,10 @@ export class Partition extends DurableObject<Env> {
   // ── context ────────────────────────────────────────────────────────────────────────────
 
   #requireContext(): PartitionContext {
-    if (!this.#context)
+    if (!this.#context) {
       throw new Error("a partition operation ran before any call brought a context");
+    }
     return this.#context;
-  }
-
-  #config(): QueueConfig {
-    return this.#requireContext().config;
   }
 
   #partition(): number {
