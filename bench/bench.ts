@@ -44,12 +44,12 @@ interface JobAnswer<T> {
   cpuSeconds: number;
 }
 
-/** Load generators running now, so an interrupted run can end them. */
-export const activeJobs = new Set<ChildProcess>();
-
 export class Bench {
   readonly plan: Plan;
   readonly measurements: Measurement[] = [];
+  /** Load generators running now, so an interrupted run can end them. */
+  readonly #jobs = new Set<ChildProcess>();
+  #aborted = false;
 
   constructor(plan: Plan) {
     this.plan = plan;
@@ -57,13 +57,14 @@ export class Bench {
 
   /** One job in a fresh load-generator process, with the CPU the server and the generator used. */
   async job<T>(job: Job, serverPid: number): Promise<{ result: T; cpu: Measurement["cpu"] }> {
+    if (this.#aborted) throw new Error("the run is stopping");
     const serverBefore = treeCpuSeconds(serverPid);
     const start = performance.now();
     const child = fork(join(ROOT, "bench", "load", "main.ts"), [], {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    activeJobs.add(child);
-    child.once("exit", () => activeJobs.delete(child));
+    this.#jobs.add(child);
+    child.once("exit", () => this.#jobs.delete(child));
     const answer = await new Promise<JobAnswer<T>>((resolve, reject) => {
       child.once("message", (message) => resolve(message as JobAnswer<T>));
       child.once("exit", (code) => reject(new Error(`load generator exited (${code})`)));
@@ -79,6 +80,12 @@ export class Bench {
         load: percent(answer.cpuSeconds),
       },
     };
+  }
+
+  /** Ends the running load generators and refuses new jobs (Ctrl-C). */
+  abort(): void {
+    this.#aborted = true;
+    for (const child of this.#jobs) child.kill("SIGKILL");
   }
 
   /**

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { activeJobs, Bench } from "./bench.ts";
+import { Bench } from "./bench.ts";
 import { renderChart } from "./chart.ts";
 import { describeMachine, loadAverage } from "./machine.ts";
 import { stopAllServers } from "./peers/server.ts";
@@ -22,9 +22,10 @@ const { values: flags } = parseArgs({
 const plan = flags.quick ? QUICK : FULL;
 const runs = (part: "sluice" | "peers") => flags.only === undefined || flags.only === part;
 
+const bench = new Bench(plan);
 let runtime: Runtime | undefined;
 async function cleanUp() {
-  for (const child of activeJobs) child.kill("SIGKILL");
+  bench.abort();
   await Promise.allSettled([runtime?.stop(), stopAllServers()]);
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -46,7 +47,6 @@ console.log(
 if (startLoad[0] > 0.5) {
   console.log("  note: the machine is already busy; numbers will be noisy.");
 }
-const bench = new Bench(plan);
 
 try {
   if (runs("sluice")) {

@@ -67,6 +67,18 @@ export async function startRuntime(options: {
   inspectorPort?: number;
 }): Promise<Runtime> {
   const work = mkdtempSync(join(tmpdir(), "sluice-bench-workerd-"));
+  try {
+    return await startIn(work, options);
+  } catch (error) {
+    rmSync(work, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function startIn(
+  work: string,
+  options: { naiveEntry: string; inspectorPort?: number },
+): Promise<Runtime> {
   const { unstable_getMiniflareWorkerOptions } = await import("wrangler");
   const projectConfig = join(ROOT, "wrangler.toml");
   const { workerOptions } = unstable_getMiniflareWorkerOptions(projectConfig);
@@ -163,6 +175,7 @@ export async function startRuntime(options: {
   await mf.ready;
   const origin = async (name: string) => (await mf.unsafeGetDirectURL(name)).origin as string;
   const [workerdPid] = childrenNamed("workerd");
+  let stopped: Promise<void> | undefined;
   return {
     origins: {
       sluice: await origin("sluice"),
@@ -173,9 +186,11 @@ export async function startRuntime(options: {
     },
     workerdPid: workerdPid ?? -1,
     errors,
-    stop: async () => {
-      await mf.dispose();
-      rmSync(work, { recursive: true, force: true });
+    stop: () => {
+      stopped ??= (mf.dispose() as Promise<void>).finally(() =>
+        rmSync(work, { recursive: true, force: true }),
+      );
+      return stopped;
     },
   };
 }

@@ -14,9 +14,11 @@ export interface Server {
 }
 
 const running = new Set<Server>();
+let closing = false;
 
-/** Stops every server still running: on the way out, whatever the reason. */
+/** Stops every server still running and starts no more: on the way out, whatever the reason. */
 export async function stopAllServers(): Promise<void> {
+  closing = true;
   await Promise.all([...running].map((server) => server.stop()));
 }
 
@@ -29,6 +31,7 @@ export async function startServer(options: {
   /** Runs after the process has exited, e.g. to end a helper daemon it started. */
   afterStop?: () => void;
 }): Promise<Server> {
+  if (closing) throw new Error("the run is stopping");
   const dataDir = mkdtempSync(join(tmpdir(), `sluice-bench-${options.name}-`));
   const log = openSync(join(dataDir, "server.log"), "a");
   const child = spawn(options.command, options.args(dataDir), {
@@ -57,6 +60,7 @@ export async function startServer(options: {
   running.add(server);
   try {
     await waitForPort(options.port, exited, 60_000);
+    if (closing) throw new Error("the run is stopping");
   } catch (error) {
     const logTail = readFileSync(join(dataDir, "server.log"), "utf8").split("\n").slice(-15);
     await server.stop();
