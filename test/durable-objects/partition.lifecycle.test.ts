@@ -252,6 +252,15 @@ describe("destroy", () => {
     const again = await partition.stub.send(partition.context, [message("new queue")]);
     expect(again.ok && again.messages[0].seq).toBe(1);
   });
+
+  it("answers a receive that was waiting when the queue went away, empty", async () => {
+    const partition = await openPartition();
+    const waiting = partition.stub.receive(partition.context, { max: 1, waitMs: 300 });
+    await partition.stub.stats(partition.context);
+    await partition.stub.destroy();
+
+    expect((await waiting).messages).toEqual([]);
+  });
 });
 
 describe("storage", () => {
