@@ -127,9 +127,11 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
     expect(rest).toEqual(model.stats());
     expect(pendingDeadLetters).toBeLessThanOrEqual(model.dead.length);
   };
-  const resolve = (picks: ReceiptPick[]) =>
-    picks.map((pick) => {
-      model.sweep();
+  const resolve = (picks: ReceiptPick[]) => {
+    // Which leases are current depends on what has fallen due by now; the object applies
+    // the same at the start of the call, so sweeping the model first changes no answer.
+    model.sweep();
+    return picks.map((pick) => {
       const live = issued.filter(({ lease }) => lease !== "invalid" && model.holdsLease(lease));
       if (pick !== "junk" && "live" in pick && live.length > 0) {
         return live[pick.live % live.length];
@@ -139,6 +141,7 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
       }
       return { receipt: "junk-receipt", lease: "invalid" as const };
     });
+  };
 
   for (const action of actions) {
     switch (action.kind) {
