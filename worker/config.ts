@@ -35,6 +35,25 @@ export const PushConfigSchema = z
   })
   .strict();
 
+/**
+ * Queue attributes only the SQS door reads (docs/sqs.md): SQS keeps them per queue and Sluice
+ * has no field of its own for them. The v1 API stores and shows them; a patch replaces the
+ * whole object.
+ */
+export const SqsAttributesSchema = z
+  .object({
+    /** Default delay of a SendMessage that gives none (SQS DelaySeconds). */
+    delaySeconds: z.number().int().min(0).max(900),
+    /** Default wait of a ReceiveMessage that gives none (ReceiveMessageWaitTimeSeconds). */
+    receiveWaitSeconds: z.number().int().min(0).max(20),
+    /** A .fifo send without MessageDeduplicationId is deduplicated by its body's SHA-256. */
+    contentBasedDeduplication: z.boolean(),
+    /** RedrivePolicy's target, kept to be reported back; dead letters stay in this queue's own. */
+    deadLetterTargetArn: z.string().min(1).max(256),
+  })
+  .strict()
+  .partial();
+
 export const QueueConfigSchema = z
   .object({
     partitions: z.number().int().min(1).max(MAX_PARTITIONS).default(1),
@@ -52,11 +71,13 @@ export const QueueConfigSchema = z
     dedupWindow: z.number().int().min(0).max(86_400).default(300),
     backlog: BacklogLimitsSchema.prefault({}),
     push: PushConfigSchema.optional(),
+    sqs: SqsAttributesSchema.optional(),
   })
   .strict();
 
 export type QueueConfig = z.infer<typeof QueueConfigSchema>;
 export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
+export type SqsAttributes = z.infer<typeof SqsAttributesSchema>;
 export type Ordering = QueueConfig["ordering"];
 
 /** A partial configuration as a client sends it: every field optional, nested ones too. */
@@ -90,6 +111,7 @@ export const QueueConfigPatchSchema = z
       .strict()
       .partial(),
     push: PushConfigSchema.nullable(),
+    sqs: SqsAttributesSchema,
   })
   .strict()
   .partial();

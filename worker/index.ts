@@ -1,8 +1,9 @@
 /**
- * The Worker every client meets: the dashboard's page, the HTTP API (router.ts), the
- * service-binding entrypoint (rpc.ts) and the Durable Object classes.
+ * The Worker every client meets: the dashboard's page, the HTTP API (router.ts), the SQS
+ * door (sqs/door.ts), the service-binding entrypoint (rpc.ts) and the Durable Object classes.
  */
 import { router } from "./router.ts";
+import { handleSqs, isSqsRequest } from "./sqs/door.ts";
 
 export { Catalog } from "../durable-objects/catalog.ts";
 export { DeadLetters } from "../durable-objects/dead-letters.ts";
@@ -10,8 +11,11 @@ export { Partition } from "../durable-objects/partition.ts";
 export { SluiceRpc } from "./rpc.ts";
 
 export default {
-  fetch: (request, env, ctx) =>
-    isDashboardPage(request) ? env.ASSETS.fetch(request) : router.fetch(request, env, ctx),
+  fetch: (request, env, ctx) => {
+    if (isSqsRequest(request)) return handleSqs(request, env);
+    if (isDashboardPage(request)) return env.ASSETS.fetch(request);
+    return router.fetch(request, env, ctx);
+  },
 } satisfies ExportedHandler<Env>;
 
 /**

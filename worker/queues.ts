@@ -168,6 +168,18 @@ export async function getQueue(
 }
 
 /**
+ * The queue's stored definition (configuration, version, timestamps) without its stats, for
+ * a door that needs defaults or times the queue view does not show (the SQS door).
+ */
+export async function queueDefinition(
+  env: Env,
+  principal: Principal,
+  name: string,
+): Promise<Outcome<{ record: QueueRecord }>> {
+  return resolve(env, principal, "read", name);
+}
+
+/**
  * Deletes the definition first (so no new sends are routed here), then drops every
  * partition's messages and the dead letters.
  */

@@ -1,0 +1,76 @@
+/**
+ * Setup shared by the SQS door tests: the unchanged `@aws-sdk/client-sqs`, pointed at the
+ * Worker. Its only difference from a client talking to AWS is the request handler, which
+ * hands each request (already signed by the SDK) to `SELF.fetch` instead of the network; the
+ * SDK still signs every request and checks the MD5s of every answer.
+ */
+import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
+import type { HttpRequest, HttpResponse } from "@smithy/types";
+import { SELF } from "cloudflare:test";
+import { ORIGIN, ok } from "../worker/api.ts";
+
+export { ORIGIN, queueName } from "../worker/api.ts";
+
+export const REGION = "eu-central-1";
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** Changes a signed request before it is sent, to see the door refuse it. */
+export type Tamper = (request: HttpRequest) => HttpRequest;
+
+function workerHandler(tamper: Tamper = (request) => request) {
+  return {
+    async handle(signed: HttpRequest): Promise<{ response: HttpResponse }> {
+      const request = tamper(signed);
+      const query = new URLSearchParams(request.query as Record<string, string>).toString();
+      const port = request.port ? `:${request.port}` : "";
+      const url = `${request.protocol}//${request.hostname}${port}${request.path}${query ? `?${query}` : ""}`;
+      const response = await SELF.fetch(url, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+      });
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, name) => {
+        headers[name] = value;
+      });
+      const body = new Uint8Array(await response.arrayBuffer());
+      return { response: { statusCode: response.status, headers, body } };
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs: () => ({}),
+  };
+}
+
+export function sqsClient(
+  credentials: Credentials,
+  options: Partial<SQSClientConfig> & { tamper?: Tamper } = {},
+): SQSClient {
+  const { tamper, ...config } = options;
+  return new SQSClient({
+    region: REGION,
+    endpoint: ORIGIN,
+    credentials,
+    requestHandler: workerHandler(tamper),
+    ...config,
+  });
+}
+
+/** An API key (made with the admin token over the HTTP API) as an SQS key pair. */
+export async function createCredentials(
+  scopes: string[] = ["admin"],
+  queues: string[] = ["*"],
+): Promise<Credentials> {
+  const key = await ok("POST", "/v1/keys", {
+    json: { name: `sqs ${scopes.join("+")}`, scopes, queues },
+  });
+  return { accessKeyId: key.id, secretAccessKey: key.secret };
+}
+
+/** A client signing with a fresh admin-scoped key. */
+export async function adminClient(options?: Partial<SQSClientConfig>): Promise<SQSClient> {
+  return sqsClient(await createCredentials(), options);
+}

@@ -1,0 +1,174 @@
+/**
+ * The SQS door: `POST /` in the SQS JSON protocol (`Content-Type: application/x-amz-json-1.0`,
+ * `X-Amz-Target: AmazonSQS.<Action>`), signed with AWS Signature Version 4, so the AWS SDKs
+ * work against Sluice with only their endpoint changed (docs/sqs.md). Each action calls the
+ * service layer every door shares; this module checks the protocol and the signature, sheds
+ * load as the HTTP API does (sends first, then receives and reads; deletes and visibility
+ * changes never), and renders answers and refusals in the protocol's shape.
+ */
+import { countShed } from "../metrics.ts";
+import { Problem } from "../problem.ts";
+import { readBytes, utf8 } from "../request.ts";
+import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, type ShedClass } from "../shed.ts";
+import type { SqsAction, SqsCall } from "./call.ts";
+import { errorBody, errorHeaders, SqsError, sqsError } from "./errors.ts";
+import {
+  changeMessageVisibility,
+  changeMessageVisibilityBatch,
+  deleteMessage,
+  deleteMessageBatch,
+  receiveMessage,
+  sendMessage,
+  sendMessageBatch,
+} from "./message-actions.ts";
+import {
+  createQueue,
+  deleteQueueAction,
+  getQueueAttributes,
+  getQueueUrl,
+  listQueuesAction,
+  purgeQueueAction,
+  setQueueAttributes,
+} from "./queue-actions.ts";
+import { verifySignature } from "./sigv4.ts";
+
+const CONTENT_TYPE = "application/x-amz-json-1.0";
+const TARGET_PREFIX = "AmazonSQS.";
+
+const ACTIONS: Record<string, { shed: ShedClass; run: SqsAction }> = {
+  CreateQueue: { shed: "consume", run: createQueue },
+  GetQueueUrl: { shed: "consume", run: getQueueUrl },
+  ListQueues: { shed: "consume", run: listQueuesAction },
+  GetQueueAttributes: { shed: "consume", run: getQueueAttributes },
+  SetQueueAttributes: { shed: "consume", run: setQueueAttributes },
+  PurgeQueue: { shed: "consume", run: purgeQueueAction },
+  DeleteQueue: { shed: "consume", run: deleteQueueAction },
+  SendMessage: { shed: "produce", run: sendMessage },
+  SendMessageBatch: { shed: "produce", run: sendMessageBatch },
+  ReceiveMessage: { shed: "consume", run: receiveMessage },
+  DeleteMessage: { shed: "essential", run: deleteMessage },
+  DeleteMessageBatch: { shed: "essential", run: deleteMessageBatch },
+  ChangeMessageVisibility: { shed: "essential", run: changeMessageVisibility },
+  ChangeMessageVisibilityBatch: { shed: "essential", run: changeMessageVisibilityBatch },
+};
+
+/** SQS actions Sluice knows and does not offer. */
+const UNSUPPORTED = [
+  "AddPermission",
+  "RemovePermission",
+  "TagQueue",
+  "UntagQueue",
+  "ListQueueTags",
+  "ListDeadLetterSourceQueues",
+  "StartMessageMoveTask",
+  "CancelMessageMoveTask",
+  "ListMessageMoveTasks",
+];
+
+/** `POST /` belongs to the SQS door; everything else to the HTTP API and the dashboard. */
+export function isSqsRequest(request: Request): boolean {
+  return request.method === "POST" && new URL(request.url).pathname === "/";
+}
+
+export async function handleSqs(request: Request, env: Env): Promise<Response> {
+  const requestId = crypto.randomUUID();
+  const target = request.headers.get("x-amz-target") ?? "";
+  const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : null;
+  const ticket = admit(env, ACTIONS[action ?? ""]?.shed ?? "essential");
+  try {
+    if (ticket === null) {
+      countShed("inflight_limit");
+      throw sqsError(
+        "ServiceUnavailable",
+        "this router is at its limit of requests in flight; retry after a second",
+        SHED_RETRY_AFTER_SECONDS,
+      );
+    }
+    const mediaType = (request.headers.get("content-type") ?? "").split(";")[0].trim();
+    if (action === null || mediaType !== CONTENT_TYPE) {
+      throw sqsError(
+        "InvalidAction",
+        `POST / speaks the SQS JSON protocol: send Content-Type: ${CONTENT_TYPE} and X-Amz-Target: AmazonSQS.<Action> (AWS SDKs released since late 2023 do); the older query protocol is not supported`,
+      );
+    }
+    const body = await readBody(request);
+    const signer = await verifySignature(env, request, body);
+    const entry = ACTIONS[action];
+    if (entry === undefined) throw unknownAction(action);
+    const call: SqsCall = { env, ...signer, origin: new URL(request.url).origin };
+    return answer(200, await entry.run(call, parseBody(body)), requestId);
+  } catch (error) {
+    const refusal = asSqsError(error, request);
+    return answer(refusal.status, errorBody(refusal), requestId, errorHeaders(refusal));
+  } finally {
+    if (ticket !== null) release(ticket);
+  }
+}
+
+function unknownAction(action: string): SqsError {
+  return UNSUPPORTED.includes(action)
+    ? sqsError("UnsupportedOperation", `Sluice does not support ${action}`)
+    : sqsError("InvalidAction", `${action} is not an SQS action`);
+}
+
+async function readBody(request: Request): Promise<Uint8Array> {
+  try {
+    return await readBytes(request);
+  } catch (error) {
+    if (error instanceof Problem) throw sqsError("RequestEntityTooLarge", error.detail);
+    throw error;
+  }
+}
+
+/** The action's input: a JSON object (an empty body counts as `{}`). */
+function parseBody(body: Uint8Array): unknown {
+  if (body.byteLength === 0) return {};
+  let input: unknown;
+  try {
+    input = JSON.parse(utf8(body, "the body"));
+  } catch (error) {
+    throw sqsError(
+      "SerializationException",
+      `the body is not JSON text: ${(error as Error).message}`,
+    );
+  }
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw sqsError(
+      "SerializationException",
+      "the body must be a JSON object of the action's parameters",
+    );
+  }
+  return input;
+}
+
+function asSqsError(error: unknown, request: Request): SqsError {
+  if (error instanceof SqsError) return error;
+  if (isOverloaded(error)) {
+    countShed("overloaded");
+    return sqsError(
+      "ServiceUnavailable",
+      "a partition of this queue is overloaded; retry shortly",
+      SHED_RETRY_AFTER_SECONDS,
+    );
+  }
+  console.error(`sqs: ${request.headers.get("x-amz-target")} failed`, error);
+  return sqsError("InternalFailure", "an unexpected error; this is a bug, please report it");
+}
+
+/** Every answer names its request and carries the server's time, which SDKs correct skew by. */
+function answer(
+  status: number,
+  body: object,
+  requestId: string,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      ...headers,
+      "Content-Type": CONTENT_TYPE,
+      "x-amzn-RequestId": requestId,
+      Date: new Date().toUTCString(),
+    },
+  });
+}

@@ -1,0 +1,418 @@
+/**
+ * The SQS actions on messages: SendMessage(Batch), ReceiveMessage, DeleteMessage(Batch),
+ * ChangeMessageVisibility(Batch), over the service layer (`queues.ts`).
+ *
+ * - A body is stored as text/plain; a message sent through the HTTP API is received with its
+ *   body as stored (JSON text, the text, or base64 for bytes), which the MD5s are taken of.
+ * - MessageGroupId is the message's `key`, MessageDeduplicationId its `dedupId` (a .fifo
+ *   queue with ContentBasedDeduplication uses the SHA-256 of the body).
+ * - Deleting is an ack. ChangeMessageVisibility extends the lease, or with 0 gives the message
+ *   back (a nack with no delay), which counts as a receive that failed.
+ * - A receipt whose lease has ended is refused (ReceiptHandleIsInvalid, MessageNotInflight),
+ *   as SQS FIFO queues do: the message will be delivered again.
+ * - In a batch, an entry SQS would refuse fails alone, in `Failed`; so does an entry whose
+ *   partition is full or overloaded, with SenderFault false: send or settle it again.
+ */
+import type { QueueRecord } from "../../durable-objects/catalog.ts";
+import type { Outcome } from "../outcome.ts";
+import {
+  ackMessages,
+  extendLeases,
+  nackMessages,
+  queueDefinition,
+  receiveMessages,
+  sendMessages,
+} from "../queues.ts";
+import type { MessageInput, ReceiptFailure, ReceivedMessage } from "../schemas.ts";
+import type { SqsCall } from "./call.ts";
+import { md5OfAttributes, md5OfBody } from "./checksums.ts";
+import {
+  type BatchFailure,
+  batchFailure,
+  expectOk,
+  fromRefusal,
+  type SqsError,
+  sqsError,
+} from "./errors.ts";
+import {
+  attributesFrom,
+  attributesProblem,
+  headersOf,
+  selectAttributes,
+} from "./message-attributes.ts";
+import { isFifoName, queueNameOf } from "./queue-attributes.ts";
+import {
+  ChangeMessageVisibilityBatchSchema,
+  ChangeMessageVisibilitySchema,
+  checkBatch,
+  DeleteMessageBatchSchema,
+  DeleteMessageSchema,
+  isMessageText,
+  parseInput,
+  ReceiveMessageSchema,
+  type SendEntry,
+  SendMessageBatchSchema,
+  SendMessageSchema,
+} from "./schemas.ts";
+
+const encoder = new TextEncoder();
+
+/** MessageGroupId and MessageDeduplicationId: 1–128 printable ASCII characters. */
+const GROUP_OR_DEDUP_ID = /^[\x21-\x7e]{1,128}$/;
+
+type SendFields = Omit<SendEntry, "QueueUrl">;
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** What SQS refuses in a message, checked before anything of the request is stored. */
+function messageProblem(record: QueueRecord, entry: SendFields): SqsError | null {
+  const { MessageBody, MessageGroupId, MessageDeduplicationId } = entry;
+  if (MessageBody === "") {
+    return sqsError("MissingParameter", "the request must contain the parameter MessageBody");
+  }
+  if (!isMessageText(MessageBody)) {
+    return sqsError(
+      "InvalidMessageContents",
+      "the message body holds characters SQS does not allow (controls other than tab, newline and carriage return, or unpaired surrogates)",
+    );
+  }
+  const bytes = encoder.encode(MessageBody).byteLength;
+  if (bytes > record.config.maxMessageBytes) {
+    return sqsError(
+      "InvalidParameterValue",
+      `the message body is ${bytes} bytes; queue '${record.name}' takes at most ${record.config.maxMessageBytes} (MaximumMessageSize)`,
+    );
+  }
+  for (const [member, id] of Object.entries({ MessageGroupId, MessageDeduplicationId })) {
+    if (id !== undefined && !GROUP_OR_DEDUP_ID.test(id)) {
+      return sqsError("InvalidParameterValue", `${member} is 1–128 printable ASCII characters`);
+    }
+  }
+  const system = entry.MessageSystemAttributes ?? {};
+  const unknownSystem = Object.keys(system).find((name) => name !== "AWSTraceHeader");
+  if (unknownSystem !== undefined) {
+    return sqsError(
+      "InvalidParameterValue",
+      `message system attribute '${unknownSystem}' is not supported; only AWSTraceHeader is`,
+    );
+  }
+  if (
+    system.AWSTraceHeader !== undefined &&
+    (system.AWSTraceHeader.DataType !== "String" || !system.AWSTraceHeader.StringValue)
+  ) {
+    return sqsError("InvalidParameterValue", "AWSTraceHeader is a String with a StringValue");
+  }
+  if (isFifoName(record.name)) {
+    if (MessageGroupId === undefined) {
+      return sqsError("MissingParameter", "the request must contain the parameter MessageGroupId");
+    }
+    if (MessageDeduplicationId === undefined && !record.config.sqs?.contentBasedDeduplication) {
+      return sqsError(
+        "InvalidParameterValue",
+        "the queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
+      );
+    }
+  }
+  return attributesProblem(entry.MessageAttributes ?? {});
+}
+
+async function toMessageInput(record: QueueRecord, entry: SendFields): Promise<MessageInput> {
+  const { MessageBody, MessageGroupId, MessageDeduplicationId } = entry;
+  const contentBased =
+    isFifoName(record.name) && MessageDeduplicationId === undefined
+      ? await sha256Hex(MessageBody)
+      : undefined;
+  const dedupId = MessageDeduplicationId ?? contentBased;
+  const delaySeconds = entry.DelaySeconds ?? record.config.sqs?.delaySeconds ?? 0;
+  return {
+    body: MessageBody,
+    contentType: "text/plain",
+    headers: headersOf(
+      entry.MessageAttributes ?? {},
+      entry.MessageSystemAttributes?.AWSTraceHeader?.StringValue,
+    ),
+    ...(MessageGroupId === undefined ? {} : { key: MessageGroupId }),
+    ...(dedupId === undefined ? {} : { dedupId }),
+    ...(delaySeconds > 0 ? { delaySeconds } : {}),
+  };
+}
+
+/** The checksums and ids SQS answers for a stored message. */
+async function sendReceipt(
+  record: QueueRecord,
+  entry: SendFields,
+  sent: { id: string; seq: number },
+) {
+  const attributes = await md5OfAttributes(entry.MessageAttributes ?? {});
+  const trace = entry.MessageSystemAttributes?.AWSTraceHeader;
+  const system = trace === undefined ? undefined : await md5OfAttributes({ AWSTraceHeader: trace });
+  return {
+    MessageId: sent.id,
+    MD5OfMessageBody: await md5OfBody(entry.MessageBody),
+    ...(attributes === undefined ? {} : { MD5OfMessageAttributes: attributes }),
+    ...(system === undefined ? {} : { MD5OfMessageSystemAttributes: system }),
+    ...(isFifoName(record.name) ? { SequenceNumber: String(sent.seq) } : {}),
+  };
+}
+
+async function queueOf({ env, principal }: SqsCall, url: string): Promise<QueueRecord> {
+  return expectOk(await queueDefinition(env, principal, queueNameOf(url))).record;
+}
+
+export async function sendMessage(call: SqsCall, input: unknown) {
+  const { QueueUrl, ...entry } = parseInput(SendMessageSchema, input);
+  const record = await queueOf(call, QueueUrl);
+  const problem = messageProblem(record, entry);
+  if (problem !== null) throw problem;
+  const message = await toMessageInput(record, entry);
+  const sent = expectOk(await sendMessages(call.env, call.principal, record.name, [message]));
+  return sendReceipt(record, entry, sent.messages[0]);
+}
+
+export async function sendMessageBatch(call: SqsCall, input: unknown) {
+  const { QueueUrl, Entries } = parseInput(SendMessageBatchSchema, input);
+  checkBatch(Entries);
+  const record = await queueOf(call, QueueUrl);
+  const Failed: BatchFailure[] = [];
+  const valid: typeof Entries = [];
+  for (const entry of Entries) {
+    const problem = messageProblem(record, entry);
+    if (problem === null) valid.push(entry);
+    else Failed.push(batchFailure(entry.Id, problem));
+  }
+  const Successful = [];
+  if (valid.length > 0) {
+    const messages = await Promise.all(valid.map((entry) => toMessageInput(record, entry)));
+    const outcome = await sendMessages(call.env, call.principal, record.name, messages);
+    // A full or overloaded partition fails its entries; any other refusal fails the request.
+    if (!outcome.ok && outcome.code !== "backlog_full" && outcome.code !== "overloaded") {
+      throw fromRefusal(outcome);
+    }
+    const sent = outcome.ok ? outcome.messages : [];
+    for (const message of sent) {
+      const entry = valid[message.index];
+      Successful.push({ Id: entry.Id, ...(await sendReceipt(record, entry, message)) });
+    }
+    const failures = outcome.ok
+      ? outcome.failed
+      : valid.map((_, index) => ({ index, code: outcome.code, detail: outcome.detail }));
+    for (const { index, code, detail } of failures) {
+      Failed.push(batchFailure(valid[index].Id, fromRefusal({ ok: false, code, detail })));
+    }
+  }
+  return { Successful, Failed };
+}
+
+const SYSTEM_ATTRIBUTES = [
+  "ApproximateReceiveCount",
+  "ApproximateFirstReceiveTimestamp",
+  "SentTimestamp",
+  "MessageGroupId",
+  "SequenceNumber",
+  "AWSTraceHeader",
+];
+
+/** The body as stored: JSON text, the text, or base64 for bytes. */
+function bodyText(message: ReceivedMessage): string {
+  return message.contentType === "application/json"
+    ? JSON.stringify(message.body)
+    : (message.body as string);
+}
+
+/**
+ * ApproximateFirstReceiveTimestamp is known only on the first receive (it is this lease's
+ * start); Sluice does not keep it, so later receives leave it out.
+ */
+function systemAttributes(
+  message: ReceivedMessage,
+  record: QueueRecord,
+  visibilityTimeout: number,
+  traceHeader: string | undefined,
+): Record<string, string> {
+  const fifo = isFifoName(record.name);
+  const values: Record<string, string | undefined> = {
+    ApproximateReceiveCount: String(message.attempts),
+    ApproximateFirstReceiveTimestamp:
+      message.attempts === 1
+        ? String(message.leaseExpiresAt - visibilityTimeout * 1000)
+        : undefined,
+    SentTimestamp: String(message.sentAt),
+    MessageGroupId: message.key ?? undefined,
+    SequenceNumber: fifo ? String(message.seq) : undefined,
+    AWSTraceHeader: traceHeader,
+  };
+  return Object.fromEntries(
+    Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
+}
+
+export async function receiveMessage(call: SqsCall, input: unknown) {
+  const request = parseInput(ReceiveMessageSchema, input);
+  const record = await queueOf(call, request.QueueUrl);
+  if (request.VisibilityTimeout === 0) {
+    throw sqsError(
+      "InvalidParameterValue",
+      "VisibilityTimeout 0 is not supported: Sluice leases a received message for 1–43200 seconds",
+    );
+  }
+  const visibilityTimeout = request.VisibilityTimeout ?? record.config.visibilityTimeout;
+  const { messages } = expectOk(
+    await receiveMessages(call.env, call.principal, record.name, {
+      max: request.MaxNumberOfMessages ?? 1,
+      visibilityTimeout,
+      wait: request.WaitTimeSeconds ?? record.config.sqs?.receiveWaitSeconds ?? 0,
+    }),
+  );
+  const systemNames = [
+    ...(request.AttributeNames ?? []),
+    ...(request.MessageSystemAttributeNames ?? []),
+  ];
+  const wantsSystem = (name: string) => systemNames.includes("All") || systemNames.includes(name);
+  const Messages = await Promise.all(
+    messages.map(async (message) => {
+      const Body = bodyText(message);
+      const { attributes, traceHeader } = attributesFrom(message.headers);
+      const system = Object.fromEntries(
+        Object.entries(systemAttributes(message, record, visibilityTimeout, traceHeader)).filter(
+          ([name]) => SYSTEM_ATTRIBUTES.includes(name) && wantsSystem(name),
+        ),
+      );
+      const selected = selectAttributes(attributes, request.MessageAttributeNames ?? []);
+      const md5OfSelected = await md5OfAttributes(selected);
+      return {
+        MessageId: message.id,
+        ReceiptHandle: message.receipt,
+        MD5OfBody: await md5OfBody(Body),
+        Body,
+        ...(Object.keys(system).length > 0 ? { Attributes: system } : {}),
+        ...(md5OfSelected === undefined
+          ? {}
+          : { MessageAttributes: selected, MD5OfMessageAttributes: md5OfSelected }),
+      };
+    }),
+  );
+  return Messages.length > 0 ? { Messages } : {};
+}
+
+type SettleKind = "delete" | "visibility";
+
+/** Why a receipt was not settled, in SQS's words. */
+function receiptError(code: ReceiptFailure["code"], receipt: string, kind: SettleKind): SqsError {
+  if (code === "overloaded") {
+    return sqsError(
+      "ServiceUnavailable",
+      "the message's partition is overloaded; retry shortly",
+      1,
+    );
+  }
+  if (code === "receipt_invalid") {
+    return sqsError(
+      "ReceiptHandleIsInvalid",
+      `the receipt handle '${receipt}' is not one this queue issued`,
+    );
+  }
+  return kind === "delete"
+    ? sqsError(
+        "ReceiptHandleIsInvalid",
+        "the receipt handle has expired: the message's lease ended (it was deleted, or its visibility timeout passed) and it will be delivered again",
+      )
+    : sqsError(
+        "MessageNotInflight",
+        "the message is not in flight under this receipt handle: its lease ended (it was deleted, or its visibility timeout passed)",
+      );
+}
+
+type Settle = (receipts: string[]) => Promise<Outcome<{ failed: ReceiptFailure[] }>>;
+
+type SettledEntries = { settled: string[]; failed: { Id: string; error: SqsError }[] };
+
+/** Settles each entry's receipt (each distinct receipt once) and splits the entries by outcome. */
+async function settleEntries(
+  entries: { Id: string; ReceiptHandle: string }[],
+  kind: SettleKind,
+  settle: Settle,
+): Promise<SettledEntries> {
+  const receipts = [...new Set(entries.map((entry) => entry.ReceiptHandle))];
+  const failures = new Map(
+    expectOk(await settle(receipts)).failed.map((failure) => [failure.receipt, failure.code]),
+  );
+  const result: SettledEntries = { settled: [], failed: [] };
+  for (const { Id, ReceiptHandle } of entries) {
+    const code = failures.get(ReceiptHandle);
+    if (code === undefined) result.settled.push(Id);
+    else result.failed.push({ Id, error: receiptError(code, ReceiptHandle, kind) });
+  }
+  return result;
+}
+
+function batchAnswer(results: SettledEntries[]) {
+  return {
+    Successful: results.flatMap(({ settled }) => settled.map((Id) => ({ Id }))),
+    Failed: results.flatMap(({ failed }) => failed.map(({ Id, error }) => batchFailure(Id, error))),
+  };
+}
+
+async function settleOne(receipt: string, kind: SettleKind, settle: Settle): Promise<object> {
+  const { failed } = await settleEntries([{ Id: "single", ReceiptHandle: receipt }], kind, settle);
+  if (failed.length > 0) throw failed[0].error;
+  return {};
+}
+
+function deleting({ env, principal }: SqsCall, name: string): Settle {
+  return (receipts) => ackMessages(env, principal, name, receipts);
+}
+
+/** A visibility timeout of 0 gives the message back at once; any other extends the lease. */
+function changingVisibility({ env, principal }: SqsCall, name: string, seconds: number): Settle {
+  return (receipts) =>
+    seconds === 0
+      ? nackMessages(env, principal, name, receipts, {
+          delaySeconds: 0,
+          reason: "visibility timeout set to 0 (SQS ChangeMessageVisibility)",
+        })
+      : extendLeases(env, principal, name, receipts, seconds);
+}
+
+export async function deleteMessage(call: SqsCall, input: unknown) {
+  const { QueueUrl, ReceiptHandle } = parseInput(DeleteMessageSchema, input);
+  return settleOne(ReceiptHandle, "delete", deleting(call, queueNameOf(QueueUrl)));
+}
+
+export async function deleteMessageBatch(call: SqsCall, input: unknown) {
+  const { QueueUrl, Entries } = parseInput(DeleteMessageBatchSchema, input);
+  checkBatch(Entries);
+  return batchAnswer([
+    await settleEntries(Entries, "delete", deleting(call, queueNameOf(QueueUrl))),
+  ]);
+}
+
+export async function changeMessageVisibility(call: SqsCall, input: unknown) {
+  const { QueueUrl, ReceiptHandle, VisibilityTimeout } = parseInput(
+    ChangeMessageVisibilitySchema,
+    input,
+  );
+  const name = queueNameOf(QueueUrl);
+  return settleOne(ReceiptHandle, "visibility", changingVisibility(call, name, VisibilityTimeout));
+}
+
+/** One call per distinct timeout among the entries. */
+export async function changeMessageVisibilityBatch(call: SqsCall, input: unknown) {
+  const { QueueUrl, Entries } = parseInput(ChangeMessageVisibilityBatchSchema, input);
+  checkBatch(Entries);
+  const name = queueNameOf(QueueUrl);
+  const timeouts = [...new Set(Entries.map((entry) => entry.VisibilityTimeout))];
+  return batchAnswer(
+    await Promise.all(
+      timeouts.map((seconds) =>
+        settleEntries(
+          Entries.filter((entry) => entry.VisibilityTimeout === seconds),
+          "visibility",
+          changingVisibility(call, name, seconds),
+        ),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,157 @@
+/**
+ * SQS message attributes travel in a Sluice message's `headers`, so a message sent through
+ * one door reads naturally through the other:
+ *
+ * - an attribute is the header of the same name; its value is the StringValue (String and
+ *   Number types) or the base64 of the BinaryValue (Binary types);
+ * - a data type other than plain `String` is kept in the header `AWS.DataType.<name>`;
+ * - the AWSTraceHeader system attribute is kept in the header `AWS.TraceHeader`.
+ *
+ * SQS reserves attribute names that start with `AWS.` or `Amazon.`, so these never collide
+ * with a client's attributes, and headers that start with `AWS.` are never shown as
+ * attributes. A header sent through the HTTP API is a String attribute.
+ */
+import { type SqsError, sqsError } from "./errors.ts";
+import { BASE64, isMessageText } from "./schemas.ts";
+
+export interface MessageAttributeValue {
+  DataType: string;
+  StringValue?: string;
+  /** Base64, as the JSON protocol carries blobs. */
+  BinaryValue?: string;
+  StringListValues?: string[];
+  BinaryListValues?: string[];
+}
+
+export const MAX_MESSAGE_ATTRIBUTES = 10;
+const TYPE_HEADER = "AWS.DataType.";
+const TRACE_HEADER = "AWS.TraceHeader";
+const RESERVED_PREFIX = /^(aws|amazon)\./i;
+
+const NAME = /^[A-Za-z0-9_.-]{1,256}$/;
+const DATA_TYPE = /^(String|Number|Binary)(\.[\x21-\x7e]+)?$/;
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+function invalid(message: string): SqsError {
+  return sqsError("InvalidParameterValue", message);
+}
+
+function nameProblem(name: string): SqsError | null {
+  if (!NAME.test(name) || name.startsWith(".") || name.endsWith(".") || name.includes("..")) {
+    return invalid(
+      `message attribute name '${name}' is invalid: use 1–256 of A–Z a–z 0–9 _ - . with no leading, trailing or doubled period`,
+    );
+  }
+  if (RESERVED_PREFIX.test(name)) {
+    return invalid(
+      `message attribute name '${name}' is reserved: names may not start with AWS. or Amazon.`,
+    );
+  }
+  return null;
+}
+
+function valueProblem(name: string, value: MessageAttributeValue): SqsError | null {
+  const { DataType, StringValue, BinaryValue, StringListValues, BinaryListValues } = value;
+  if (!DATA_TYPE.test(DataType) || DataType.length > 256) {
+    return invalid(
+      `message attribute '${name}' has data type '${DataType}'; use String, Number or Binary, optionally followed by .<custom label>`,
+    );
+  }
+  if (StringListValues?.length || BinaryListValues?.length) {
+    return invalid(
+      `message attribute '${name}': list values are not supported; use StringValue or BinaryValue`,
+    );
+  }
+  if (DataType.startsWith("Binary")) {
+    if (StringValue !== undefined || !BinaryValue || !BASE64.test(BinaryValue)) {
+      return invalid(
+        `message attribute '${name}' of type ${DataType} needs a non-empty BinaryValue and no StringValue`,
+      );
+    }
+    return null;
+  }
+  if (BinaryValue !== undefined || !StringValue) {
+    return invalid(
+      `message attribute '${name}' of type ${DataType} needs a non-empty StringValue and no BinaryValue`,
+    );
+  }
+  if (!isMessageText(StringValue)) {
+    return sqsError(
+      "InvalidMessageContents",
+      `message attribute '${name}' holds characters SQS does not allow (controls other than tab, newline and carriage return, or unpaired surrogates)`,
+    );
+  }
+  if (DataType.startsWith("Number") && !NUMBER.test(StringValue)) {
+    return invalid(
+      `message attribute '${name}' of type ${DataType} holds '${StringValue}', which is not a number`,
+    );
+  }
+  return null;
+}
+
+/** The first thing wrong with the attributes, as SQS would refuse it, or null. */
+export function attributesProblem(
+  attributes: Record<string, MessageAttributeValue>,
+): SqsError | null {
+  const names = Object.keys(attributes);
+  if (names.length > MAX_MESSAGE_ATTRIBUTES) {
+    return invalid(
+      `a message has at most ${MAX_MESSAGE_ATTRIBUTES} message attributes; this one has ${names.length}`,
+    );
+  }
+  for (const name of names) {
+    const problem = nameProblem(name) ?? valueProblem(name, attributes[name]);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+/** The headers that carry these attributes (see the module comment). */
+export function headersOf(
+  attributes: Record<string, MessageAttributeValue>,
+  traceHeader?: string,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, { DataType, StringValue, BinaryValue }] of Object.entries(attributes)) {
+    headers[name] = BinaryValue ?? StringValue ?? "";
+    if (DataType !== "String") headers[TYPE_HEADER + name] = DataType;
+  }
+  if (traceHeader !== undefined) headers[TRACE_HEADER] = traceHeader;
+  return headers;
+}
+
+/** The attributes and the trace header a message's headers carry. */
+export function attributesFrom(headers: Record<string, string>): {
+  attributes: Record<string, MessageAttributeValue>;
+  traceHeader?: string;
+} {
+  const attributes: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith("AWS.")) continue;
+    const DataType = headers[TYPE_HEADER + name] ?? "String";
+    attributes[name] = DataType.startsWith("Binary")
+      ? { DataType, BinaryValue: value }
+      : { DataType, StringValue: value };
+  }
+  const traceHeader = headers[TRACE_HEADER];
+  return traceHeader === undefined ? { attributes } : { attributes, traceHeader };
+}
+
+/**
+ * The attributes a ReceiveMessage asked for: `All` or `.*` for every one, `prefix.*` for
+ * those under a prefix, otherwise by name.
+ */
+export function selectAttributes(
+  attributes: Record<string, MessageAttributeValue>,
+  requested: string[],
+): Record<string, MessageAttributeValue> {
+  const wanted = (name: string) =>
+    requested.some(
+      (pattern) =>
+        pattern === "All" ||
+        pattern === ".*" ||
+        pattern === name ||
+        (pattern.endsWith(".*") && name.startsWith(pattern.slice(0, -1))),
+    );
+  return Object.fromEntries(Object.entries(attributes).filter(([name]) => wanted(name)));
+}
