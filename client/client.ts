@@ -41,7 +41,6 @@ import type {
   ReceiveOptions,
   RedriveInput,
   RedriveResult,
-  SendFailure,
   SendResult,
   SentMessage,
 } from "./types.ts";
