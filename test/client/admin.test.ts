@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { client, queueName, settleDeadLetters } from "./support.ts";
+
+const admin = client();
+
+describe("queue administration", () => {
+  it("creates, changes, reads, lists and deletes a queue", async () => {
+    const queue = queueName();
+    const created = await admin.putQueue(queue, { maxAttempts: 3 });
+    expect(created).toMatchObject({ name: queue, created: true, config: { maxAttempts: 3 } });
+    const changed = await admin.putQueue(queue, { visibilityTimeout: 60 });
+    expect(changed).toMatchObject({
+      created: false,
+      config: { maxAttempts: 3, visibilityTimeout: 60 },
+    });
+
+    await admin.send(queue, "counted");
+    const read = await admin.getQueue(queue);
+    expect(read.stats).toMatchObject({ ready: 1, sent: 1 });
+    expect((await admin.listQueues()).map((listed) => listed.name)).toContain(queue);
+
+    await admin.deleteQueue(queue);
+    expect((await admin.listQueues()).map((listed) => listed.name)).not.toContain(queue);
+  });
+
+  it("peeks without leasing and purges", async () => {
+    const queue = queueName();
+    await admin.putQueue(queue);
+    await admin.sendBatch(queue, [{ body: "a" }, { body: "b", contentType: "text/plain" }]);
+    const peeked = await admin.peek(queue, { limit: 1 });
+    expect(peeked).toMatchObject([{ body: "a", state: "ready" }]);
+    expect(await admin.purge(queue)).toBe(2);
+    expect(await admin.peek(queue)).toEqual([]);
+  });
+});
+
+describe("receiving by hand", () => {
+  it("receives, extends, nacks and acks by receipt", async () => {
+    const queue = queueName();
+    await admin.putQueue(queue, { ordering: "unordered" });
+    await admin.sendBatch(queue, [{ body: 1 }, { body: 2 }]);
+    const [first, second] = await admin.receive(queue, { max: 2, visibilityTimeout: 5 });
+    expect((await admin.extend(queue, first.receipt, 60)).extended).toBe(1);
+    expect(await admin.nack(queue, second.receipt, { delaySeconds: 0, reason: "later" })).toEqual({
+      retried: 1,
+      deadLettered: 0,
+      failed: [],
+    });
+    expect(await admin.ack(queue, [first.receipt, second.receipt])).toEqual({
+      acked: 1,
+      failed: [{ receipt: second.receipt, code: "receipt_stale" }],
+    });
+    const [again] = await admin.receive(queue);
+    expect(again).toMatchObject({ body: second.body, attempts: 2 });
+  });
+});
+
+describe("dead letters", () => {
+  async function deadQueue(count: number) {
+    const queue = queueName();
+    await admin.putQueue(queue, { maxAttempts: 1 });
+    const ids: string[] = [];
+    for (let n = 0; n < count; n++) {
+      ids.push((await admin.send(queue, { n })).id);
+      const [message] = await admin.receive(queue);
+      await admin.nack(queue, message.receipt, { reason: `broken ${n}` });
+    }
+    await settleDeadLetters(queue);
+    return { queue, ids };
+  }
+
+  it("lists, reads, filters and pages dead letters", async () => {
+    const { queue, ids } = await deadQueue(3);
+    const firstPage = await admin.listDeadLetters(queue, { limit: 2 });
+    expect(firstPage.messages).toHaveLength(2);
+    expect(firstPage.cursor).not.toBeNull();
+    const lastPage = await admin.listDeadLetters(queue, {
+      limit: 2,
+      cursor: firstPage.cursor as string,
+    });
+    expect(
+      [...firstPage.messages, ...lastPage.messages].map((message) => message.id).sort(),
+    ).toEqual([...ids].sort());
+    const filtered = await admin.listDeadLetters(queue, { reason: "broken 1" });
+    expect(filtered.messages.map((message) => message.id)).toEqual([ids[1]]);
+    const one = await admin.getDeadLetter(queue, ids[0]);
+    expect(one).toMatchObject({ id: ids[0], body: { n: 0 }, failures: [{ reason: "broken 0" }] });
+  });
+
+  it("redrives, deletes and purges dead letters", async () => {
+    const { queue, ids } = await deadQueue(3);
+    expect(await admin.redriveDeadLetters(queue, { ids: [ids[0]] })).toEqual({
+      redriven: 1,
+      remaining: 2,
+    });
+    expect((await admin.peek(queue)).map((message) => message.body)).toEqual([{ n: 0 }]);
+    await admin.deleteDeadLetter(queue, ids[1]);
+    expect(await admin.purgeDeadLetters(queue)).toBe(1);
+    expect((await admin.listDeadLetters(queue)).messages).toEqual([]);
+  });
+});
+
+describe("keys", () => {
+  it("creates a key whose secret works as a token, lists it and revokes it", async () => {
+    const queue = queueName();
+    await admin.putQueue(queue);
+    const key = await admin.createKey({ name: "worker", scopes: ["produce"], queues: [queue] });
+    expect(key.secret).toMatch(/^sk_/);
+    await client({ token: key.secret }).send(queue, "from the key");
+    expect((await admin.listKeys()).map((listed) => listed.id)).toContain(key.id);
+    await admin.deleteKey(key.id);
+    expect((await admin.listKeys()).map((listed) => listed.id)).not.toContain(key.id);
+  });
+});
