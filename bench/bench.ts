@@ -34,7 +34,21 @@ export interface Measurement {
   cpu: { server: number; load: number } | null;
   loadAverage: number[];
   error?: string;
+  /** The rate of every round, when the scenario ran in turns with others (Bench.compare). */
+  rounds?: number[];
   detail?: unknown;
+}
+
+/** What a scenario is, before it runs. */
+export type Describe = Pick<Measurement, "id" | "system" | "kind" | "scenario" | "setup" | "unit">;
+/** What measuring it gave. */
+export type Outcome = Pick<Measurement, "rate" | "latency" | "cpu" | "detail">;
+
+export interface Contender {
+  describe: Describe;
+  /** Runs once before the first round, e.g. to create the queue. */
+  prepare?: () => Promise<void>;
+  measure: () => Promise<Outcome>;
 }
 
 interface JobAnswer<T> {
@@ -92,37 +106,88 @@ export class Bench {
    * Runs one scenario: prints what it is, measures, prints the outcome. A failure is recorded
    * (and printed) rather than ending the run, so one broken scenario still leaves a report.
    */
-  async scenario(
-    describe: Pick<Measurement, "id" | "system" | "kind" | "scenario" | "setup" | "unit">,
-    measure: () => Promise<Pick<Measurement, "rate" | "latency" | "cpu" | "detail">>,
-  ): Promise<Measurement> {
+  async scenario(describe: Describe, measure: () => Promise<Outcome>): Promise<void> {
     process.stdout.write(`  ${describe.system}: ${describe.scenario} (${describe.setup}) … `);
     const loadBefore = loadAverage();
-    let measurement: Measurement;
     try {
-      measurement = { ...describe, ...(await measure()), loadAverage: loadBefore };
+      const measurement = this.#record(describe, await measure(), loadBefore);
       process.stdout.write(`${outcome(measurement)}\n`);
     } catch (error) {
-      const message = (error as Error).message.split("\n")[0];
-      measurement = {
-        ...describe,
-        rate: null,
-        latency: null,
-        cpu: null,
-        loadAverage: loadBefore,
-        error: message,
-      };
-      process.stdout.write(`FAILED: ${message}\n`);
+      this.#recordFailure(describe, error, loadBefore);
     }
+  }
+
+  /**
+   * Runs scenarios whose ratio matters in turns (A, B, A, B, …), so that outside load hits
+   * them alike, and keeps for each the round with its median rate (every round's rate is in
+   * `rounds`, to show the spread).
+   */
+  async compare(contenders: Contender[], rounds: number): Promise<void> {
+    const outcomes: Outcome[][] = contenders.map(() => []);
+    const failures = new Map<number, unknown>();
+    const loadBefore = loadAverage();
+    for (const [index, contender] of contenders.entries()) {
+      await contender.prepare?.().catch((error: unknown) => failures.set(index, error));
+    }
+    for (let round = 1; round <= rounds; round++) {
+      for (const [index, contender] of contenders.entries()) {
+        if (failures.has(index)) continue;
+        const { system, scenario } = contender.describe;
+        process.stdout.write(`  [${round}/${rounds}] ${system}: ${scenario} … `);
+        try {
+          const measured = await contender.measure();
+          outcomes[index].push(measured);
+          process.stdout.write(
+            `${(measured.rate ?? 0).toLocaleString("en")} ${contender.describe.unit}\n`,
+          );
+        } catch (error) {
+          failures.set(index, error);
+          process.stdout.write("failed\n");
+        }
+      }
+    }
+    for (const [index, { describe }] of contenders.entries()) {
+      process.stdout.write(`  ${describe.system}: ${describe.scenario} (${describe.setup}) … `);
+      if (failures.has(index)) {
+        this.#recordFailure(describe, failures.get(index), loadBefore);
+        continue;
+      }
+      const byRate = [...outcomes[index]].sort((a, b) => (a.rate ?? 0) - (b.rate ?? 0));
+      const median = byRate[Math.floor((byRate.length - 1) / 2)];
+      const measurement = this.#record(describe, median, loadBefore);
+      measurement.rounds = outcomes[index].map((measured) => measured.rate ?? 0);
+      const rounds = measurement.rounds.length;
+      process.stdout.write(
+        `${outcome(measurement)}${rounds > 1 ? ` (median of ${rounds})` : ""}\n`,
+      );
+    }
+  }
+
+  #record(describe: Describe, measured: Outcome, loadBefore: number[]): Measurement {
+    const measurement: Measurement = { ...describe, ...measured, loadAverage: loadBefore };
     this.measurements.push(measurement);
     return measurement;
+  }
+
+  #recordFailure(describe: Describe, error: unknown, loadBefore: number[]): void {
+    const message = (error as Error).message.split("\n")[0];
+    this.measurements.push({
+      ...describe,
+      rate: null,
+      latency: null,
+      cpu: null,
+      loadAverage: loadBefore,
+      error: message,
+    });
+    process.stdout.write(`FAILED: ${message}\n`);
   }
 }
 
 function outcome(measurement: Measurement): string {
   const parts: string[] = [];
-  if (measurement.rate !== null)
+  if (measurement.rate !== null) {
     parts.push(`${measurement.rate.toLocaleString("en")} ${measurement.unit}`);
+  }
   if (measurement.latency) {
     parts.push(`p50 ${measurement.latency.p50} ms, p99 ${measurement.latency.p99} ms`);
   }

@@ -6,6 +6,9 @@ export interface Plan {
   warmupMs: number;
   /** Measured window of each throughput scenario. */
   durationMs: number;
+  /** Scenarios whose ratios matter run in turns, this many rounds of `roundMs` each. */
+  rounds: number;
+  roundMs: number;
   partitions: number[];
   /** Concurrent single-message senders. */
   singleSenders: number;
@@ -31,8 +34,6 @@ export interface Plan {
     softBacklog: number;
     hardBacklog: number;
   };
-  /** How long the in-object SQLite loop runs. */
-  sqliteLoopMs: number;
 }
 
 const shared = {
@@ -48,6 +49,8 @@ export const FULL: Plan = {
   name: "full",
   warmupMs: 2000,
   durationMs: 10_000,
+  rounds: 3,
+  roundMs: 4000,
   partitions: [1, 2, 4],
   backlog: 50_000,
   drainTimeoutMs: 60_000,
@@ -62,18 +65,19 @@ export const FULL: Plan = {
     softBacklog: 5000,
     hardBacklog: 20_000,
   },
-  sqliteLoopMs: 5000,
 };
 
 export const QUICK: Plan = {
   ...shared,
   name: "quick",
   warmupMs: 500,
-  durationMs: 2500,
+  durationMs: 2000,
+  rounds: 1,
+  roundMs: 2000,
   partitions: [1, 4],
   backlog: 5000,
   drainTimeoutMs: 15_000,
-  endToEnd: { rate: 1000, warmupMs: 500, durationMs: 3000 },
+  endToEnd: { rate: 1000, warmupMs: 500, durationMs: 2500 },
   burst: {
     steadyRate: 1000,
     burstRate: 10_000,
@@ -84,5 +88,4 @@ export const QUICK: Plan = {
     softBacklog: 2000,
     hardBacklog: 8000,
   },
-  sqliteLoopMs: 2000,
 };

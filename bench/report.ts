@@ -87,6 +87,16 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
       "sluice/batch/1p",
       "raw-sqlite/http",
     ),
+    ratio(
+      "batched sends to the partition alone vs raw SQLite inserts",
+      "partition/batch",
+      "raw-sqlite/loop",
+    ),
+    ratio(
+      "batched sends through the router vs to the partition alone",
+      "sluice/batch/1p",
+      "partition/batch",
+    ),
     ratio("batched sends, group commit vs naive partition", "sluice/batch/1p", "naive/batch/1p"),
     ratio("single-message sends vs hello-world requests", "sluice/single/1p", "hello/single"),
     ratio("single-message sends, 4 partitions vs 1", "sluice/single/4p", "sluice/single/1p"),
@@ -106,12 +116,18 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
 const cell = (value: string | number | null | undefined) =>
   value === null || value === undefined ? "–" : typeof value === "number" ? number(value) : value;
 
+/** The range of the rounds a compared scenario ran, e.g. " (median of 3: 1,500–1,700)". */
+function spread(m: Measurement): string {
+  if (!m.rounds || m.rounds.length < 2) return "";
+  return ` (median of ${m.rounds.length}: ${number(Math.min(...m.rounds))}–${number(Math.max(...m.rounds))})`;
+}
+
 function measurementRow(m: Measurement): string {
   const rate = m.error
     ? `failed: ${m.error}`
     : m.rate === null
       ? "–"
-      : `${number(m.rate)} ${m.unit}`;
+      : `${number(m.rate)} ${m.unit}${spread(m)}`;
   const cpu = m.cpu ? `${m.cpu.server} % / ${m.cpu.load} %` : "–";
   return `| ${m.system} | ${m.scenario} | ${m.setup} | ${rate} | ${cell(m.latency?.p50)} | ${cell(m.latency?.p99)} | ${cpu} |`;
 }

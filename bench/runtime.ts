@@ -38,7 +38,17 @@ function bundle(outdir: string, config: string): string {
     // This Node (>= 22.12, which wrangler needs), whatever `node` is on the PATH.
     execFileSync(process.execPath, args, {
       cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      env: {
+        ...process.env,
+        // The project's build step (the dashboard) runs on this Node too.
+        PATH: [
+          dirname(process.execPath),
+          join(ROOT, "node_modules", ".bin"),
+          process.env.PATH,
+        ].join(":"),
+        WRANGLER_SEND_METRICS: "false",
+        CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
   } catch (error) {

@@ -15,6 +15,7 @@ const plural = (count: number, word: string) => `${count} ${word}${count === 1 ?
 export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promise<void> {
   const { plan } = bench;
   const pid = runtime.workerdPid;
+  const { sluice, naive, hello, rawSqlite } = runtime.origins;
   const target = (origin: string, queue: string): Target => ({
     system: "sluice",
     origin,
@@ -29,8 +30,11 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
     durationMs: plan.durationMs,
   };
   const batchedSends = { ...singleSends, senders: plan.batchSenders, batch: plan.batch };
+  /** Compared scenarios run in turns, each turn shorter. */
+  const inTurns = (options: typeof singleSends) => ({ ...options, durationMs: plan.roundMs });
   const singleSetup = `${plan.singleSenders} senders × 1 message`;
   const batchSetup = `${plan.batchSenders} senders × ${plan.batch} messages`;
+  const unordered = (partitions: number) => ({ partitions, ordering: "unordered" });
 
   const send = async (
     queueTarget: Target,
@@ -41,8 +45,9 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
       { target: queueTarget, workload: { kind: "send", options } },
       pid,
     );
-    if (result.messages === 0)
+    if (result.messages === 0) {
       throw new Error(`nothing accepted: ${JSON.stringify(result.refused)}`);
+    }
     return {
       rate: unit === "req/s" ? result.requestRate : result.rate,
       latency: result.latency,
@@ -60,133 +65,151 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
       setup: `${plan.singleSenders} connections, 1 KiB POST`,
       unit: "req/s",
     },
-    () => send(target(runtime.origins.hello, "hello"), singleSends, "req/s"),
+    () => send(target(hello, "hello"), singleSends, "req/s"),
   );
 
-  await bench.scenario(
-    {
-      id: "raw-sqlite/loop",
-      system: "raw SQLite in a DO",
-      kind: "ceiling",
-      scenario: "inserts inside the object",
-      setup: `1 KiB rows, ${plan.batch} per committed transaction`,
-      unit: "msg/s",
-    },
-    async () => {
-      const before = treeCpuSeconds(pid);
-      const start = performance.now();
-      const answer = await fetch(`${runtime.origins.rawSqlite}/loop`, {
-        method: "POST",
-        body: JSON.stringify({ durationMs: plan.sqliteLoopMs, batch: plan.batch }),
-      });
-      const result = (await answer.json()) as {
-        rows: number;
-        transactions: number;
-        elapsedMs: number;
-      };
-      const seconds = (performance.now() - start) / 1000;
-      return {
-        rate: Math.round((result.rows * 1000) / result.elapsedMs),
-        latency: null,
-        cpu: { server: Math.round(((treeCpuSeconds(pid) - before) / seconds) * 100), load: 0 },
-        detail: result,
-      };
-    },
+  // Group commit, through the whole front path and at the object alone.
+  await bench.compare(
+    [
+      {
+        describe: {
+          id: "sluice/single/1p",
+          system: "Sluice",
+          kind: "produce",
+          scenario: "single-message sends",
+          setup: `${singleSetup}, 1 partition`,
+          unit: "msg/s",
+        },
+        prepare: () => createQueue(sluice, "single-1p", unordered(1)),
+        measure: () => send(target(sluice, "single-1p"), inTurns(singleSends)),
+      },
+      {
+        describe: {
+          id: "naive/single/1p",
+          system: "Sluice, naive partition",
+          kind: "produce",
+          scenario: "single-message sends",
+          setup: `${singleSetup}, 1 partition, group commit off`,
+          unit: "msg/s",
+        },
+        prepare: () => createQueue(naive, "single-1p", unordered(1)),
+        measure: () => send(target(naive, "single-1p"), inTurns(singleSends)),
+      },
+      ...[true, false].map((groupCommit) => ({
+        describe: {
+          id: groupCommit ? "partition/single" : "naive-partition/single",
+          system: groupCommit ? ("Sluice" as const) : ("Sluice, naive partition" as const),
+          kind: "produce" as const,
+          scenario: "single-message sends to the partition alone",
+          setup: `${plan.singleSenders} senders inside workerd calling send() on 1 partition over RPC, no HTTP, no router${groupCommit ? "" : ", group commit off"}`,
+          unit: "msg/s" as const,
+        },
+        measure: () =>
+          driveOnePartition(runtime, {
+            groupCommit,
+            senders: plan.singleSenders,
+            batch: 1,
+            durationMs: plan.roundMs,
+          }),
+      })),
+    ],
+    plan.rounds,
   );
 
-  await bench.scenario(
-    {
-      id: "raw-sqlite/http",
-      system: "raw SQLite in a DO",
-      kind: "ceiling",
-      scenario: "inserts over HTTP",
-      setup: `${batchSetup}, minimal front Worker, 1 object`,
-      unit: "msg/s",
-    },
-    () => send(target(runtime.origins.rawSqlite, "http"), batchedSends),
+  // Batched sends against the storage ceiling.
+  await bench.compare(
+    [
+      {
+        describe: {
+          id: "sluice/batch/1p",
+          system: "Sluice",
+          kind: "produce",
+          scenario: "batched sends",
+          setup: `${batchSetup}, 1 partition`,
+          unit: "msg/s",
+        },
+        prepare: () => createQueue(sluice, "batch-1p", unordered(1)),
+        measure: () => send(target(sluice, "batch-1p"), inTurns(batchedSends)),
+      },
+      {
+        describe: {
+          id: "naive/batch/1p",
+          system: "Sluice, naive partition",
+          kind: "produce",
+          scenario: "batched sends",
+          setup: `${batchSetup}, 1 partition, group commit off`,
+          unit: "msg/s",
+        },
+        prepare: () => createQueue(naive, "batch-1p", unordered(1)),
+        measure: () => send(target(naive, "batch-1p"), inTurns(batchedSends)),
+      },
+      {
+        describe: {
+          id: "partition/batch",
+          system: "Sluice",
+          kind: "produce",
+          scenario: "batched sends to the partition alone",
+          setup: `${batchSetup} inside workerd calling send() on 1 partition over RPC, no HTTP, no router`,
+          unit: "msg/s",
+        },
+        measure: () =>
+          driveOnePartition(runtime, {
+            groupCommit: true,
+            senders: plan.batchSenders,
+            batch: plan.batch,
+            durationMs: plan.roundMs,
+          }),
+      },
+      {
+        describe: {
+          id: "raw-sqlite/loop",
+          system: "raw SQLite in a DO",
+          kind: "ceiling",
+          scenario: "inserts inside the object",
+          setup: `1 KiB rows, ${plan.batch} per committed transaction`,
+          unit: "msg/s",
+        },
+        measure: () => insertLoop(runtime, plan.roundMs, plan.batch),
+      },
+      {
+        describe: {
+          id: "raw-sqlite/http",
+          system: "raw SQLite in a DO",
+          kind: "ceiling",
+          scenario: "inserts over HTTP",
+          setup: `${batchSetup}, minimal front Worker, 1 object`,
+          unit: "msg/s",
+        },
+        measure: () => send(target(rawSqlite, "http"), inTurns(batchedSends)),
+      },
+    ],
+    plan.rounds,
   );
 
-  for (const partitions of plan.partitions) {
-    const queue = `single-${partitions}p`;
-    await bench.scenario(
-      {
-        id: `sluice/single/${partitions}p`,
-        system: "Sluice",
-        kind: "produce",
-        scenario: "single-message sends",
-        setup: `${singleSetup}, ${plural(partitions, "partition")}`,
-        unit: "msg/s",
-      },
-      async () => {
-        await createQueue(runtime.origins.sluice, queue, { partitions, ordering: "unordered" });
-        return send(target(runtime.origins.sluice, queue), singleSends);
-      },
-    );
-    if (partitions !== 1) continue;
-    await bench.scenario(
-      {
-        id: "naive/single/1p",
-        system: "Sluice, naive partition",
-        kind: "produce",
-        scenario: "single-message sends",
-        setup: `${singleSetup}, 1 partition, group commit off`,
-        unit: "msg/s",
-      },
-      async () => {
-        await createQueue(runtime.origins.naive, queue, { partitions, ordering: "unordered" });
-        return send(target(runtime.origins.naive, queue), singleSends);
-      },
-    );
+  for (const partitions of plan.partitions.filter((count) => count > 1)) {
+    for (const [kind, options, setup] of [
+      ["single", singleSends, singleSetup],
+      ["batch", batchedSends, batchSetup],
+    ] as const) {
+      const queue = `${kind}-${partitions}p`;
+      await bench.scenario(
+        {
+          id: `sluice/${kind}/${partitions}p`,
+          system: "Sluice",
+          kind: "produce",
+          scenario: kind === "single" ? "single-message sends" : "batched sends",
+          setup: `${setup}, ${plural(partitions, "partition")}`,
+          unit: "msg/s",
+        },
+        async () => {
+          await createQueue(sluice, queue, unordered(partitions));
+          return send(target(sluice, queue), options);
+        },
+      );
+    }
   }
 
-  for (const groupCommit of [true, false]) {
-    await bench.scenario(
-      {
-        id: groupCommit ? "partition/single" : "naive-partition/single",
-        system: groupCommit ? "Sluice" : "Sluice, naive partition",
-        kind: "produce",
-        scenario: "single-message sends to the partition alone",
-        setup: `${plan.singleSenders} senders inside workerd calling send() on 1 partition over RPC, no HTTP, no router${groupCommit ? "" : ", group commit off"}`,
-        unit: "msg/s",
-      },
-      () => driveOnePartition(runtime, groupCommit, plan.singleSenders, plan.durationMs),
-    );
-  }
-
-  for (const partitions of plan.partitions) {
-    const queue = `batch-${partitions}p`;
-    await bench.scenario(
-      {
-        id: `sluice/batch/${partitions}p`,
-        system: "Sluice",
-        kind: "produce",
-        scenario: "batched sends",
-        setup: `${batchSetup}, ${plural(partitions, "partition")}`,
-        unit: "msg/s",
-      },
-      async () => {
-        await createQueue(runtime.origins.sluice, queue, { partitions, ordering: "unordered" });
-        return send(target(runtime.origins.sluice, queue), batchedSends);
-      },
-    );
-    if (partitions !== 1) continue;
-    await bench.scenario(
-      {
-        id: "naive/batch/1p",
-        system: "Sluice, naive partition",
-        kind: "produce",
-        scenario: "batched sends",
-        setup: `${batchSetup}, 1 partition, group commit off`,
-        unit: "msg/s",
-      },
-      async () => {
-        await createQueue(runtime.origins.naive, queue, { partitions, ordering: "unordered" });
-        return send(target(runtime.origins.naive, queue), batchedSends);
-      },
-    );
-  }
-
-  for (const partitions of [plan.partitions[0], plan.partitions[plan.partitions.length - 1]]) {
+  for (const partitions of new Set([1, Math.max(...plan.partitions)])) {
     const queue = `drain-${partitions}p`;
     await bench.scenario(
       {
@@ -198,8 +221,8 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
         unit: "msg/s",
       },
       async () => {
-        await createQueue(runtime.origins.sluice, queue, { partitions, ordering: "unordered" });
-        return drainBacklog(bench, target(runtime.origins.sluice, queue), pid);
+        await createQueue(sluice, queue, unordered(partitions));
+        return drainBacklog(bench, target(sluice, queue), pid);
       },
     );
   }
@@ -214,8 +237,8 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
       unit: "msg/s",
     },
     async () => {
-      await createQueue(runtime.origins.sluice, "e2e", { partitions: 1, ordering: "unordered" });
-      return endToEnd(bench, target(runtime.origins.sluice, "e2e"), pid);
+      await createQueue(sluice, "e2e", unordered(1));
+      return endToEnd(bench, target(sluice, "e2e"), pid);
     },
   );
 
@@ -230,14 +253,13 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
       unit: "msg/s",
     },
     async () => {
-      await createQueue(runtime.origins.sluice, "burst", {
-        partitions: 1,
-        ordering: "unordered",
+      await createQueue(sluice, "burst", {
+        ...unordered(1),
         backlog: { soft: burst.softBacklog, hard: burst.hardBacklog },
       });
       const { result, cpu } = await bench.job<BurstSummary>(
         {
-          target: target(runtime.origins.sluice, "burst"),
+          target: target(sluice, "burst"),
           workload: {
             kind: "burst",
             options: { ...burst, consumers: plan.consumers, sampleMs: 250 },
@@ -254,6 +276,27 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
       };
     },
   );
+}
+
+/** The storage ceiling, measured inside the object (bench/workers/raw-sqlite.ts). */
+async function insertLoop(runtime: Runtime, durationMs: number, batch: number) {
+  const before = treeCpuSeconds(runtime.workerdPid);
+  const start = performance.now();
+  const answer = await fetch(`${runtime.origins.rawSqlite}/loop`, {
+    method: "POST",
+    body: JSON.stringify({ durationMs, batch }),
+  });
+  const result = (await answer.json()) as { rows: number; transactions: number; elapsedMs: number };
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    rate: Math.round((result.rows * 1000) / result.elapsedMs),
+    latency: null,
+    cpu: {
+      server: Math.round(((treeCpuSeconds(runtime.workerdPid) - before) / seconds) * 100),
+      load: 0,
+    },
+    detail: result,
+  };
 }
 
 /** Fills a backlog with batched sends, then measures draining it. */
@@ -315,19 +358,23 @@ export async function endToEnd(bench: Bench, queueTarget: Target, pid: number) {
 /** Senders inside workerd call one fresh partition directly (bench/workers/partition-driver.ts). */
 async function driveOnePartition(
   runtime: Runtime,
-  groupCommit: boolean,
-  senders: number,
-  durationMs: number,
+  drive: { groupCommit: boolean; senders: number; batch: number; durationMs: number },
 ) {
   const before = treeCpuSeconds(runtime.workerdPid);
   const start = performance.now();
   const answer = await fetch(runtime.origins.partitionDriver, {
     method: "POST",
-    body: JSON.stringify({ groupCommit, senders, durationMs }),
+    body: JSON.stringify(drive),
   });
-  if (!answer.ok)
+  if (!answer.ok) {
     throw new Error(`partition driver answered ${answer.status}: ${await answer.text()}`);
-  const result = (await answer.json()) as { sent: number; elapsedMs: number; transactions: number };
+  }
+  const result = (await answer.json()) as {
+    sent: number;
+    sends: number;
+    elapsedMs: number;
+    transactions: number;
+  };
   const seconds = (performance.now() - start) / 1000;
   return {
     rate: Math.round((result.sent * 1000) / result.elapsedMs),
@@ -338,7 +385,7 @@ async function driveOnePartition(
     },
     detail: {
       ...result,
-      sendsPerTransaction: Math.round((result.sent / result.transactions) * 10) / 10,
+      sendsPerTransaction: Math.round((result.sends / result.transactions) * 10) / 10,
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The partition alone: concurrent senders inside workerd call one partition's `send` over
- * RPC, with no HTTP and no router in the way, with and without group commit. Isolates what
- * group commit buys the object from what the front path costs.
+ * RPC, with no HTTP and no router in the way, with and without group commit. Separates what
+ * the object costs (and what group commit buys it) from what the front path costs.
  */
 import type { NewMessage, PartitionContext } from "../../durable-objects/messages.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
@@ -18,6 +18,8 @@ interface DriverEnv {
 interface Drive {
   groupCommit: boolean;
   senders: number;
+  /** Messages per send. */
+  batch: number;
   durationMs: number;
 }
 
@@ -39,16 +41,18 @@ export default {
       contentType: "application/json",
       headers: {},
     };
+    const batch = Array.from({ length: drive.batch }, () => message);
     let sent = 0;
     const start = Date.now();
     const sender = async () => {
       while (Date.now() - start < drive.durationMs) {
-        const outcome = await partition.send(context, [message]);
-        if (outcome.ok) sent++;
+        const outcome = await partition.send(context, batch);
+        if (outcome.ok) sent += batch.length;
       }
     };
     await Promise.all(Array.from({ length: drive.senders }, sender));
     const elapsedMs = Date.now() - start;
-    return Response.json({ sent, elapsedMs, transactions: await partition.sendTransactions });
+    const transactions = await partition.sendTransactions;
+    return Response.json({ sent, sends: sent / drive.batch, elapsedMs, transactions });
   },
 } satisfies ExportedHandler<DriverEnv>;
