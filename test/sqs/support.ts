@@ -4,9 +4,10 @@
  * hands each request (already signed by the SDK) to `SELF.fetch` instead of the network; the
  * SDK still signs every request and checks the MD5s of every answer.
  */
+
+import { SELF } from "cloudflare:test";
 import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import type { HttpRequest, HttpResponse } from "@smithy/types";
-import { SELF } from "cloudflare:test";
 import { ORIGIN, ok } from "../worker/api.ts";
 
 export { ORIGIN, queueName } from "../worker/api.ts";
@@ -21,7 +22,13 @@ export interface Credentials {
 /** Changes a signed request before it is sent, to see the door refuse it. */
 export type Tamper = (request: HttpRequest) => HttpRequest;
 
-function workerHandler(tamper: Tamper = (request) => request) {
+export interface HandlerHooks {
+  tamper?: Tamper;
+  /** Sees each raw answer (a clone) before the SDK reads it. */
+  observe?: (response: Response) => void;
+}
+
+function workerHandler({ tamper = (request) => request, observe }: HandlerHooks) {
   return {
     async handle(signed: HttpRequest): Promise<{ response: HttpResponse }> {
       const request = tamper(signed);
@@ -33,6 +40,7 @@ function workerHandler(tamper: Tamper = (request) => request) {
         headers: request.headers,
         body: request.body,
       });
+      observe?.(response.clone());
       const headers: Record<string, string> = {};
       response.headers.forEach((value, name) => {
         headers[name] = value;
@@ -47,14 +55,14 @@ function workerHandler(tamper: Tamper = (request) => request) {
 
 export function sqsClient(
   credentials: Credentials,
-  options: Partial<SQSClientConfig> & { tamper?: Tamper } = {},
+  options: Partial<SQSClientConfig> & HandlerHooks = {},
 ): SQSClient {
-  const { tamper, ...config } = options;
+  const { tamper, observe, ...config } = options;
   return new SQSClient({
     region: REGION,
     endpoint: ORIGIN,
     credentials,
-    requestHandler: workerHandler(tamper),
+    requestHandler: workerHandler({ tamper, observe }),
     ...config,
   });
 }
