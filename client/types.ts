@@ -1,17 +1,20 @@
 /**
- * The shapes of the HTTP API v1 as the SDK sends and receives them. They are declared here,
- * not imported from the Worker, so the SDK carries no server code or schema library;
- * `test/client/wire-types.check.ts` fails the type check when they drift from the Worker's
- * zod schemas (`worker/schemas.ts`, `worker/config.ts`).
+ * The shapes of the HTTP API v1 as the SDK sends and receives them; the service-binding door
+ * (`worker/rpc.ts`) answers them too. They are declared here, not imported from the Worker,
+ * so the SDK carries no server code or schema library; `test/client/wire-types.check.ts`
+ * fails the type check when they drift from the Worker's zod schemas (`worker/schemas.ts`,
+ * `worker/config.ts`).
  */
 
-export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | JsonValue[]
-  | { [key: string]: JsonValue };
+/**
+ * Any JSON value. Arrays and objects are interfaces so that recursive expansions (such as
+ * the types of a service binding's stub) stop at them.
+ */
+export type JsonValue = string | number | boolean | null | JsonArray | JsonObject;
+export interface JsonArray extends Array<JsonValue> {}
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
 
 export type ContentType = "application/json" | "text/plain" | "application/octet-stream";
 

@@ -9,12 +9,14 @@
  * this isolate, everywhere within `KEY_CACHE_MS`). Only Workers of the same account can bind,
  * so the key's id is enough: no secret travels.
  *
- * Answers are the service layer's values tagged `ok: true`. Expected failures are values too,
- * `{ ok: false, status, code, detail, retryAfterSeconds? }`, with the status and code the
- * HTTP API would answer; a thrown error is a bug.
+ * Answers are the service layer's values tagged `ok: true`, typed with the API's wire types
+ * (`client/types.ts`, whose JSON type a binding's stub types can expand). Expected failures
+ * are values too, `{ ok: false, status, code, detail, retryAfterSeconds? }`, with the status
+ * and code the HTTP API would answer; a thrown error is a bug.
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
+import type * as wire from "../client/types.ts";
 import { authenticateKeyId, type Principal } from "./auth.ts";
 import { countShed, isShedReason } from "./metrics.ts";
 import type { Outcome } from "./outcome.ts";
@@ -52,13 +54,12 @@ export interface RpcRefusal {
 
 export type RpcOutcome<T> = ({ ok: true } & T) | RpcRefusal;
 
-/** Arguments as callers write them: defaults may be left out, as in an HTTP body. */
-export type RpcMessage = z.input<typeof MessageInputSchema>;
-export type RpcReceiveOptions = z.input<typeof ReceiveBodySchema>;
-export type RpcNackOptions = Omit<z.input<typeof NackBodySchema>, "receipts">;
-export type RpcPeekQuery = z.input<typeof PeekQuerySchema>;
-export type RpcDeadLetterQuery = z.input<typeof DeadLetterQuerySchema>;
-export type RpcRedriveInput = z.input<typeof RedriveBodySchema>;
+/** What a send answers: the HTTP body, and whether the queue asked producers to slow down. */
+export interface RpcSendResult {
+  messages: wire.SentMessage[];
+  failed: wire.SendFailure[];
+  backpressure: boolean;
+}
 
 const NackOptionsSchema = NackBodySchema.omit({ receipts: true });
 
@@ -70,7 +71,7 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   // ───────────────────────────── producing ─────────────────────────────
 
   /** One message; the answer lists it like a batch of one. */
-  send(queue: string, message: RpcMessage) {
+  send(queue: string, message: wire.NewMessage): Promise<RpcOutcome<RpcSendResult>> {
     return this.#run("produce", (principal) =>
       queues.sendMessages(this.env, principal, queueArgument(queue), [
         parseWith(MessageInputSchema, message, "message"),
@@ -79,7 +80,7 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   }
 
   /** Up to 100 messages: stored in part (`failed` lists the rest) only across partitions. */
-  sendBatch(queue: string, messages: RpcMessage[]) {
+  sendBatch(queue: string, messages: wire.NewMessage[]): Promise<RpcOutcome<RpcSendResult>> {
     return this.#run("produce", (principal) =>
       queues.sendMessages(
         this.env,
@@ -92,7 +93,10 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
 
   // ───────────────────────────── consuming ─────────────────────────────
 
-  receive(queue: string, options: RpcReceiveOptions = {}) {
+  receive(
+    queue: string,
+    options: wire.ReceiveOptions = {},
+  ): Promise<RpcOutcome<{ messages: wire.ReceivedMessage[] }>> {
     return this.#run("consume", (principal) =>
       queues.receiveMessages(
         this.env,
@@ -103,7 +107,7 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     );
   }
 
-  ack(queue: string, receipts: string[]) {
+  ack(queue: string, receipts: string[]): Promise<RpcOutcome<wire.AckResult>> {
     return this.#run("essential", (principal) =>
       queues.ackMessages(
         this.env,
@@ -114,7 +118,11 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     );
   }
 
-  nack(queue: string, receipts: string[], options: RpcNackOptions = {}) {
+  nack(
+    queue: string,
+    receipts: string[],
+    options: wire.NackOptions = {},
+  ): Promise<RpcOutcome<wire.NackResult>> {
     return this.#run("essential", (principal) =>
       queues.nackMessages(
         this.env,
@@ -126,7 +134,11 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     );
   }
 
-  extend(queue: string, receipts: string[], visibilityTimeout: number) {
+  extend(
+    queue: string,
+    receipts: string[],
+    visibilityTimeout: number,
+  ): Promise<RpcOutcome<wire.ExtendResult>> {
     return this.#run("essential", (principal) =>
       queues.extendLeases(
         this.env,
@@ -138,7 +150,10 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     );
   }
 
-  peek(queue: string, query: RpcPeekQuery = {}) {
+  peek(
+    queue: string,
+    query: wire.PeekQuery = {},
+  ): Promise<RpcOutcome<{ messages: wire.PeekedMessage[] }>> {
     return this.#run("consume", (principal) =>
       queues.peekMessages(
         this.env,
@@ -152,19 +167,22 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   // ───────────────────────────── queues ─────────────────────────────
 
   /** The queue's configuration and stats. */
-  getQueue(queue: string) {
+  getQueue(queue: string): Promise<RpcOutcome<{ queue: wire.Queue }>> {
     return this.#run("consume", (principal) =>
       queues.getQueue(this.env, principal, queueArgument(queue)),
     );
   }
 
-  listQueues() {
+  listQueues(): Promise<RpcOutcome<{ queues: wire.Queue[] }>> {
     return this.#run("consume", (principal) => queues.listQueues(this.env, principal));
   }
 
   // ───────────────────────────── dead letters ─────────────────────────────
 
-  listDeadLetters(queue: string, query: RpcDeadLetterQuery = {}) {
+  listDeadLetters(
+    queue: string,
+    query: wire.DeadLetterQuery = {},
+  ): Promise<RpcOutcome<wire.DeadLetterPage>> {
     return this.#run("consume", (principal) =>
       queues.listDeadLetters(
         this.env,
@@ -175,7 +193,7 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     );
   }
 
-  getDeadLetter(queue: string, id: string) {
+  getDeadLetter(queue: string, id: string): Promise<RpcOutcome<{ message: wire.DeadMessage }>> {
     return this.#run("consume", (principal) =>
       queues.getDeadLetter(
         this.env,
@@ -186,7 +204,10 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     );
   }
 
-  redriveDeadLetters(queue: string, input: RpcRedriveInput) {
+  redriveDeadLetters(
+    queue: string,
+    input: wire.RedriveInput,
+  ): Promise<RpcOutcome<wire.RedriveResult>> {
     return this.#run("produce", (principal) =>
       queues.redriveDeadLetters(
         this.env,
@@ -197,7 +218,7 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     );
   }
 
-  deleteDeadLetter(queue: string, id: string) {
+  deleteDeadLetter(queue: string, id: string): Promise<RpcOutcome<object>> {
     return this.#run("consume", (principal) =>
       queues.deleteDeadLetter(
         this.env,
@@ -208,7 +229,7 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     );
   }
 
-  purgeDeadLetters(queue: string) {
+  purgeDeadLetters(queue: string): Promise<RpcOutcome<{ purged: number }>> {
     return this.#run("consume", (principal) =>
       queues.purgeDeadLetters(this.env, principal, queueArgument(queue)),
     );
