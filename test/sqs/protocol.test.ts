@@ -54,6 +54,25 @@ describe("the SQS JSON protocol on POST /", () => {
     expect(refusal.message).toContain("ListQueueTags");
   });
 
+  it.each(["Frobnicate", "constructor", "__proto__"])(
+    "refuses the unknown action %s with InvalidAction",
+    async (action) => {
+      const response = await SELF.fetch(`${ORIGIN}/`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/x-amz-json-1.0",
+          "X-Amz-Target": `AmazonSQS.${action}`,
+        },
+        body: "{}",
+      });
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual({
+        __type: "com.amazonaws.sqs#InvalidAction",
+        message: `${action} is not an SQS action`,
+      });
+    },
+  );
+
   it("refuses the older query protocol with a message that says what to send", async () => {
     const response = await SELF.fetch(`${ORIGIN}/`, {
       method: "POST",

@@ -74,7 +74,8 @@ export async function handleSqs(request: Request, env: Env): Promise<Response> {
   const requestId = crypto.randomUUID();
   const target = request.headers.get("x-amz-target") ?? "";
   const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : null;
-  const ticket = admit(env, ACTIONS[action ?? ""]?.shed ?? "essential");
+  const entry = action !== null && Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
+  const ticket = admit(env, entry?.shed ?? "essential");
   try {
     if (ticket === null) {
       countShed("inflight_limit");
@@ -91,10 +92,9 @@ export async function handleSqs(request: Request, env: Env): Promise<Response> {
         `POST / speaks the SQS JSON protocol: send Content-Type: ${CONTENT_TYPE} and X-Amz-Target: AmazonSQS.<Action> (AWS SDKs released since late 2023 do); the older query protocol is not supported`,
       );
     }
+    if (entry === undefined) throw unknownAction(action);
     const body = await readBody(request);
     const signer = await verifySignature(env, request, body);
-    const entry = ACTIONS[action];
-    if (entry === undefined) throw unknownAction(action);
     const call: SqsCall = { env, ...signer, origin: new URL(request.url).origin };
     return answer(200, await entry.run(call, parseBody(body)), requestId);
   } catch (error) {
