@@ -183,7 +183,7 @@ export async function sendMessageBatch(call: SqsCall, input: unknown) {
     if (problem === null) valid.push(entry);
     else Failed.push(batchFailure(entry.Id, problem));
   }
-  const Successful = [];
+  const Successful: ({ Id: string } & Awaited<ReturnType<typeof sendReceipt>>)[] = [];
   if (valid.length > 0) {
     const messages = await Promise.all(valid.map((entry) => toMessageInput(record, entry)));
     const outcome = await sendMessages(call.env, call.principal, record.name, messages);
@@ -206,15 +206,6 @@ export async function sendMessageBatch(call: SqsCall, input: unknown) {
   return { Successful, Failed };
 }
 
-const SYSTEM_ATTRIBUTES = [
-  "ApproximateReceiveCount",
-  "ApproximateFirstReceiveTimestamp",
-  "SentTimestamp",
-  "MessageGroupId",
-  "SequenceNumber",
-  "AWSTraceHeader",
-];
-
 /** The body as stored: JSON text, the text, or base64 for bytes. */
 function bodyText(message: ReceivedMessage): string {
   return message.contentType === "application/json"
@@ -222,77 +213,85 @@ function bodyText(message: ReceivedMessage): string {
     : (message.body as string);
 }
 
+interface Asked {
+  /** System attribute names (MessageSystemAttributeNames and the older AttributeNames). */
+  system: string[];
+  /** MessageAttributeNames. */
+  attributes: string[];
+  visibilityTimeout: number;
+}
+
 /**
- * ApproximateFirstReceiveTimestamp is known only on the first receive (it is this lease's
- * start); Sluice does not keep it, so later receives leave it out.
+ * The system attributes asked for that the message has. ApproximateFirstReceiveTimestamp is
+ * known only on the first receive (it is this lease's start): Sluice does not keep it.
  */
 function systemAttributes(
   message: ReceivedMessage,
   record: QueueRecord,
-  visibilityTimeout: number,
+  asked: Asked,
   traceHeader: string | undefined,
 ): Record<string, string> {
-  const fifo = isFifoName(record.name);
   const values: Record<string, string | undefined> = {
     ApproximateReceiveCount: String(message.attempts),
     ApproximateFirstReceiveTimestamp:
       message.attempts === 1
-        ? String(message.leaseExpiresAt - visibilityTimeout * 1000)
+        ? String(message.leaseExpiresAt - asked.visibilityTimeout * 1000)
         : undefined,
     SentTimestamp: String(message.sentAt),
     MessageGroupId: message.key ?? undefined,
-    SequenceNumber: fifo ? String(message.seq) : undefined,
+    SequenceNumber: isFifoName(record.name) ? String(message.seq) : undefined,
     AWSTraceHeader: traceHeader,
   };
+  const wanted = (name: string) => asked.system.includes("All") || asked.system.includes(name);
   return Object.fromEntries(
-    Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    Object.entries(values).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined && wanted(entry[0]),
+    ),
   );
 }
 
+/** A received message as SQS answers it, with the checksums of what is answered. */
+async function toSqsMessage(message: ReceivedMessage, record: QueueRecord, asked: Asked) {
+  const Body = bodyText(message);
+  const { attributes, traceHeader } = attributesFrom(message.headers);
+  const system = systemAttributes(message, record, asked, traceHeader);
+  const selected = selectAttributes(attributes, asked.attributes);
+  const md5OfSelected = await md5OfAttributes(selected);
+  return {
+    MessageId: message.id,
+    ReceiptHandle: message.receipt,
+    MD5OfBody: await md5OfBody(Body),
+    Body,
+    ...(Object.keys(system).length > 0 ? { Attributes: system } : {}),
+    ...(md5OfSelected === undefined
+      ? {}
+      : { MessageAttributes: selected, MD5OfMessageAttributes: md5OfSelected }),
+  };
+}
+
 export async function receiveMessage(call: SqsCall, input: unknown) {
-  const request = parseInput(ReceiveMessageSchema, input);
-  const record = await queueOf(call, request.QueueUrl);
-  if (request.VisibilityTimeout === 0) {
+  const receive = parseInput(ReceiveMessageSchema, input);
+  const record = await queueOf(call, receive.QueueUrl);
+  if (receive.VisibilityTimeout === 0) {
     throw sqsError(
       "InvalidParameterValue",
       "VisibilityTimeout 0 is not supported: Sluice leases a received message for 1–43200 seconds",
     );
   }
-  const visibilityTimeout = request.VisibilityTimeout ?? record.config.visibilityTimeout;
+  const asked: Asked = {
+    system: [...(receive.AttributeNames ?? []), ...(receive.MessageSystemAttributeNames ?? [])],
+    attributes: receive.MessageAttributeNames ?? [],
+    visibilityTimeout: receive.VisibilityTimeout ?? record.config.visibilityTimeout,
+  };
   const { messages } = expectOk(
     await receiveMessages(call.env, call.principal, record.name, {
-      max: request.MaxNumberOfMessages ?? 1,
-      visibilityTimeout,
-      wait: request.WaitTimeSeconds ?? record.config.sqs?.receiveWaitSeconds ?? 0,
+      max: receive.MaxNumberOfMessages ?? 1,
+      visibilityTimeout: asked.visibilityTimeout,
+      wait: receive.WaitTimeSeconds ?? record.config.sqs?.receiveWaitSeconds ?? 0,
     }),
   );
-  const systemNames = [
-    ...(request.AttributeNames ?? []),
-    ...(request.MessageSystemAttributeNames ?? []),
-  ];
-  const wantsSystem = (name: string) => systemNames.includes("All") || systemNames.includes(name);
   const Messages = await Promise.all(
-    messages.map(async (message) => {
-      const Body = bodyText(message);
-      const { attributes, traceHeader } = attributesFrom(message.headers);
-      const system = Object.fromEntries(
-        Object.entries(systemAttributes(message, record, visibilityTimeout, traceHeader)).filter(
-          ([name]) => SYSTEM_ATTRIBUTES.includes(name) && wantsSystem(name),
-        ),
-      );
-      const selected = selectAttributes(attributes, request.MessageAttributeNames ?? []);
-      const md5OfSelected = await md5OfAttributes(selected);
-      return {
-        MessageId: message.id,
-        ReceiptHandle: message.receipt,
-        MD5OfBody: await md5OfBody(Body),
-        Body,
-        ...(Object.keys(system).length > 0 ? { Attributes: system } : {}),
-        ...(md5OfSelected === undefined
-          ? {}
-          : { MessageAttributes: selected, MD5OfMessageAttributes: md5OfSelected }),
-      };
-    }),
+    messages.map((message) => toSqsMessage(message, record, asked)),
   );
   return Messages.length > 0 ? { Messages } : {};
 }
