@@ -1,3 +1,4 @@
+import { SELF } from "cloudflare:test";
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -26,6 +27,13 @@ const TWENTY_MINUTES_MS = 20 * 60_000;
 let admin: SQSClient;
 let name: string;
 let url: string;
+
+/** Sends a request as it is, unsigned or signed by hand, expecting a 403. */
+async function fetch403(request: Request): Promise<Response> {
+  const response = await SELF.fetch(request);
+  expect(response.status).toBe(403);
+  return response;
+}
 
 async function stats() {
   return (await ok("GET", `/v1/queues/${name}`)).stats;
@@ -129,19 +137,33 @@ describe("AWS Signature Version 4", () => {
     expect(response.headers.get("x-amzn-query-error")).toBe("MissingAuthenticationToken;Sender");
   });
 
+  it.each([
+    ["another algorithm", "AWS4-HMAC-SHA512 Credential=key_1/20260101/us-east-1/sqs/aws4_request"],
+    [
+      "a credential without a scope",
+      "AWS4-HMAC-SHA256 Credential=key_1, SignedHeaders=host, Signature=00",
+    ],
+  ])("refuses an Authorization header with %s as IncompleteSignature", async (_, header) => {
+    const response = await fetch403(
+      new Request(`${ORIGIN}/`, {
+        method: "POST",
+        headers: {
+          Authorization: header,
+          "Content-Type": "application/x-amz-json-1.0",
+          "X-Amz-Target": "AmazonSQS.ListQueues",
+        },
+        body: "{}",
+      }),
+    );
+    expect(response.headers.get("x-amzn-query-error")).toBe("IncompleteSignature;Sender");
+  });
+
   it("does not take the admin token as a secret: the admin uses an admin-scoped key", async () => {
     const client = sqsClient({ accessKeyId: "admin", secretAccessKey: "test-admin-token" });
     const refusal = await client.send(new ListQueuesCommand({})).catch((error) => error);
     expect(refusal.name).toBe("InvalidClientTokenId");
   });
 });
-
-async function fetch403(request: Request): Promise<Response> {
-  const { SELF } = await import("cloudflare:test");
-  const response = await SELF.fetch(request);
-  expect(response.status).toBe(403);
-  return response;
-}
 
 describe("scopes", () => {
   it("lets a produce key send but not receive", async () => {

@@ -193,8 +193,9 @@ export async function verifySignature(
   if (Number.isNaN(signedAt) || !auth.signedHeaders.includes("x-amz-date")) {
     throw incomplete("sign the x-amz-date header (yyyymmddThhmmssZ) with the request");
   }
-  if (!auth.signedHeaders.includes("host"))
+  if (!auth.signedHeaders.includes("host")) {
     throw incomplete("sign the host header with the request");
+  }
   if (auth.service !== SERVICE) {
     throw sqsError(
       "SignatureDoesNotMatch",
