@@ -15,9 +15,12 @@ export interface BackpressureOptions {
 export const DEFAULT_BACKPRESSURE: BackpressureOptions = { initialDelayMs: 50, maxDelayMs: 5_000 };
 
 export class Pacer {
+  readonly #options: BackpressureOptions;
   readonly #delays = new Map<string, number>();
 
-  constructor(readonly options: BackpressureOptions) {}
+  constructor(options: BackpressureOptions) {
+    this.#options = options;
+  }
 
   /** The pause the next send to `queue` waits before it goes out. */
   delayMs(queue: string): number {
@@ -30,7 +33,7 @@ export class Pacer {
   }
 
   observe(queue: string, slow: boolean): void {
-    const { initialDelayMs, maxDelayMs } = this.options;
+    const { initialDelayMs, maxDelayMs } = this.#options;
     const delay = this.delayMs(queue);
     const next = slow
       ? Math.min(maxDelayMs, Math.max(initialDelayMs, delay * 2))

@@ -20,7 +20,7 @@ type Answer<Schema extends z.ZodType, Sdk> = [z.output<Schema>] extends [Sdk]
     : false
   : false;
 
-type Request<Schema extends z.ZodType, Sdk> = [Sdk] extends [z.input<Schema>]
+type Accepted<Schema extends z.ZodType, Sdk> = [Sdk] extends [z.input<Schema>]
   ? [Exclude<keyof z.input<Schema>, keyof Sdk>] extends [never]
     ? true
     : false
@@ -37,28 +37,28 @@ type Holds<_Check extends true> = never;
 
 export type Checks = [
   Holds<Answer<typeof api.JsonValueSchema, wire.JsonValue>>,
-  Holds<Request<typeof api.MessageInputSchema, wire.NewMessage>>,
+  Holds<Accepted<typeof api.MessageInputSchema, wire.NewMessage>>,
   Holds<Answer<typeof api.SendResultSchema, wire.SendResult>>,
-  Holds<Request<typeof api.ReceiveBodySchema, wire.ReceiveOptions>>,
+  Holds<Accepted<typeof api.ReceiveBodySchema, wire.ReceiveOptions>>,
   Holds<Answer<typeof api.ReceivedMessageSchema, wire.ReceivedMessage>>,
   Holds<Answer<typeof api.ReceiptFailureSchema, wire.ReceiptFailure>>,
   Holds<Answer<typeof api.AckResultSchema, wire.AckResult>>,
-  Holds<Request<typeof api.NackBodySchema, wire.NackOptions & { receipts: string[] }>>,
+  Holds<Accepted<typeof api.NackBodySchema, wire.NackOptions & { receipts: string[] }>>,
   Holds<Answer<typeof api.NackResultSchema, wire.NackResult>>,
   Holds<Answer<typeof api.ExtendResultSchema, wire.ExtendResult>>,
   Holds<Query<typeof api.PeekQuerySchema, wire.PeekQuery>>,
   Holds<Answer<typeof api.PeekedMessageSchema, wire.PeekedMessage>>,
   Holds<Answer<typeof QueueConfigSchema, wire.QueueConfig>>,
-  Holds<Request<typeof QueueConfigPatchSchema, wire.QueueConfigPatch>>,
+  Holds<Accepted<typeof QueueConfigPatchSchema, wire.QueueConfigPatch>>,
   Holds<Answer<typeof api.QueueStatsSchema, wire.QueueStats>>,
   Holds<Answer<typeof api.QueueDefinitionSchema, wire.QueueDefinition>>,
   Holds<Answer<typeof api.QueueSchema, wire.Queue>>,
   Holds<Answer<typeof api.DeadMessageSchema, wire.DeadMessage>>,
   Holds<Query<typeof api.DeadLetterQuerySchema, wire.DeadLetterQuery>>,
   Holds<Answer<typeof api.DeadLetterPageSchema, wire.DeadLetterPage>>,
-  Holds<Request<typeof api.RedriveBodySchema, wire.RedriveInput>>,
+  Holds<Accepted<typeof api.RedriveBodySchema, wire.RedriveInput>>,
   Holds<Answer<typeof api.RedriveResultSchema, wire.RedriveResult>>,
-  Holds<Request<typeof NewApiKeySchema, wire.NewApiKey>>,
+  Holds<Accepted<typeof NewApiKeySchema, wire.NewApiKey>>,
   Holds<Answer<typeof api.ApiKeySchema, wire.ApiKey>>,
   Holds<Answer<typeof api.CreatedKeySchema, wire.CreatedKey>>,
   Holds<Answer<typeof api.ProblemSchema, wire.Problem>>,
