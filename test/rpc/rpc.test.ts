@@ -2,9 +2,10 @@
  * The service-binding door, called the way a bound Worker calls it: through a binding to the
  * `SluiceRpc` entrypoint whose props name an API key (`ctx.exports` makes such bindings here).
  */
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { SluiceRpc } from "../../worker/rpc.ts";
+import { admit, maxInflight, release } from "../../worker/shed.ts";
 import { createQueue, ok, queueName, settleDeadLetters, stats } from "../worker/api.ts";
 
 type Binding = Service<SluiceRpc>;
@@ -214,5 +215,40 @@ describe("service-binding door", () => {
     expect(await binding.deleteDeadLetter(queue, all.messages[0].id)).toEqual({ ok: true });
     expect(await binding.purgeDeadLetters(queue)).toEqual({ ok: true, purged: 1 });
     expect(await stats(queue)).toMatchObject({ ready: 1, deadLettered: 0 });
+  });
+
+  it("sheds as the router does: sends first, then receives, never acks", async () => {
+    const queue = queueName();
+    await createQueue(queue);
+    const { binding } = await bindAs(["produce", "consume"], [queue]);
+    await binding.send(queue, { body: "leased before the rush" });
+    const received = await binding.receive(queue);
+    if (!received.ok) throw new Error(received.detail);
+
+    // Other work in flight in this isolate, as many requests would hold.
+    const tickets: number[] = [];
+    const occupy = (count: number) => {
+      for (let n = 0; n < count; n++) tickets.push(admit(env, "essential") as number);
+    };
+    try {
+      occupy(maxInflight(env) / 2);
+      expect(await binding.send(queue, { body: "shed" })).toEqual({
+        ok: false,
+        status: 503,
+        code: "inflight_limit",
+        detail: expect.stringContaining("sends"),
+        retryAfterSeconds: 1,
+      });
+      expect(await binding.receive(queue)).toEqual({ ok: true, messages: [] });
+      occupy(maxInflight(env) / 2);
+      expect(await binding.receive(queue)).toMatchObject({ ok: false, code: "inflight_limit" });
+      expect(await binding.ack(queue, [received.messages[0].receipt])).toMatchObject({
+        ok: true,
+        acked: 1,
+      });
+    } finally {
+      for (const ticket of tickets) release(ticket);
+    }
+    expect(await stats(queue)).toMatchObject({ sent: 1, acked: 1 });
   });
 });
