@@ -15,6 +15,13 @@ declare namespace Cloudflare {
     SLUICE_SEAL_KEY?: string;
     /** Optional: requests one router isolate works on at once before it sheds (worker/shed.ts). */
     SLUICE_MAX_INFLIGHT?: string;
+    /**
+     * The keys push requests are signed with (durable-objects/push.ts): a JSON object
+     * {"<key id>": "<secret>"}. Needed to configure push on a queue.
+     */
+    SLUICE_PUSH_SIGNING_KEYS?: string;
+    /** The id of the key in SLUICE_PUSH_SIGNING_KEYS that signs; needed when it holds several. */
+    SLUICE_PUSH_KEY_ID?: string;
   }
 }
 interface Env extends Cloudflare.Env {}

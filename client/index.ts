@@ -13,3 +13,4 @@ export { SluiceError, type SluiceErrorKind } from "./errors.ts";
 export type { Fetch, RetryOptions } from "./http.ts";
 export type { BackpressureOptions } from "./pacer.ts";
 export type * from "./types.ts";
+export { type PushSigningKeys, type VerifyOptions, type VerifyResult, verify } from "./verify.ts";

@@ -40,6 +40,7 @@ import {
   type SendOutcome,
   type SentMessage,
 } from "./messages.ts";
+import { deliver, pushLeaseSeconds, signingKey } from "./push.ts";
 import { decodeReceipt, encodeReceipt, newLeaseToken } from "./receipt.ts";
 import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
 
@@ -63,6 +64,12 @@ const HANDOFF_RETRY: RetryPolicy = { initialDelay: 1, maxDelay: 300, multiplier:
  * one message), so a batch of 1 MiB bodies stays well inside what one RPC may carry.
  */
 const HANDOFF_BUDGET = 8 * 1024 * 1024;
+
+/**
+ * A push round ends after this long: its lanes lease no new batch, and the next alarm (due at
+ * once while messages wait) carries on. Keeps one alarm well inside the runtime's limit.
+ */
+const PUSH_ROUND_MS = 60_000;
 
 const MIGRATIONS: readonly Migration[] = [
   // v1: the message log, dedup ids, the dead-letter outbox, counters and the newest context.
@@ -198,6 +205,9 @@ export class Partition extends DurableObject<Env> {
   /** The time source, epoch ms. Tests move time through runInDurableObject. */
   clock: () => number = () => Date.now();
 
+  /** How push requests leave (push.ts). Tests put an endpoint of their own here. */
+  fetcher: typeof fetch = (input, init) => fetch(input, init);
+
   /**
    * Gather concurrent sends into one transaction and one storage sync. A subclass turns it
    * off to commit every send on its own (the benchmark's baseline).
@@ -219,6 +229,8 @@ export class Partition extends DurableObject<Env> {
   #handOff: Promise<void> | null = null;
   /** The alarm time this instance last set; undefined when unknown (after a start or an alarm). */
   #alarmAt: number | null | undefined = undefined;
+  /** Push lanes at work; each has at most one batch out at a time. */
+  #pushLanes = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -277,17 +289,7 @@ export class Partition extends DurableObject<Env> {
 
   /** Deletes leased messages. */
   async ack(context: PartitionContext, receipts: string[]): Promise<AckOutcome> {
-    return this.#operation(context, () => {
-      let acked = 0;
-      const failed = this.#settle(receipts, (lease) => {
-        this.#sql`DELETE FROM messages WHERE seq = ${lease.seq}`;
-        acked++;
-      });
-      this.#count("acked", acked);
-      // An acked group head lets the group's next message go.
-      if (acked > 0) this.#receivableChanged = true;
-      return { acked, failed, stats: this.#stats() };
-    });
+    return this.#operation(context, () => ({ ...this.#ack(receipts), stats: this.#stats() }));
   }
 
   /**
@@ -299,23 +301,16 @@ export class Partition extends DurableObject<Env> {
     receipts: string[],
     options: { delaySeconds?: number; reason?: string },
   ): Promise<NackOutcome> {
-    return this.#operation(context, (now, config) => {
-      let retried = 0;
-      let deadLettered = 0;
-      const failed = this.#settle(receipts, (lease) => {
-        const failure: Failure = {
-          at: now,
-          attempt: lease.attempts,
-          reason: options.reason ?? "nacked",
-          by: "nack",
-        };
-        const fate = this.#fail(lease, failure, now, config, options.delaySeconds);
-        if (fate === "retried") retried++;
-        else deadLettered++;
-      });
-      this.#count("nacked", retried + deadLettered);
-      return { retried, deadLettered, failed, stats: this.#stats() };
-    });
+    return this.#operation(context, (now, config) => ({
+      ...this.#nack(
+        receipts,
+        { reason: options.reason ?? "nacked", by: "nack" },
+        now,
+        config,
+        options.delaySeconds,
+      ),
+      stats: this.#stats(),
+    }));
   }
 
   /** Moves the end of leases to `visibilityTimeout` seconds from now. */
@@ -381,13 +376,14 @@ export class Partition extends DurableObject<Env> {
   }
 
   /**
-   * Applies what has fallen due, hands the outbox to the dead-letter object, and sets the
-   * alarm to the next due time. Idempotent: a repeated or late alarm finds nothing to do.
+   * Applies what has fallen due, hands the outbox to the dead-letter object, pushes to the
+   * queue's endpoint, and sets the alarm to the next due time. Idempotent: a repeated or late
+   * alarm finds nothing to do.
    */
   override async alarm(): Promise<void> {
     this.#alarmAt = undefined;
     if (this.#context) this.#operation(this.#context, () => undefined);
-    await this.#handOffDeadLetters();
+    await Promise.all([this.#handOffDeadLetters(), this.#push()]);
     this.#scheduleAlarm();
   }
 
@@ -577,11 +573,7 @@ export class Partition extends DurableObject<Env> {
   #leaseFifo(max: number, visibilityTimeout: number, now: number): LeasedMessage[] {
     const leased: LeasedMessage[] = [];
     while (leased.length < max) {
-      const head = this.#sql<{ grp: string; seq: number }>`
-        SELECT grp, seq FROM messages AS head
-        WHERE state = 'ready' AND group_head = 1
-          AND NOT EXISTS (SELECT 1 FROM messages WHERE grp = head.grp AND state = 'leased')
-        ORDER BY seq LIMIT 1`.toArray()[0];
+      const head = this.#unlockedHead();
       if (!head) break;
       const run = this.#sql<MessageRow>`
         SELECT * FROM messages WHERE grp = ${head.grp} AND seq >= ${head.seq}
@@ -592,6 +584,15 @@ export class Partition extends DurableObject<Env> {
       }
     }
     return leased;
+  }
+
+  /** The oldest ready head of a group with nothing leased: the next fifo lease starts there. */
+  #unlockedHead(): { grp: string; seq: number } | undefined {
+    return this.#sql<{ grp: string; seq: number }>`
+      SELECT grp, seq FROM messages AS head
+      WHERE state = 'ready' AND group_head = 1
+        AND NOT EXISTS (SELECT 1 FROM messages WHERE grp = head.grp AND state = 'leased')
+      ORDER BY seq LIMIT 1`.toArray()[0];
   }
 
   #leaseRow(row: MessageRow, visibilityTimeout: number, now: number): LeasedMessage {
@@ -640,6 +641,39 @@ export class Partition extends DurableObject<Env> {
       else failed.push({ index, code: "receipt_stale" });
     });
     return failed;
+  }
+
+  /** Deletes leased messages. */
+  #ack(receipts: string[]): { acked: number; failed: ItemFailure[] } {
+    let acked = 0;
+    const failed = this.#settle(receipts, (lease) => {
+      this.#sql`DELETE FROM messages WHERE seq = ${lease.seq}`;
+      acked++;
+    });
+    this.#count("acked", acked);
+    // An acked group head lets the group's next message go.
+    if (acked > 0) this.#receivableChanged = true;
+    return { acked, failed };
+  }
+
+  /** Records a failed attempt, for `cause`, on each lease (see #fail). */
+  #nack(
+    receipts: string[],
+    cause: Pick<Failure, "reason" | "by">,
+    now: number,
+    config: QueueConfig,
+    delaySeconds?: number,
+  ): { retried: number; deadLettered: number; failed: ItemFailure[] } {
+    let retried = 0;
+    let deadLettered = 0;
+    const failed = this.#settle(receipts, (lease) => {
+      const failure: Failure = { at: now, attempt: lease.attempts, ...cause };
+      const fate = this.#fail(lease, failure, now, config, delaySeconds);
+      if (fate === "retried") retried++;
+      else deadLettered++;
+    });
+    this.#count("nacked", retried + deadLettered);
+    return { retried, deadLettered, failed };
   }
 
   /**
@@ -739,6 +773,7 @@ export class Partition extends DurableObject<Env> {
 
   #nextDueTime(): number | null {
     if (!this.#context) return null;
+    if (this.#pushWaiting()) return this.clock();
     const retention = this.#context.config.retention * 1000;
     const { due } = this.#sql<{ due: number | null }>`
       SELECT min(due) AS due FROM (
@@ -761,6 +796,58 @@ export class Partition extends DurableObject<Env> {
       const timer = setTimeout(wake, ms);
       this.#waiters.add(wake);
     });
+  }
+
+  // ── push delivery ──────────────────────────────────────────────────────────────────────
+
+  /** A push queue with a free lane and a message it could lease has push work due now. */
+  #pushWaiting(): boolean {
+    const config = this.#context?.config;
+    if (!config?.push || this.#pushLanes >= config.push.concurrency) return false;
+    if (config.ordering === "fifo") return this.#unlockedHead() !== undefined;
+    return this.#sql`SELECT 1 FROM messages WHERE state = 'ready' LIMIT 1`.toArray().length > 0;
+  }
+
+  /**
+   * Starts lanes up to push.concurrency and waits for them. A lane leases a batch as a pull
+   * consumer would (so a fifo group stays locked while its batch is out), delivers it
+   * (push.ts) and acks or fails it by the answer, until nothing is left or the round is over.
+   */
+  async #push(): Promise<void> {
+    const push = this.#context?.config.push;
+    if (!push) return;
+    const until = Date.now() + PUSH_ROUND_MS;
+    const lanes: Promise<void>[] = [];
+    while (this.#pushLanes < push.concurrency) {
+      this.#pushLanes++;
+      lanes.push(
+        this.#pushLane(until).finally(() => {
+          this.#pushLanes--;
+        }),
+      );
+    }
+    await Promise.all(lanes);
+  }
+
+  async #pushLane(until: number): Promise<void> {
+    while (Date.now() < until) {
+      const context = this.#context;
+      const push = context?.config.push;
+      if (!context || !push) return;
+      const messages = this.#operation(context, (now, config) =>
+        this.#lease(push.batchSize, pushLeaseSeconds(push), now, config),
+      );
+      if (messages.length === 0) return;
+      const batch = { queue: context.queue, partition: context.partition, messages };
+      const result = await deliver(push, batch, signingKey(this.env), this.fetcher);
+      // The queue may have been deleted meanwhile; its receipts are then stale anyway.
+      if (!this.#context) return;
+      const receipts = messages.map((message) => message.receipt);
+      this.#operation(this.#context, (now, config) => {
+        if (result.ok) this.#ack(receipts);
+        else this.#nack(receipts, { reason: result.reason, by: "push" }, now, config);
+      });
+    }
   }
 
   // ── dead-letter hand-off ───────────────────────────────────────────────────────────────
