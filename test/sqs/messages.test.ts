@@ -444,9 +444,10 @@ describe("ChangeMessageVisibility", () => {
         VisibilityTimeout: 0,
       }),
     );
+    // AttributeNames is the older name of MessageSystemAttributeNames; SDKs still send it.
     const [again] = await receiveAll({
       QueueUrl: url,
-      MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      AttributeNames: ["ApproximateReceiveCount"],
     });
     expect(again.MessageId).toBe(first.MessageId);
     expect(again.Attributes).toEqual({ ApproximateReceiveCount: "2" });

@@ -274,7 +274,7 @@ describe("GetQueueAttributes", () => {
 });
 
 describe("SetQueueAttributes", () => {
-  it("changes the configuration and the modification time, and keeps what it was not given", async () => {
+  it("changes the attributes given and keeps the others", async () => {
     const name = queueName("changed");
     const url = await createQueue(name, { DelaySeconds: "7", VisibilityTimeout: "50" });
     await sqs.send(
