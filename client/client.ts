@@ -138,7 +138,7 @@ export class Sluice {
     for (let start = 0; start < pending.length; start += MAX_BATCH) {
       const chunk = pending.slice(start, start + MAX_BATCH);
       if (result.failed.length > 0) {
-        const detail = `not sent: message ${result.failed[0].index} before it was not stored`;
+        const detail = `not sent, to keep the batch in order: message ${result.failed[0].index} was not stored`;
         result.failed.push(...chunk.map((item) => failure(item, "not_sent", detail)));
         continue;
       }
