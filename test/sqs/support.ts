@@ -8,7 +8,7 @@
 import { SELF } from "cloudflare:test";
 import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import type { HttpRequest, HttpResponse } from "@smithy/types";
-import { ORIGIN, ok } from "../worker/api.ts";
+import { fetchWithEnv, ORIGIN, ok } from "../worker/api.ts";
 
 export { ORIGIN, queueName } from "../worker/api.ts";
 
@@ -26,20 +26,21 @@ export interface HandlerHooks {
   tamper?: Tamper;
   /** Sees each raw answer (a clone) before the SDK reads it. */
   observe?: (response: Response) => void;
+  /** Calls the Worker's handler directly, under an environment changed for these requests. */
+  env?: Partial<Env>;
 }
 
-function workerHandler({ tamper = (request) => request, observe }: HandlerHooks) {
+function workerHandler({ tamper = (request) => request, observe, env }: HandlerHooks) {
   return {
     async handle(signed: HttpRequest): Promise<{ response: HttpResponse }> {
       const request = tamper(signed);
       const query = new URLSearchParams(request.query as Record<string, string>).toString();
       const port = request.port ? `:${request.port}` : "";
       const url = `${request.protocol}//${request.hostname}${port}${request.path}${query ? `?${query}` : ""}`;
-      const response = await SELF.fetch(url, {
-        method: request.method,
-        headers: request.headers,
-        body: request.body,
-      });
+      const init = { method: request.method, headers: request.headers, body: request.body };
+      const response = await (env === undefined
+        ? SELF.fetch(url, init)
+        : fetchWithEnv(new Request(url, init), env));
       observe?.(response.clone());
       const headers: Record<string, string> = {};
       response.headers.forEach((value, name) => {
@@ -57,12 +58,12 @@ export function sqsClient(
   credentials: Credentials,
   options: Partial<SQSClientConfig> & HandlerHooks = {},
 ): SQSClient {
-  const { tamper, observe, ...config } = options;
+  const { tamper, observe, env, ...config } = options;
   return new SQSClient({
     region: REGION,
     endpoint: ORIGIN,
     credentials,
-    requestHandler: workerHandler({ tamper, observe }),
+    requestHandler: workerHandler({ tamper, observe, env }),
     ...config,
   });
 }

@@ -12,6 +12,8 @@ interface ErrorShape {
   /** The code of `x-amzn-query-error`, which SDKs report as the error's name. */
   query: string;
   status: number;
+  /** Who is at fault when the status does not say it (4xx: Sender, 5xx: Receiver). */
+  fault?: "Sender" | "Receiver";
 }
 
 const ERRORS = {
@@ -35,7 +37,8 @@ const ERRORS = {
   },
   InvalidBatchEntryId: { query: "AWS.SimpleQueueService.InvalidBatchEntryId", status: 400 },
   UnsupportedOperation: { query: "AWS.SimpleQueueService.UnsupportedOperation", status: 400 },
-  RequestThrottled: { query: "RequestThrottled", status: 403 },
+  // A full backlog is no fault of the request: the same request succeeds later.
+  RequestThrottled: { query: "RequestThrottled", status: 403, fault: "Receiver" },
   // Errors common to AWS services.
   InvalidParameterValue: { query: "InvalidParameterValue", status: 400 },
   MissingParameter: { query: "MissingParameter", status: 400 },
@@ -71,7 +74,8 @@ export class SqsError extends Error {
 
   /** Whether the caller (Sender) or the service (Receiver) is at fault, as SQS says it. */
   get fault(): "Sender" | "Receiver" {
-    return this.status >= 500 ? "Receiver" : "Sender";
+    const shape: ErrorShape = ERRORS[this.code];
+    return shape.fault ?? (this.status >= 500 ? "Receiver" : "Sender");
   }
 }
 
@@ -88,6 +92,7 @@ const REFUSAL_ERRORS: Record<RefusalCode, SqsErrorCode> = {
   invalid_config: "InvalidAttributeValue",
   partition_out_of_range: "InvalidParameterValue",
   partitions_shrink: "InvalidAttributeValue",
+  push_queue: "UnsupportedOperation",
   message_too_large: "InvalidParameterValue",
   backlog_full: "RequestThrottled",
   overloaded: "ServiceUnavailable",
