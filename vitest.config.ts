@@ -12,7 +12,17 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { SLUICE_ADMIN_TOKEN: "test-admin-token" } },
+            miniflare: {
+              bindings: {
+                SLUICE_ADMIN_TOKEN: "test-admin-token",
+                // Push signing keys (test/durable-objects/push.test.ts): "next" signs.
+                SLUICE_PUSH_SIGNING_KEYS: JSON.stringify({
+                  previous: "previous-push-signing-secret",
+                  next: "next-push-signing-secret",
+                }),
+                SLUICE_PUSH_KEY_ID: "next",
+              },
+            },
           }),
         ],
         test: {

@@ -11,6 +11,7 @@ export type RefusalCode =
   | "invalid_config"
   | "partition_out_of_range"
   | "partitions_shrink"
+  | "push_queue"
   | "message_too_large"
   | "backlog_full"
   | "overloaded";

@@ -63,6 +63,7 @@ export const REFUSAL_STATUS: Record<RefusalCode, number> = {
   invalid_config: 400,
   partition_out_of_range: 400,
   partitions_shrink: 409,
+  push_queue: 409,
   message_too_large: 413,
   backlog_full: 429,
   overloaded: 503,

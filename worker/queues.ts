@@ -20,6 +20,7 @@ import type {
 } from "../durable-objects/messages.ts";
 import { MAX_BATCH } from "../durable-objects/messages.ts";
 import type { Partition } from "../durable-objects/partition.ts";
+import { signingKey } from "../durable-objects/push.ts";
 import { decodeReceipt } from "../durable-objects/receipt.ts";
 import { allows, denial, type Permission, type Principal } from "./auth.ts";
 import { TtlCache } from "./cache.ts";
@@ -138,9 +139,22 @@ export async function putQueue(
 ): Promise<Outcome<{ created: boolean; queue: Omit<QueueView, "stats"> }>> {
   if (!allows(principal, "admin", name))
     return refuse("forbidden", denial(principal, "admin", name));
+  if (patch.push) {
+    const signing = signingKey(env);
+    if (!signing.ok) return refuse("invalid_config", `push: ${signing.detail}`);
+  }
   const outcome = await catalog(env).putQueue(name, patch);
   if (!outcome.ok) return refuse(outcome.code, outcome.detail);
   records.set(name, outcome.queue);
+  // A partition learns its configuration from the calls it gets: tell every one at once that
+  // push was set or cleared, so messages already waiting are pushed without waiting for a send.
+  if (patch.push !== undefined) {
+    await Promise.all(
+      partitionIndexes(outcome.queue).map((index) =>
+        partition(env, name, index).stats(contextOf(outcome.queue, index)),
+      ),
+    );
+  }
   return { ok: true, created: outcome.created, queue: { name, config: outcome.queue.config } };
 }
 
@@ -340,6 +354,7 @@ export async function receiveMessages(
   const resolved = await resolve(env, principal, "consume", name);
   if (!resolved.ok) return resolved;
   const { record } = resolved;
+  if (record.config.push) return pushQueueRefusal(name, record.config.push.url);
   const partitions = record.config.partitions;
   if (options.partition !== undefined && options.partition >= partitions) {
     return refuse(
@@ -366,6 +381,17 @@ export async function receiveMessages(
       : await lease(options.partition, options.max, waitMs);
   count("received", leased.length);
   return { ok: true, messages: leased.map(toReceived) };
+}
+
+/**
+ * A push queue's messages go to its endpoint; pulling them as well would race it for the
+ * same messages, so receives are refused until push is removed.
+ */
+export function pushQueueRefusal(name: string, url: string): Refusal {
+  return refuse(
+    "push_queue",
+    `queue '${name}' is delivered by push to ${new URL(url).host}; remove push from its configuration (PUT {"push": null}) to receive from it`,
+  );
 }
 
 type Lease = (index: number, max: number, waitMs: number) => Promise<LeasedMessage[]>;
