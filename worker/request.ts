@@ -14,7 +14,25 @@ import { IdSchema, QueueNameSchema } from "./schemas.ts";
  */
 export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
+/**
+ * JSON nested deeper than this is refused before validation: checking a message body walks
+ * it recursively, and a few thousand levels (well inside the size limit) overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 256;
+
 const MAX_ISSUES_SHOWN = 3;
+
+/** Whether arrays and objects in `value` nest more than `limit` deep; found without recursion. */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
 
 function pathOf(where: string, path: PropertyKey[]): string {
   let text = where;
@@ -41,6 +59,13 @@ export function parseWith<S extends z.ZodType>(
   where: string,
   code = "invalid_request",
 ): z.output<S> {
+  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw problem(
+      400,
+      code,
+      `${where} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`,
+    );
+  }
   const parsed = schema.safeParse(value, { reportInput: true });
   if (!parsed.success) throw problem(400, code, describeIssues(parsed.error, where));
   return parsed.data;

@@ -30,8 +30,16 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 // ───────────────────────────── requests ─────────────────────────────
 
-export const MessageKeySchema = z.string().min(1).max(256);
-export const DedupIdSchema = z.string().min(1).max(128);
+/**
+ * Text stored as it is must be well-formed UTF-16: storage keeps UTF-8, so a lone surrogate
+ * would come back as replacement characters, not as sent.
+ */
+const isWellFormed = (text: string) => text.isWellFormed();
+const NOT_WELL_FORMED =
+  "has a lone surrogate (\\uD800–\\uDFFF without its pair); send well-formed Unicode";
+
+export const MessageKeySchema = z.string().min(1).max(256).refine(isWellFormed, NOT_WELL_FORMED);
+export const DedupIdSchema = z.string().min(1).max(128).refine(isWellFormed, NOT_WELL_FORMED);
 export const DelaySecondsSchema = z.number().int().min(0).max(MAX_DELAY_SECONDS);
 export const PrioritySchema = z.number().int().min(0).max(9);
 
@@ -63,6 +71,8 @@ export const MessageInputSchema = z
         path: ["body"],
         message: `a ${message.contentType} body is a string`,
       });
+    } else if (!isWellFormed(message.body)) {
+      context.addIssue({ code: "custom", path: ["body"], message: NOT_WELL_FORMED });
     } else if (message.contentType === "application/octet-stream" && !BASE64.test(message.body)) {
       context.addIssue({
         code: "custom",
