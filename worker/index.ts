@@ -8,6 +8,7 @@ import { handleSqs, isSqsRequest } from "./sqs/door.ts";
 export { Catalog } from "../durable-objects/catalog.ts";
 export { DeadLetters } from "../durable-objects/dead-letters.ts";
 export { Partition } from "../durable-objects/partition.ts";
+export { Subscription } from "../durable-objects/subscription.ts";
 export { SluiceRpc } from "./rpc.ts";
 
 export default {

@@ -32,6 +32,11 @@ const ALLOWED_HEADERS =
 const EXPOSED_HEADERS = "Retry-After, Sluice-Backpressure, WWW-Authenticate";
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
+/** The WebSocket subprotocol of a subscription (routes/subscribe.ts). */
+export const SUBSCRIBE_PROTOCOL = "sluice.v1";
+/** Browsers cannot set headers on a WebSocket, so they offer the token as this subprotocol. */
+const TOKEN_PROTOCOL_PREFIX = "bearer.";
+
 /** Paths anyone may read: health checks and the API description. */
 function isPublic(pathname: string): boolean {
   return pathname === "/health" || pathname === "/v1/openapi.json";
@@ -72,12 +77,33 @@ function unauthorized(detail: string, error: string): Problem {
   });
 }
 
+/** The subprotocols a WebSocket upgrade offers (`Sec-WebSocket-Protocol`). */
+export function offeredProtocols(request: Request): string[] {
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return [];
+  const header = request.headers.get("sec-websocket-protocol") ?? "";
+  return header
+    .split(",")
+    .map((protocol) => protocol.trim())
+    .filter((protocol) => protocol !== "");
+}
+
+/** `Authorization: Bearer <token>`, or for a WebSocket the subprotocol `bearer.<token>`. */
+function bearerToken(request: Request): string | undefined {
+  const header = /^Bearer +(\S+) *$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+  if (header !== undefined) return header;
+  const offered = offeredProtocols(request).find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
+  return offered?.slice(TOKEN_PROTOCOL_PREFIX.length) || undefined;
+}
+
 export async function authentication(request: SluiceRequest, env: Env): Promise<void> {
   const url = new URL(request.url);
   if (isPublic(url.pathname)) return;
-  const token = /^Bearer +(\S+) *$/i.exec(request.headers.get("authorization") ?? "")?.[1];
+  const token = bearerToken(request);
   if (token === undefined) {
-    throw unauthorized("send the header Authorization: Bearer <token>", "invalid_request");
+    throw unauthorized(
+      "send the header Authorization: Bearer <token> (a browser's WebSocket offers the subprotocol bearer.<token>)",
+      "invalid_request",
+    );
   }
   const principal = await authenticate(env, token);
   if (principal === null) {
@@ -149,6 +175,9 @@ export function unmatched(routes: RouteEntry[]) {
 /** Adds CORS headers for the origin allowed to read the answer, and frees the slot. */
 export function finish(response: Response, request: SluiceRequest): Response {
   if (request.ticket !== undefined) release(request.ticket);
+  // An accepted WebSocket is answered as it is: CORS does not apply to it, and copying the
+  // answer would drop the socket.
+  if (response.webSocket) return response;
   const origin = request.headers.get("origin");
   if (origin === null || request.method === "OPTIONS") return response;
   const { pathname } = new URL(request.url);

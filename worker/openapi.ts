@@ -41,6 +41,7 @@ import {
   SendBatchSchema,
   SendBodySchema,
   SendResultSchema,
+  SubscribeQuerySchema,
 } from "./schemas.ts";
 
 type Schema = z.ZodType;
@@ -182,6 +183,15 @@ const OPERATIONS: Operation[] = [
     access: "consume",
     body: ExtendBodySchema,
     answers: { 200: { description: "extended", schema: ExtendResultSchema } },
+  },
+  {
+    method: "get",
+    path: "/v1/queues/{q}/subscribe",
+    summary:
+      'Open a WebSocket consumer (Upgrade: websocket; a browser offers its token as the subprotocol "bearer.<token>" beside "sluice.v1"); the client grants credit and acks over the socket, see docs/push-and-websockets.md',
+    access: "consume",
+    query: SubscribeQuerySchema,
+    answers: { 101: { description: "switched to the WebSocket protocol" } },
   },
   {
     method: "post",

@@ -387,11 +387,26 @@ export async function receiveMessages(
  * A push queue's messages go to its endpoint; pulling them as well would race it for the
  * same messages, so receives are refused until push is removed.
  */
-export function pushQueueRefusal(name: string, url: string): Refusal {
+function pushQueueRefusal(name: string, url: string): Refusal {
   return refuse(
     "push_queue",
     `queue '${name}' is delivered by push to ${new URL(url).host}; remove push from its configuration (PUT {"push": null}) to receive from it`,
   );
+}
+
+/**
+ * Whether the principal may hold a WebSocket consumer on the queue: what a receive needs. The
+ * socket's leases are then taken by `receiveMessages`, which checks again each time.
+ */
+export async function checkSubscribe(
+  env: Env,
+  principal: Principal,
+  name: string,
+): Promise<Outcome<object>> {
+  const resolved = await resolve(env, principal, "consume", name);
+  if (!resolved.ok) return resolved;
+  const { push } = resolved.record.config;
+  return push ? pushQueueRefusal(name, push.url) : { ok: true };
 }
 
 type Lease = (index: number, max: number, waitMs: number) => Promise<LeasedMessage[]>;

@@ -17,6 +17,7 @@ import * as deadLetters from "./routes/dead-letters.ts";
 import * as keys from "./routes/keys.ts";
 import * as messages from "./routes/messages.ts";
 import * as queues from "./routes/queues.ts";
+import * as subscribe from "./routes/subscribe.ts";
 import * as system from "./routes/system.ts";
 
 export const routes: RouteEntry[] = [];
@@ -38,6 +39,7 @@ router
   .post("/v1/queues/:q/ack", messages.ack)
   .post("/v1/queues/:q/nack", messages.nack)
   .post("/v1/queues/:q/extend", messages.extend)
+  .get("/v1/queues/:q/subscribe", subscribe.subscribe)
   .post("/v1/queues/:q/purge", queues.purge)
   .get("/v1/queues/:q/messages", messages.peek)
   .get("/v1/queues/:q/dlq", deadLetters.list)

@@ -132,6 +132,29 @@ export const ExtendBodySchema = z
   })
   .strict();
 
+/** GET /v1/queues/:q/subscribe: how long the messages a WebSocket is sent stay leased. */
+export const SubscribeQuerySchema = z
+  .object({
+    visibilityTimeout: z.coerce.number().int().min(1).max(MAX_LEASE_SECONDS).optional(),
+  })
+  .strict();
+
+/** The most credit a WebSocket consumer holds at once; a grant beyond it is capped. */
+export const MAX_CREDIT = 1000;
+
+const FrameIdSchema = z.string().min(1).max(64).optional();
+
+/**
+ * What a WebSocket consumer sends (docs/push-and-websockets.md): credit for more messages,
+ * and acks, nacks and extends shaped like their HTTP bodies. `id` is echoed in the answer.
+ */
+export const SubscriberFrameSchema = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("credit"), n: z.number().int().min(1).max(MAX_CREDIT) }).strict(),
+  AckBodySchema.extend({ type: z.literal("ack"), id: FrameIdSchema }),
+  NackBodySchema.extend({ type: z.literal("nack"), id: FrameIdSchema }),
+  ExtendBodySchema.extend({ type: z.literal("extend"), id: FrameIdSchema }),
+]);
+
 export const PeekQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(MAX_BATCH).default(10),
@@ -315,6 +338,7 @@ export const KeyListSchema = z.object({ keys: z.array(ApiKeySchema) });
 
 export type MessageInput = z.output<typeof MessageInputSchema>;
 export type ReceiveInput = z.output<typeof ReceiveBodySchema>;
+export type SubscriberFrame = z.output<typeof SubscriberFrameSchema>;
 export type PeekQuery = z.output<typeof PeekQuerySchema>;
 export type DeadLetterQueryInput = z.output<typeof DeadLetterQuerySchema>;
 export type RedriveInput = z.output<typeof RedriveBodySchema>;
