@@ -15,9 +15,9 @@
  *   dead-letter object has confirmed it: an outage there delays the hand-off, never loses it.
  *
  * The alarm is the one place that runs without a caller: it applies due changes, hands off the
- * outbox and re-arms itself at the earliest due time. Delivery the alarm drives on its own
- * (push to an HTTP endpoint) belongs beside the outbox hand-off in `alarm()`, leasing and
- * settling through the same operations as pull consumers.
+ * outbox, pushes to the queue's endpoint when it has one (push.ts), and re-arms itself at the
+ * earliest due time. Push leases and settles through the same steps as pull consumers, so
+ * fifo order, backoff and dead-lettering hold for it unchanged.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { QueueConfig, RetryPolicy } from "../worker/config.ts";
