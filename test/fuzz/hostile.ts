@@ -54,6 +54,12 @@ export const ROUTES: Route[] = [
   { method: "POST", path: "/v1/queues/:q/purge", fields: [], mutates: true },
   {
     method: "GET",
+    path: "/v1/queues/:q/subscribe",
+    fields: ["visibilityTimeout"],
+    mutates: true,
+  },
+  {
+    method: "GET",
     path: "/v1/queues/:q/messages",
     fields: ["limit", "after", "partition"],
     mutates: false,
@@ -282,7 +288,17 @@ export function hostileQuery(route: Route): fc.Arbitrary<string> {
 /** Header values that a fetch may carry (Latin-1 without CR/LF), odd all the same. */
 const headerValue = fc.oneof(
   fc.string({ unit: "grapheme-ascii", maxLength: 40 }),
-  fc.constantFrom("", "-1", "1e9", "NaN", "5 5", "0x10", "x".repeat(2_000)),
+  fc.constantFrom(
+    "",
+    "-1",
+    "1e9",
+    "NaN",
+    "5 5",
+    "0x10",
+    "websocket",
+    "sluice.v1",
+    "x".repeat(2_000),
+  ),
 );
 
 export const hostileHeaders = fc.dictionary(
@@ -293,6 +309,8 @@ export const hostileHeaders = fc.dictionary(
     "sluice-priority",
     "sluice-other",
     "origin",
+    "upgrade",
+    "sec-websocket-protocol",
     "x-amz-target",
   ),
   headerValue,
@@ -316,7 +334,7 @@ export function forgedReceipt(stale: string[]): fc.Arbitrary<string> {
 export const forgedCursor = fc.oneof(
   oddString,
   fc.tuple(fc.nat(), oddString).map(([diedAt, id]) => `${diedAt}.${percentEncode(id)}`),
-  fc.constantFrom("9".repeat(17) + ".x", "1.%zz", `1.${"a".repeat(500)}`, "-1.x", "1e3.x"),
+  fc.constantFrom(`${"9".repeat(17)}.x`, "1.%zz", `1.${"a".repeat(500)}`, "-1.x", "1e3.x"),
 );
 
 /**
