@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { Bench } from "./bench.ts";
+import type { Job } from "./load/main.ts";
 import { QUICK } from "./plan.ts";
 import { ADMIN_TOKEN, startRuntime } from "./runtime.ts";
 
@@ -63,7 +64,10 @@ try {
     );
   }
 
-  const inspector = await connect(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:sluice`);
+  // The partition alone runs in its own Worker (bench/workers/partition-driver.ts).
+  const alone = flags.workload === "partition";
+  const isolate = alone ? "partition-driver" : "sluice";
+  const inspector = await connect(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:${isolate}`);
   await inspector.call("Profiler.enable");
   await inspector.call("Profiler.setSamplingInterval", { interval: 200 });
   await inspector.call("Profiler.start");
@@ -76,21 +80,38 @@ try {
     },
     e2e: { kind: "endToEnd", options: { rate: 1000, consumers: 8, warmupMs: 0, durationMs } },
   } as const;
-  const workload = workloads[flags.workload as keyof typeof workloads];
-  const { result, cpu } = await bench.job({ target, workload }, runtime.workerdPid);
+  const { rate, messages, cpu } = alone
+    ? await driveAlone(runtime.origins.partitionDriver)
+    : await runJob(
+        bench,
+        { target, workload: workloads[flags.workload as keyof typeof workloads] },
+        runtime.workerdPid,
+      );
   const { profile } = (await inspector.call("Profiler.stop")) as { profile: Profile };
   inspector.close();
 
   const file = join(tmpdir(), `sluice-${flags.workload}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
-  const { rate, messages } = result as { rate: number; messages: number };
-  console.log(
-    `${flags.workload}: ${rate} msg/s (${messages} messages), workerd CPU ${cpu?.server}%`,
-  );
+  console.log(`${flags.workload}: ${rate} msg/s (${messages} messages), workerd CPU ${cpu}%`);
   summarize(profile);
   console.log(`\nProfile written to ${file} (open it in Chrome DevTools → Performance).`);
 } finally {
   await runtime.stop();
+}
+
+async function runJob(bench: Bench, job: Job, workerdPid: number) {
+  const { result, cpu } = await bench.job<{ rate: number; messages: number }>(job, workerdPid);
+  return { rate: result.rate, messages: result.messages, cpu: cpu?.server };
+}
+
+/** Single-message sends from 32 senders straight to one partition, group commit on. */
+async function driveAlone(origin: string) {
+  const answer = await fetch(origin, {
+    method: "POST",
+    body: JSON.stringify({ groupCommit: true, senders: 32, batch: 1, durationMs }),
+  });
+  const { sent, elapsedMs } = (await answer.json()) as { sent: number; elapsedMs: number };
+  return { rate: Math.round((sent * 1000) / elapsedMs), messages: sent, cpu: "?" };
 }
 
 /** Self and total time per function, largest first. */
