@@ -134,8 +134,9 @@ export class Subscription extends DurableObject<Env> {
         }
         if (answer.messages.length === 0 || socket.readyState !== WebSocket.OPEN) continue;
         send(socket, { type: "messages", messages: answer.messages });
-        const now = stateOf(socket);
-        socket.serializeAttachment({ ...now, credit: now.credit - answer.messages.length });
+        // Credit granted while the lease was being taken is in the latest attachment.
+        const latest = stateOf(socket);
+        socket.serializeAttachment({ ...latest, credit: latest.credit - answer.messages.length });
       }
     } catch (error) {
       console.error(`Subscription ${stateOf(socket).queue}: delivery failed`, error);
