@@ -84,7 +84,7 @@ export const QUICK: Plan = {
     batch: 10,
     steadyMs: 1000,
     burstMs: 3000,
-    afterMaxMs: 8000,
+    afterMaxMs: 5000,
     softBacklog: 2000,
     hardBacklog: 8000,
   },

@@ -1,6 +1,6 @@
 /** The run's results as JSON and Markdown: every measurement, the ratios that matter, the burst. */
 import type { Measurement } from "./bench.ts";
-import type { BurstSummary } from "./load/workloads.ts";
+import type { BurstSummary, EndToEndSummary } from "./load/workloads.ts";
 import type { Machine } from "./machine.ts";
 import type { Plan } from "./plan.ts";
 
@@ -155,6 +155,22 @@ function peerTable(measurements: Measurement[]): string[] {
   ];
 }
 
+/** How much of each system's end-to-end latency is the send itself (send → confirmation). */
+function sendShare(measurements: Measurement[]): string[] {
+  const lines = measurements
+    .filter((m) => m.kind === "latency" && m.detail)
+    .map((m) => {
+      const send = (m.detail as EndToEndSummary).sendLatency;
+      return send ? `${m.system} ${send.p50} / ${send.p99} ms` : null;
+    })
+    .filter((line) => line !== null);
+  if (lines.length === 0) return [];
+  return [
+    `Of the end-to-end latency, the send itself (send → confirmation, p50 / p99): ${lines.join("; ")}.`,
+    "",
+  ];
+}
+
 function burstSection(measurements: Measurement[]): string[] {
   const burst = measurements.find((m) => m.id === "sluice/burst");
   if (!burst || burst.error || !burst.detail) return [];
@@ -210,6 +226,7 @@ export function renderMarkdown(results: Results, chartFile: string): string {
     "",
     ...peerTable(results.measurements),
     "",
+    ...sendShare(results.measurements),
     ...burstSection(results.measurements),
     "## Every measurement",
     "",
