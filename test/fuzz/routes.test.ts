@@ -86,12 +86,12 @@ describe("fuzzing every route", () => {
     "$method $path: never a 5xx, 4xx as problems, refusals change nothing",
     async ({ route }) => {
       await assertProperty(
-        fc.asyncProperty(hostileRequest(route), (hostile) =>
-          sandbox.expectSafe(() => answerTo(toRequest(hostile)), {
+        fc.asyncProperty(hostileRequest(route), async (hostile) => {
+          await sandbox.expectSafe(() => answerTo(toRequest(hostile)), {
             mutates: route.mutates,
             refusal: problemShaped,
-          }),
-        ),
+          });
+        }),
         { numRuns: RUNS_PER_ROUTE },
       );
     },

@@ -113,8 +113,8 @@ export class Sandbox {
     this.#before = null;
   }
 
-  /** Sends one fuzzed request (`send`) and checks what it did. */
-  async expectSafe(send: () => Promise<Answer>, expectation: Expectation): Promise<void> {
+  /** Sends one fuzzed request (`send`), checks what it did, and returns the answer. */
+  async expectSafe(send: () => Promise<Answer>, expectation: Expectation): Promise<Answer> {
     this.#before ??= await snapshot(this.fixture);
     const answer = await send();
     const what = `${answer.what} answered ${answer.status}`;
@@ -125,5 +125,6 @@ export class Sandbox {
     } else if (expectation.mutates) {
       await this.reset();
     }
+    return answer;
   }
 }

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createCredentials, sqsClient } from "../sqs/support.ts";
 import { ORIGIN } from "../worker/api.ts";
 import { assertProperty, deepJson, oddString, shapedLike, wrongValue } from "./hostile.ts";
-import { type Answer, Sandbox } from "./sandbox.ts";
+import { type Answer, answerTo, Sandbox } from "./sandbox.ts";
 
 /**
  * The SQS door (`POST /`) under generated input: every action, signed by the unchanged AWS
@@ -153,6 +153,68 @@ describe("fuzzing the SQS door", () => {
         );
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it("refuses forged and malformed signatures in SQS's shape, changing nothing", async () => {
+    const hex = (length: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${length}}$`));
+    const amzDate = fc.oneof(
+      fc.constant(new Date().toISOString().replace(/[-:]|\.\d{3}/g, "")),
+      fc.constantFrom("", "20200101T000000Z", "99999999T999999Z", "yesterday"),
+    );
+    const credential = fc
+      .tuple(
+        fc.oneof(
+          fc.constant(credentials.accessKeyId),
+          fc.constant("key_0000000000000000"),
+          oddString,
+        ),
+        fc.constantFrom(new Date().toISOString().slice(0, 10).replaceAll("-", ""), "2020010", ""),
+        fc.constantFrom("eu-central-1", "", "x/y"),
+        fc.constantFrom("sqs", "s3", ""),
+        fc.constantFrom("aws4_request", "aws4_request/extra", ""),
+      )
+      .map((parts) => parts.join("/"));
+    const authorization = fc.oneof(
+      fc
+        .tuple(
+          fc.constantFrom("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1", "Bearer"),
+          credential,
+          fc.constantFrom("host;x-amz-date", "host", "", ";;", "x-amz-date;host;x-amz-target"),
+          fc.oneof(hex(64), hex(63), oddString),
+        )
+        .map(([algorithm, cred, signed, signature]) =>
+          `${algorithm} Credential=${cred}, SignedHeaders=${signed}, Signature=${signature}`.replace(
+            /[^\x20-\x7e]/g,
+            "?",
+          ),
+        ),
+      fc.string({ unit: "grapheme-ascii", maxLength: 200 }),
+    );
+    await assertProperty(
+      fc.asyncProperty(
+        authorization,
+        amzDate,
+        fc.constantFrom(...Object.keys(ACTIONS)),
+        async (auth, date, action) => {
+          const request = new Request(`${ORIGIN}/`, {
+            method: "POST",
+            headers: {
+              authorization: auth,
+              "x-amz-date": date,
+              "x-amz-target": `AmazonSQS.${action}`,
+              "content-type": "application/x-amz-json-1.0",
+            },
+            body: JSON.stringify({ QueueUrl: `${ORIGIN}/000000000000/${sandbox.fixture.queue}` }),
+          });
+          const answer = await sandbox.expectSafe(() => answerTo(request), {
+            mutates: false,
+            refusal: sqsShaped,
+          });
+          expect([403, 400]).toContain(answer.status);
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });
