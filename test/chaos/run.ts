@@ -78,6 +78,8 @@ export interface ChaosReport {
 interface Counters {
   sendRequests: number;
   sendFailures: number;
+  /** Messages a retry found already stored (`duplicate: true`): a try's answer was lost. */
+  storedUnanswered: number;
   receives: number;
   receiveFailures: number;
   slowBatches: number;
@@ -125,6 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const counters: Counters = {
     sendRequests: 0,
     sendFailures: 0,
+    storedUnanswered: 0,
     receives: 0,
     receiveFailures: 0,
     slowBatches: 0,
@@ -431,6 +434,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   final = { ...stats.body.stats, peeked: peek.body.messages.length };
   const leftovers = peek.body.messages.slice(0, LEFTOVERS_SHOWN).map(describeLeftover);
   for (const delivery of deliveries) counters.fates[delivery.fate]++;
+  counters.storedUnanswered = sends.filter((send) => send.answeredDuplicate).length;
   const verdict = judge({
     sends,
     deliveries,
@@ -525,7 +529,7 @@ interface DeadPage {
 export function describeReport(report: ChaosReport): string[] {
   const { verdict, counters } = report;
   const lines = [
-    `sends: ${counters.sendRequests} requests, ${counters.sendFailures} failed and retried; ${verdict.sent} messages answered 2xx`,
+    `sends: ${counters.sendRequests} requests, ${counters.sendFailures} failed and retried; ${verdict.sent} messages answered 2xx, ${counters.storedUnanswered} of them first stored by a try whose answer was lost`,
     `consumers: ${counters.receives} receives (${counters.receiveFailures} failed), ${counters.slowBatches} answers worked past their lease; fates ${JSON.stringify(counters.fates)}`,
     `redeliveries: ${verdict.duplicated} after an unacked lease (expiry or crash), ${verdict.retried} after a nack, ${verdict.unexplained} after a confirmed ack`,
     `checks: locks broken ${verdict.locksBroken}, stored twice ${verdict.storedTwice}, attempts not growing ${verdict.attemptsNotGrowing}, missing dead letters ${verdict.missingDeadLetters}, wrong dead letters ${verdict.wrongDeadLetters}, stats mismatches ${verdict.statsMismatches.length}`,
