@@ -15,7 +15,7 @@ export type RenderedBody =
 export function renderBody(body: Body, contentType: ContentType): RenderedBody {
   if (contentType === "application/json")
     return { kind: "json", text: JSON.stringify(body, null, 2) };
-  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const text = sentText(body, contentType);
   if (contentType === "application/octet-stream") {
     const bytes = decodeBase64(text);
     if (!bytes) return { kind: "text", text, note: "Not valid base64; shown as received." };
@@ -31,8 +31,7 @@ export function renderBody(body: Body, contentType: ContentType): RenderedBody {
 
 /** One line for a table cell: compact JSON, the start of the text, or the size of the bytes. */
 export function bodyPreview(body: Body, contentType: ContentType, maxLength = 80): string {
-  const text =
-    typeof body === "string" && contentType !== "application/json" ? body : JSON.stringify(body);
+  const text = sentText(body, contentType);
   if (contentType === "application/octet-stream") {
     const bytes = decodeBase64(text);
     if (bytes) return `${bytes.length} bytes of binary`;
@@ -76,11 +75,17 @@ export function isBase64(text: string): boolean {
 
 /** The size of a body as sent: UTF-8 bytes of its text, or the decoded bytes of base64. */
 export function bodyBytes(body: Body, contentType: ContentType): number {
-  const text =
-    typeof body === "string" && contentType !== "application/json" ? body : JSON.stringify(body);
+  const text = sentText(body, contentType);
   if (contentType === "application/octet-stream") {
     const bytes = decodeBase64(text);
     if (bytes) return bytes.length;
   }
   return new TextEncoder().encode(text).length;
+}
+
+/** The body's text as it was sent: JSON for a JSON body, else the string itself. */
+function sentText(body: Body, contentType: ContentType): string {
+  return typeof body === "string" && contentType !== "application/json"
+    ? body
+    : JSON.stringify(body);
 }

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 /** The current time, re-read every `intervalMs`, for "3 s ago" labels that keep up. */
 export function useNow(intervalMs = 1000): number {
@@ -26,4 +26,46 @@ export function useWidth<T extends HTMLElement>(
     return () => observer.disconnect();
   }, []);
   return [ref, width];
+}
+
+export interface Loaded<T> {
+  /** The last answer, kept while the next is on its way; null before the first. */
+  value: T | null;
+  /** Why the last call failed; cleared by the next answer. */
+  error: unknown;
+  loading: boolean;
+  /** Calls again; resolves once the answer is shown. */
+  reload: () => Promise<void>;
+}
+
+/**
+ * Calls `load` (made with useCallback) at once and whenever it changes. Only the latest call's
+ * outcome is shown: an earlier answer that arrives late (an older page size, say) is dropped.
+ */
+export function useLoaded<T>(load: () => Promise<T>): Loaded<T> {
+  const [value, setValue] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(false);
+  const latest = useRef(0);
+
+  const reload = useCallback(async () => {
+    const call = ++latest.current;
+    setLoading(true);
+    try {
+      const answer = await load();
+      if (call !== latest.current) return;
+      setValue(() => answer);
+      setError(null);
+    } catch (failure) {
+      if (call === latest.current) setError(failure);
+    } finally {
+      if (call === latest.current) setLoading(false);
+    }
+  }, [load]);
+
+  useEffect(() => {
+    void reload();
+  }, [reload]);
+
+  return { value, error, loading, reload };
 }

@@ -1,4 +1,5 @@
 import { type ReactNode, useEffect, useId, useRef } from "react";
+import { ApiError } from "../api.ts";
 
 interface ConfirmDialogProps {
   open: boolean;
@@ -9,8 +10,8 @@ interface ConfirmDialogProps {
   busy?: boolean;
   /** Keeps the confirm button disabled, e.g. until a typed confirmation matches. */
   confirmDisabled?: boolean;
-  /** Shown inside the dialog when the action failed, so the operator can retry or cancel. */
-  error?: ReactNode;
+  /** Why the action failed, shown inside the dialog so the operator can retry or cancel. */
+  error?: unknown;
   onConfirm: () => void;
   onCancel: () => void;
 }
@@ -73,7 +74,7 @@ export function ConfirmDialog({
         <div className="dialog-body">{children}</div>
         {error ? (
           <div className="notice notice-error" role="alert">
-            {error}
+            <FailureSummary error={error} />
           </div>
         ) : null}
         <div className="dialog-actions">
@@ -90,5 +91,15 @@ export function ConfirmDialog({
         </div>
       </form>
     </dialog>
+  );
+}
+
+function FailureSummary({ error }: { error: unknown }) {
+  if (!(error instanceof ApiError)) return <>{String(error)}</>;
+  return (
+    <>
+      <strong>{error.title}</strong>
+      {error.detail ? ` — ${error.detail}` : null}
+    </>
   );
 }

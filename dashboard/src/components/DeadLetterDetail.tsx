@@ -1,19 +1,27 @@
-import { useEffect, useRef } from "react";
-import type { DeadLetter } from "../api.ts";
+import { type ReactNode, type RefObject, useCallback, useEffect, useRef } from "react";
+import { ApiError, type DeadLetter } from "../api.ts";
 import { bodyBytes, renderBody } from "../body.ts";
 import { formatBytes, formatOffset, formatTime } from "../format.ts";
+import { useLoaded } from "../hooks.ts";
+import { useSession } from "../session.ts";
 import { CopyButton } from "./CopyButton.tsx";
 import { DETAIL_PANEL_ID, failureCause } from "./DeadLetterTable.tsx";
+import { ErrorNotice } from "./ErrorNotice.tsx";
+import { type Column, TableHead } from "./TableHead.tsx";
 
-interface DeadLetterDetailProps {
-  message: DeadLetter;
+export interface DeadLetterActions {
   onRedrive: (id: string) => void;
   onDelete: (id: string) => void;
   onClose: () => void;
 }
 
 /** Everything known about one dead letter: what it carried and every attempt that failed. */
-export function DeadLetterDetail({ message, onRedrive, onDelete, onClose }: DeadLetterDetailProps) {
+export function DeadLetterDetail({
+  message,
+  onRedrive,
+  onDelete,
+  onClose,
+}: DeadLetterActions & { message: DeadLetter }) {
   const heading = useRef<HTMLHeadingElement>(null);
   // Opening a message moves focus here so keyboard and screen-reader users land on it.
   const focusedFor = useRef<string | null>(null);
@@ -24,23 +32,7 @@ export function DeadLetterDetail({ message, onRedrive, onDelete, onClose }: Dead
   }, [message.id]);
 
   return (
-    <section
-      id={DETAIL_PANEL_ID}
-      className="panel detail"
-      aria-labelledby="detail-heading"
-      onKeyDown={(event) => {
-        if (event.key === "Escape") onClose();
-      }}
-    >
-      <header className="detail-header">
-        <h2 id="detail-heading" ref={heading} tabIndex={-1} className="detail-title">
-          Dead letter <span className="mono">{message.id}</span>
-        </h2>
-        <button type="button" className="button button-small" onClick={onClose}>
-          Close<span className="visually-hidden"> details</span>
-        </button>
-      </header>
-
+    <DetailPanel id={message.id} heading={heading} onClose={onClose}>
       <div className="detail-actions">
         <button
           type="button"
@@ -84,6 +76,67 @@ export function DeadLetterDetail({ message, onRedrive, onDelete, onClose }: Dead
 
       <h3 className="detail-section">Headers</h3>
       <HeadersView headers={message.headers} />
+    </DetailPanel>
+  );
+}
+
+/**
+ * The detail of a dead letter that is not on the page on screen (a shared link, another page),
+ * fetched by id. Give it `key={id}`, so another id starts from "Loading…".
+ */
+export function DeadLetterLoader({
+  queue,
+  id,
+  ...actions
+}: DeadLetterActions & { queue: string; id: string }) {
+  const { api } = useSession();
+  const loaded = useLoaded(useCallback(() => api.getDeadLetter(queue, id), [api, queue, id]));
+  if (loaded.value) return <DeadLetterDetail message={loaded.value} {...actions} />;
+  return (
+    <DetailPanel id={id} onClose={actions.onClose}>
+      {loaded.error ? (
+        loaded.error instanceof ApiError && loaded.error.status === 404 ? (
+          <p>This dead letter is no longer here: it was redriven or deleted.</p>
+        ) : (
+          <ErrorNotice error={loaded.error} />
+        )
+      ) : (
+        <p className="loading">Loading…</p>
+      )}
+    </DetailPanel>
+  );
+}
+
+/** The panel around a dead letter's detail: its id as the heading; Close or Escape closes it. */
+function DetailPanel({
+  id,
+  heading,
+  onClose,
+  children,
+}: {
+  id: string;
+  heading?: RefObject<HTMLHeadingElement | null>;
+  onClose: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <section
+      id={DETAIL_PANEL_ID}
+      className="panel detail"
+      aria-labelledby="detail-heading"
+      onKeyDown={(event) => {
+        if (event.key === "Escape") onClose();
+      }}
+    >
+      <header className="detail-header">
+        <h2 id="detail-heading" ref={heading} tabIndex={-1} className="detail-title">
+          Dead letter <span className="mono">{id}</span>
+        </h2>
+        <button type="button" className="button button-small" onClick={onClose}>
+          Close<span className="visually-hidden"> details</span>
+        </button>
+      </header>
+      {children}
     </section>
   );
 }
@@ -143,17 +196,14 @@ export function BodyView({ body, contentType }: Pick<DeadLetter, "body" | "conte
   );
 }
 
+const HEADER_COLUMNS: Column[] = [{ label: "Name" }, { label: "Value" }];
+
 function HeadersView({ headers }: { headers: Record<string, string> }) {
   const entries = Object.entries(headers);
   if (entries.length === 0) return <p className="muted">No headers.</p>;
   return (
     <table className="table table-compact">
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Value</th>
-        </tr>
-      </thead>
+      <TableHead columns={HEADER_COLUMNS} />
       <tbody>
         {entries.map(([name, value]) => (
           <tr key={name}>

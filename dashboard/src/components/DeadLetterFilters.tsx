@@ -2,6 +2,18 @@ import { useId, useState } from "react";
 import { type FilterState, NO_FILTER, RANGES, type RangeKey } from "../deadLetterFilter.ts";
 import { fromDateTimeLocal, toDateTimeLocal } from "../format.ts";
 
+/** The text filters, each matched as a substring, ignoring case. */
+const TEXT_FIELDS = [
+  { field: "reason", label: "Failure reason contains", placeholder: "timeout" },
+  { field: "text", label: "Body contains", placeholder: "order-1234" },
+] as const;
+
+/** The bounds of a custom range. */
+const BOUNDS = [
+  { field: "since", label: "From" },
+  { field: "until", label: "To" },
+] as const;
+
 interface DeadLetterFiltersProps {
   value: FilterState;
   onApply: (filter: FilterState) => void;
@@ -33,26 +45,18 @@ export function DeadLetterFilters({ value, onApply }: DeadLetterFiltersProps) {
 
   return (
     <form className="filters" onSubmit={apply} aria-label="Filter dead letters">
-      <div className="field">
-        <label htmlFor={`${id}-reason`}>Failure reason contains</label>
-        <input
-          id={`${id}-reason`}
-          type="search"
-          value={draft.reason}
-          placeholder="timeout"
-          onChange={(event) => setDraft({ ...draft, reason: event.target.value })}
-        />
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-text`}>Body contains</label>
-        <input
-          id={`${id}-text`}
-          type="search"
-          value={draft.text}
-          placeholder="order-1234"
-          onChange={(event) => setDraft({ ...draft, text: event.target.value })}
-        />
-      </div>
+      {TEXT_FIELDS.map(({ field, label, placeholder }) => (
+        <div key={field} className="field">
+          <label htmlFor={`${id}-${field}`}>{label}</label>
+          <input
+            id={`${id}-${field}`}
+            type="search"
+            value={draft[field]}
+            placeholder={placeholder}
+            onChange={(event) => setDraft({ ...draft, [field]: event.target.value })}
+          />
+        </div>
+      ))}
       <div className="field">
         <label htmlFor={`${id}-range`}>Died</label>
         <select
@@ -67,34 +71,22 @@ export function DeadLetterFilters({ value, onApply }: DeadLetterFiltersProps) {
           ))}
         </select>
       </div>
-      {draft.range === "custom" ? (
-        <>
-          <div className="field">
-            <label htmlFor={`${id}-since`}>From</label>
-            <input
-              id={`${id}-since`}
-              type="datetime-local"
-              step={1}
-              value={draft.since === undefined ? "" : toDateTimeLocal(draft.since)}
-              onChange={(event) =>
-                setDraft({ ...draft, since: fromDateTimeLocal(event.target.value) })
-              }
-            />
-          </div>
-          <div className="field">
-            <label htmlFor={`${id}-until`}>To</label>
-            <input
-              id={`${id}-until`}
-              type="datetime-local"
-              step={1}
-              value={draft.until === undefined ? "" : toDateTimeLocal(draft.until)}
-              onChange={(event) =>
-                setDraft({ ...draft, until: fromDateTimeLocal(event.target.value) })
-              }
-            />
-          </div>
-        </>
-      ) : null}
+      {draft.range === "custom"
+        ? BOUNDS.map(({ field, label }) => (
+            <div key={field} className="field">
+              <label htmlFor={`${id}-${field}`}>{label}</label>
+              <input
+                id={`${id}-${field}`}
+                type="datetime-local"
+                step={1}
+                value={draft[field] === undefined ? "" : toDateTimeLocal(draft[field])}
+                onChange={(event) =>
+                  setDraft({ ...draft, [field]: fromDateTimeLocal(event.target.value) })
+                }
+              />
+            </div>
+          ))
+        : null}
       <div className="filters-actions">
         <button type="submit" className="button button-primary">
           Apply filters

@@ -2,8 +2,18 @@ import { useEffect, useRef } from "react";
 import type { DeadLetter, Failure } from "../api.ts";
 import { bodyPreview } from "../body.ts";
 import { formatAgo, formatTime, shortId } from "../format.ts";
+import { type Column, TableHead } from "./TableHead.tsx";
 
 export const DETAIL_PANEL_ID = "dead-letter-detail";
+
+/** The columns after the one of checkboxes. */
+const COLUMNS: Column[] = [
+  { label: "Message" },
+  { label: "Last failure" },
+  { label: "Attempts", className: "num col-optional" },
+  { label: "Died" },
+  { label: "Body", className: "col-optional col-body" },
+];
 
 interface DeadLetterTableProps {
   messages: readonly DeadLetter[];
@@ -46,28 +56,17 @@ export function DeadLetterTable({
           Dead letters, newest first. Select rows to redrive or delete them; open one to see its
           body and failures.
         </caption>
-        <thead>
-          <tr>
-            <th scope="col" className="col-select">
-              <input
-                ref={selectAll}
-                type="checkbox"
-                aria-label="Select every dead letter on this page"
-                checked={all}
-                onChange={(event) => onToggleAll(event.target.checked)}
-              />
-            </th>
-            <th scope="col">Message</th>
-            <th scope="col">Last failure</th>
-            <th scope="col" className="num col-optional">
-              Attempts
-            </th>
-            <th scope="col">Died</th>
-            <th scope="col" className="col-optional col-body">
-              Body
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={COLUMNS}>
+          <th scope="col" className="col-select">
+            <input
+              ref={selectAll}
+              type="checkbox"
+              aria-label="Select every dead letter on this page"
+              checked={all}
+              onChange={(event) => onToggleAll(event.target.checked)}
+            />
+          </th>
+        </TableHead>
         <tbody>
           {messages.map((message) => {
             const last = message.failures.at(-1);

@@ -1,36 +1,33 @@
-import { useCallback, useEffect, useState } from "react";
-import type { WaitingMessage } from "../api.ts";
+import { useCallback, useState } from "react";
 import { bodyPreview } from "../body.ts";
 import { formatTime, shortId } from "../format.ts";
+import { useLoaded } from "../hooks.ts";
 import { useSession } from "../session.ts";
 import { BodyView } from "./DeadLetterDetail.tsx";
 import { ErrorNotice } from "./ErrorNotice.tsx";
+import { type Column, TableHead } from "./TableHead.tsx";
 
 const PEEK_LIMITS = [20, 50, 100];
+
+const COLUMNS: Column[] = [
+  { label: "Message" },
+  { label: "State" },
+  { label: "Attempts", className: "num" },
+  { label: "Visible at", className: "col-optional" },
+  { label: "Body" },
+];
 
 /** A look at what is waiting, without leasing anything: consumers are not disturbed. */
 export function PeekPanel({ queue }: { queue: string }) {
   const { api } = useSession();
-  const [messages, setMessages] = useState<WaitingMessage[] | null>(null);
   const [limit, setLimit] = useState(PEEK_LIMITS[0]);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-
-  const load = useCallback(async () => {
-    setLoading(true);
-    setError(null);
-    try {
-      setMessages((await api.peekMessages(queue, { limit })).messages);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoading(false);
-    }
-  }, [api, queue, limit]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
+  const peek = useLoaded(
+    useCallback(
+      async () => (await api.peekMessages(queue, { limit })).messages,
+      [api, queue, limit],
+    ),
+  );
+  const messages = peek.value;
 
   return (
     <section className="panel" aria-labelledby="peek-heading">
@@ -49,7 +46,12 @@ export function PeekPanel({ queue }: { queue: string }) {
               ))}
             </select>
           </label>
-          <button type="button" className="button button-small" onClick={load} disabled={loading}>
+          <button
+            type="button"
+            className="button button-small"
+            onClick={peek.reload}
+            disabled={peek.loading}
+          >
             Refresh
           </button>
         </div>
@@ -58,9 +60,9 @@ export function PeekPanel({ queue }: { queue: string }) {
         The first messages waiting, oldest first. Peeking does not lease: consumers still receive
         them.
       </p>
-      {error ? <ErrorNotice error={error} /> : null}
+      {peek.error ? <ErrorNotice error={peek.error} /> : null}
       {messages === null ? (
-        loading ? (
+        peek.loading ? (
           <p className="loading">Loading…</p>
         ) : null
       ) : messages.length === 0 ? (
@@ -68,19 +70,7 @@ export function PeekPanel({ queue }: { queue: string }) {
       ) : (
         <div className="table-wrap">
           <table className="table">
-            <thead>
-              <tr>
-                <th scope="col">Message</th>
-                <th scope="col">State</th>
-                <th scope="col" className="num">
-                  Attempts
-                </th>
-                <th scope="col" className="col-optional">
-                  Visible at
-                </th>
-                <th scope="col">Body</th>
-              </tr>
-            </thead>
+            <TableHead columns={COLUMNS} />
             <tbody>
               {messages.map((m) => (
                 <tr key={m.id}>

@@ -4,9 +4,13 @@
  * and reset whenever the filter changes.
  */
 import { useEffect, useMemo, useState } from "react";
-import { ApiError, type DeadLetter, type DeadLetterPage, type RedriveRequest } from "../api.ts";
+import { ApiError, type DeadLetterPage, type RedriveRequest } from "../api.ts";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
-import { DeadLetterDetail } from "../components/DeadLetterDetail.tsx";
+import {
+  type DeadLetterActions,
+  DeadLetterDetail,
+  DeadLetterLoader,
+} from "../components/DeadLetterDetail.tsx";
 import { DeadLetterFilters } from "../components/DeadLetterFilters.tsx";
 import { DeadLetterTable } from "../components/DeadLetterTable.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
@@ -234,6 +238,11 @@ function DeadLetterWorkspace({
     }
   }
 
+  const detailActions: DeadLetterActions = {
+    onRedrive: (id) => ask({ kind: "redrive", ids: [id] }),
+    onDelete: (id) => ask({ kind: "delete", ids: [id] }),
+    onClose: closeDetail,
+  };
   const selectedIds = messages.filter((m) => selected.has(m.id)).map((m) => m.id);
   const openMessage = messages.find((m) => m.id === openId);
   const filtered = isFiltered(filter);
@@ -390,20 +399,9 @@ function DeadLetterWorkspace({
       {openId ? (
         <div className="workspace-detail">
           {openMessage ? (
-            <DeadLetterDetail
-              message={openMessage}
-              onRedrive={(id) => ask({ kind: "redrive", ids: [id] })}
-              onDelete={(id) => ask({ kind: "delete", ids: [id] })}
-              onClose={closeDetail}
-            />
+            <DeadLetterDetail message={openMessage} {...detailActions} />
           ) : (
-            <DetailLoader
-              queue={queue}
-              id={openId}
-              onRedrive={(id) => ask({ kind: "redrive", ids: [id] })}
-              onDelete={(id) => ask({ kind: "delete", ids: [id] })}
-              onClose={closeDetail}
-            />
+            <DeadLetterLoader key={openId} queue={queue} id={openId} {...detailActions} />
           )}
         </div>
       ) : null}
@@ -417,7 +415,7 @@ function DeadLetterWorkspace({
         tone={pending?.kind === "redrive" || pending?.kind === "redrive-all" ? "primary" : "danger"}
         busy={busy}
         confirmDisabled={pending?.kind === "purge" && typedName !== queue}
-        error={actionError ? <ErrorBody error={actionError} /> : null}
+        error={actionError}
         onConfirm={confirm}
         onCancel={() => setPending(null)}
       >
@@ -489,16 +487,6 @@ function dialogTitle(action: PendingAction, totalDead: number | null): string {
   }
 }
 
-function ErrorBody({ error }: { error: unknown }) {
-  if (!(error instanceof ApiError)) return <>{String(error)}</>;
-  return (
-    <>
-      <strong>{error.title}</strong>
-      {error.detail ? ` — ${error.detail}` : null}
-    </>
-  );
-}
-
 function EmptyDeadLetters({
   queue,
   filtered,
@@ -538,67 +526,5 @@ function EmptyDeadLetters({
         an expired lease), with the reason for each failure.
       </p>
     </div>
-  );
-}
-
-/** The open message when it is not on the page on screen (a shared link, another page). */
-function DetailLoader({
-  queue,
-  id,
-  onRedrive,
-  onDelete,
-  onClose,
-}: {
-  queue: string;
-  id: string;
-  onRedrive: (id: string) => void;
-  onDelete: (id: string) => void;
-  onClose: () => void;
-}) {
-  const { api } = useSession();
-  const [state, setState] = useState<{ id: string; message?: DeadLetter; error?: unknown } | null>(
-    null,
-  );
-  useEffect(() => {
-    let current = true;
-    api
-      .getDeadLetter(queue, id)
-      .then((message) => current && setState({ id, message }))
-      .catch((error: unknown) => current && setState({ id, error }));
-    return () => {
-      current = false;
-    };
-  }, [api, queue, id]);
-
-  if (state?.id === id && state.message) {
-    return (
-      <DeadLetterDetail
-        message={state.message}
-        onRedrive={onRedrive}
-        onDelete={onDelete}
-        onClose={onClose}
-      />
-    );
-  }
-  return (
-    <section className="panel detail" aria-label="Dead letter details">
-      <header className="detail-header">
-        <h2 className="detail-title">
-          Dead letter <span className="mono">{id}</span>
-        </h2>
-        <button type="button" className="button button-small" onClick={onClose}>
-          Close
-        </button>
-      </header>
-      {state?.id === id && state.error ? (
-        state.error instanceof ApiError && state.error.status === 404 ? (
-          <p>This dead letter is no longer here: it was redriven or deleted.</p>
-        ) : (
-          <ErrorNotice error={state.error} />
-        )
-      ) : (
-        <p className="loading">Loading…</p>
-      )}
-    </section>
   );
 }

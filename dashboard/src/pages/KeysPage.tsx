@@ -1,16 +1,27 @@
-import { useCallback, useEffect, useId, useState } from "react";
+import { useCallback, useId, useState } from "react";
 import { ApiError, type ApiKey, type Scope } from "../api.ts";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { CopyButton } from "../components/CopyButton.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
+import { type Column, TableHead } from "../components/TableHead.tsx";
 import { formatTime } from "../format.ts";
+import { useLoaded } from "../hooks.ts";
 import { useSession } from "../session.ts";
 
 const SCOPES: Array<{ scope: Scope; label: string }> = [
   { scope: "produce", label: "produce — send messages" },
   { scope: "consume", label: "consume — receive, ack, nack" },
   { scope: "admin", label: "admin — queues, dead letters, keys" },
+];
+
+const COLUMNS: Column[] = [
+  { label: "Name" },
+  { label: "Scopes" },
+  { label: "Queues", className: "col-optional" },
+  { label: "Origins", className: "col-optional" },
+  { label: "Created", className: "col-optional" },
+  { label: "Actions", labelHidden: true },
 ];
 
 /** Splits "orders-*, billing" into patterns. */
@@ -23,26 +34,12 @@ function patterns(text: string): string[] {
 
 export function KeysPage() {
   const { api } = useSession();
-  const [keys, setKeys] = useState<ApiKey[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const keys = useLoaded(useCallback(() => api.listKeys(), [api]));
   const [created, setCreated] = useState<(ApiKey & { secret: string }) | null>(null);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const [revokeBusy, setRevokeBusy] = useState(false);
   const [revokeError, setRevokeError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      setKeys(await api.listKeys());
-      setError(null);
-    } catch (e) {
-      setError(e);
-    }
-  }, [api]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   async function revoke() {
     if (!revoking) return;
@@ -53,7 +50,7 @@ export function KeysPage() {
       setNotice(`Revoked “${revoking.name}”. Requests with its secret are refused from now on.`);
       if (created?.id === revoking.id) setCreated(null);
       setRevoking(null);
-      await load();
+      await keys.reload();
     } catch (e) {
       setRevokeError(e);
     } finally {
@@ -61,7 +58,7 @@ export function KeysPage() {
     }
   }
 
-  const forbidden = error instanceof ApiError && error.status === 403;
+  const forbidden = keys.error instanceof ApiError && keys.error.status === 403;
 
   return (
     <>
@@ -80,7 +77,7 @@ export function KeysPage() {
             onCreated={(key) => {
               setCreated(key);
               setNotice(null);
-              void load();
+              void keys.reload();
             }}
           />
           {created ? (
@@ -109,16 +106,16 @@ export function KeysPage() {
           <div role="status">
             {notice ? <p className="notice notice-success">{notice}</p> : null}
           </div>
-          {error ? <ErrorNotice error={error} /> : null}
+          {keys.error ? <ErrorNotice error={keys.error} /> : null}
           <section className="panel" aria-labelledby="keys-heading">
             <h2 id="keys-heading" className="panel-title">
               Keys
             </h2>
-            {keys === null ? (
-              error ? null : (
+            {keys.value === null ? (
+              keys.error ? null : (
                 <p className="loading">Loading…</p>
               )
-            ) : keys.length === 0 ? (
+            ) : keys.value.length === 0 ? (
               <p className="empty-inline">
                 No API keys yet. The admin token from the Worker's configuration always works;
                 create keys above for everything else.
@@ -126,26 +123,9 @@ export function KeysPage() {
             ) : (
               <div className="table-wrap">
                 <table className="table">
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Scopes</th>
-                      <th scope="col" className="col-optional">
-                        Queues
-                      </th>
-                      <th scope="col" className="col-optional">
-                        Origins
-                      </th>
-                      <th scope="col" className="col-optional">
-                        Created
-                      </th>
-                      <th scope="col">
-                        <span className="visually-hidden">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
+                  <TableHead columns={COLUMNS} />
                   <tbody>
-                    {keys.map((key) => (
+                    {keys.value.map((key) => (
                       <tr key={key.id}>
                         <th scope="row">
                           {key.name}
@@ -196,7 +176,7 @@ export function KeysPage() {
         confirmLabel="Revoke key"
         tone="danger"
         busy={revokeBusy}
-        error={revokeError instanceof ApiError ? revokeError.detail || revokeError.title : null}
+        error={revokeError}
         onConfirm={revoke}
         onCancel={() => setRevoking(null)}
       >

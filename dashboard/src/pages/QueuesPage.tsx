@@ -3,6 +3,7 @@ import { Sparkline } from "../components/charts.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { StatCard } from "../components/StatCard.tsx";
+import { type Column, TableHead } from "../components/TableHead.tsx";
 import { formatCount, formatDuration, formatRate } from "../format.ts";
 import { currentRate, depthOf, POLL_INTERVAL_MS } from "../monitor.ts";
 import { href } from "../router.ts";
@@ -10,6 +11,18 @@ import { useMonitor } from "../session.ts";
 
 /** Samples in a sparkline: ten minutes at the poll interval. */
 const SPARKLINE_SAMPLES = (10 * 60_000) / POLL_INTERVAL_MS;
+
+const COLUMNS: Column[] = [
+  { label: "Queue" },
+  { label: "Ready", className: "num" },
+  { label: "Leased", className: "num col-optional" },
+  { label: "Delayed", className: "num col-optional" },
+  { label: "Dead", className: "num" },
+  { label: "Oldest", className: "num col-optional" },
+  { label: "Send", className: "num" },
+  { label: "Ack", className: "num" },
+  { label: "Depth, 10 min", className: "col-optional" },
+];
 
 export function QueuesPage() {
   const { queues, history, error } = useMonitor();
@@ -44,35 +57,7 @@ export function QueuesPage() {
               <caption className="visually-hidden">
                 Every queue with its depth by state, dead letters, oldest message age and rates.
               </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Queue</th>
-                  <th scope="col" className="num">
-                    Ready
-                  </th>
-                  <th scope="col" className="num col-optional">
-                    Leased
-                  </th>
-                  <th scope="col" className="num col-optional">
-                    Delayed
-                  </th>
-                  <th scope="col" className="num">
-                    Dead
-                  </th>
-                  <th scope="col" className="num col-optional">
-                    Oldest
-                  </th>
-                  <th scope="col" className="num">
-                    Send
-                  </th>
-                  <th scope="col" className="num">
-                    Ack
-                  </th>
-                  <th scope="col" className="col-optional">
-                    Depth, 10 min
-                  </th>
-                </tr>
-              </thead>
+              <TableHead columns={COLUMNS} />
               <tbody>
                 {queues.map(({ name, stats }) => {
                   const samples = history.get(name) ?? [];
