@@ -16,7 +16,6 @@ import type {
   NewMessage,
   PartitionContext,
   PartitionStats,
-  PeekedMessage,
 } from "../durable-objects/messages.ts";
 import { MAX_BATCH } from "../durable-objects/messages.ts";
 import type { Partition } from "../durable-objects/partition.ts";
@@ -118,9 +117,72 @@ async function resolve(
   return { ok: true, record };
 }
 
-/** A body as clients see it: JSON parsed, text as is, binary as base64. */
-function decodeBody(body: string, contentType: ContentType): JsonValue {
-  return contentType === "application/json" ? JSON.parse(body) : body;
+/**
+ * An operation on one stored queue, as the doors call it: `(env, principal, name, ...args)`.
+ * The operation runs only once the principal holds `permission` on the queue (`resolve`).
+ */
+function onQueue<Args extends unknown[], Answer>(
+  permission: Permission,
+  operation: (env: Env, record: QueueRecord, ...args: Args) => Promise<Outcome<Answer>>,
+) {
+  return async (
+    env: Env,
+    principal: Principal,
+    name: string,
+    ...args: Args
+  ): Promise<Outcome<Answer>> => {
+    const resolved = await resolve(env, principal, permission, name);
+    return resolved.ok ? operation(env, resolved.record, ...args) : resolved;
+  };
+}
+
+/** Calls every partition of the queue at once, each under its own context. */
+function eachPartition<R>(
+  env: Env,
+  record: QueueRecord,
+  call: (stub: DurableObjectStub<Partition>, context: PartitionContext) => Promise<R>,
+): Promise<R[]> {
+  return Promise.all(
+    partitionIndexes(record).map((index) =>
+      call(partition(env, record.name, index), contextOf(record, index)),
+    ),
+  );
+}
+
+/**
+ * The indexes of `items` grouped by the partition each goes to, in order of first use;
+ * an item whose `target` is null is left out.
+ */
+function groupByPartition<T>(
+  items: T[],
+  target: (item: T, index: number) => number | null,
+): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  items.forEach((item, index) => {
+    const partition = target(item, index);
+    if (partition === null) return;
+    const group = groups.get(partition);
+    if (group) group.push(index);
+    else groups.set(partition, [index]);
+  });
+  return groups;
+}
+
+function partitionOutOfRange(record: QueueRecord, index: number | undefined): Refusal | null {
+  const { partitions } = record.config;
+  if (index === undefined || index < partitions) return null;
+  return refuse(
+    "partition_out_of_range",
+    `queue '${record.name}' has partitions 0–${partitions - 1}; there is no partition ${index}`,
+  );
+}
+
+/** A message as clients see its body: JSON parsed, text as is, binary as base64. */
+function withDecodedBody<M extends { body: string; contentType: ContentType }>(
+  message: M,
+): Omit<M, "body"> & { body: JsonValue } {
+  const { body, contentType } = message;
+  return { ...message, body: contentType === "application/json" ? JSON.parse(body) : body };
 }
 
 function bodyBytes({ body, contentType }: NewMessage): number {
@@ -149,11 +211,7 @@ export async function putQueue(
   // A partition learns its configuration from the calls it gets: tell every one at once that
   // push was set or cleared, so messages already waiting are pushed without waiting for a send.
   if (patch.push !== undefined) {
-    await Promise.all(
-      partitionIndexes(outcome.queue).map((index) =>
-        partition(env, name, index).stats(contextOf(outcome.queue, index)),
-      ),
-    );
+    await eachPartition(env, outcome.queue, (stub, context) => stub.stats(context));
   }
   return { ok: true, created: outcome.created, queue: { name, config: outcome.queue.config } };
 }
@@ -171,27 +229,22 @@ export async function listQueues(
   return { ok: true, queues };
 }
 
-export async function getQueue(
-  env: Env,
-  principal: Principal,
-  name: string,
-): Promise<Outcome<{ queue: QueueView }>> {
-  const resolved = await resolve(env, principal, "read", name);
-  if (!resolved.ok) return resolved;
-  return { ok: true, queue: await viewOf(env, resolved.record) };
-}
+export const getQueue = onQueue(
+  "read",
+  async (env, record): Promise<Outcome<{ queue: QueueView }>> => ({
+    ok: true,
+    queue: await viewOf(env, record),
+  }),
+);
 
 /**
  * The queue's stored definition (configuration, version, timestamps) without its stats, for
  * a door that needs defaults or times the queue view does not show (the SQS door).
  */
-export async function queueDefinition(
-  env: Env,
-  principal: Principal,
-  name: string,
-): Promise<Outcome<{ record: QueueRecord }>> {
-  return resolve(env, principal, "read", name);
-}
+export const queueDefinition = onQueue(
+  "read",
+  async (_env, record): Promise<Outcome<{ record: QueueRecord }>> => ({ ok: true, record }),
+);
 
 /**
  * Deletes the definition first (so no new sends are routed here), then drops every
@@ -210,7 +263,7 @@ export async function deleteQueue(
     return refuse("queue_not_found", `no queue named '${name}'`);
   }
   await Promise.all([
-    ...partitionIndexes(record).map((index) => partition(env, name, index).destroy()),
+    eachPartition(env, record, (stub) => stub.destroy()),
     deadLetters(env, name).purge(),
   ]);
   return { ok: true };
@@ -222,11 +275,7 @@ async function viewOf(env: Env, record: QueueRecord): Promise<QueueView> {
 
 async function statsOf(env: Env, record: QueueRecord): Promise<QueueStats> {
   const [partitions, deadLettered] = await Promise.all([
-    Promise.all(
-      partitionIndexes(record).map((index) =>
-        partition(env, record.name, index).stats(contextOf(record, index)),
-      ),
-    ),
+    eachPartition(env, record, (stub, context) => stub.stats(context)),
     deadLetters(env, record.name).count(),
   ]);
   const sum = (field: keyof PartitionStats) =>
@@ -253,16 +302,11 @@ export type SendAnswer = Outcome<
   SendResult & { failed: NonNullable<SendResult["failed"]>; backpressure: boolean }
 >;
 
-export async function sendMessages(
-  env: Env,
-  principal: Principal,
-  name: string,
-  inputs: MessageInput[],
-): Promise<SendAnswer> {
-  const resolved = await resolve(env, principal, "produce", name);
-  if (!resolved.ok) return resolved;
-  return sendToQueue(env, resolved.record, inputs.map(toNewMessage));
-}
+export const sendMessages = onQueue(
+  "produce",
+  (env, record, inputs: MessageInput[]): Promise<SendAnswer> =>
+    sendToQueue(env, record, inputs.map(toNewMessage)),
+);
 
 function toNewMessage(input: MessageInput): NewMessage {
   const { body, contentType, headers, ...routing } = input;
@@ -294,12 +338,9 @@ async function sendToQueue(
   }
 
   const spread = lessLoadedPartition(name, config.partitions);
-  const groups = new Map<number, number[]>();
-  messages.forEach((message, index) => {
+  const groups = groupByPartition(messages, (message) => {
     const routingKey = message.key ?? message.dedupId;
-    const target =
-      routingKey === undefined ? spread : partitionForKey(routingKey, config.partitions);
-    groups.set(target, [...(groups.get(target) ?? []), index]);
+    return routingKey === undefined ? spread : partitionForKey(routingKey, config.partitions);
   });
 
   const sent: SendResult["messages"] = [];
@@ -345,43 +386,34 @@ async function sendToQueue(
  * `PARK_SLICE_MS`). Messages are only leased by calls whose answer is returned, so none is
  * stranded under a lease nobody holds.
  */
-export async function receiveMessages(
-  env: Env,
-  principal: Principal,
-  name: string,
-  options: ReceiveInput,
-): Promise<Outcome<{ messages: ReceivedMessage[] }>> {
-  const resolved = await resolve(env, principal, "consume", name);
-  if (!resolved.ok) return resolved;
-  const { record } = resolved;
-  if (record.config.push) return pushQueueRefusal(name, record.config.push.url);
-  const partitions = record.config.partitions;
-  if (options.partition !== undefined && options.partition >= partitions) {
-    return refuse(
-      "partition_out_of_range",
-      `queue '${name}' has partitions 0–${partitions - 1}; there is no partition ${options.partition}`,
-    );
-  }
+export const receiveMessages = onQueue(
+  "consume",
+  async (env, record, options: ReceiveInput): Promise<Outcome<{ messages: ReceivedMessage[] }>> => {
+    const { name, config } = record;
+    if (config.push) return pushQueueRefusal(name, config.push.url);
+    const outOfRange = partitionOutOfRange(record, options.partition);
+    if (outOfRange) return outOfRange;
 
-  const lease = async (index: number, max: number, waitMs: number) => {
-    const answer = await partition(env, name, index).receive(contextOf(record, index), {
-      max,
-      waitMs,
-      ...(options.visibilityTimeout === undefined
-        ? {}
-        : { visibilityTimeout: options.visibilityTimeout }),
-    });
-    recordLoad(name, answer.stats);
-    return answer.messages;
-  };
-  const waitMs = options.wait * 1000;
-  const leased =
-    options.partition === undefined
-      ? await sweepThenPark(rotation(name, partitions), options.max, waitMs, lease)
-      : await lease(options.partition, options.max, waitMs);
-  count("received", leased.length);
-  return { ok: true, messages: leased.map(toReceived) };
-}
+    const lease = async (index: number, max: number, waitMs: number) => {
+      const answer = await partition(env, name, index).receive(contextOf(record, index), {
+        max,
+        waitMs,
+        ...(options.visibilityTimeout === undefined
+          ? {}
+          : { visibilityTimeout: options.visibilityTimeout }),
+      });
+      recordLoad(name, answer.stats);
+      return answer.messages;
+    };
+    const waitMs = options.wait * 1000;
+    const leased =
+      options.partition === undefined
+        ? await sweepThenPark(rotation(name, config.partitions), options.max, waitMs, lease)
+        : await lease(options.partition, options.max, waitMs);
+    count("received", leased.length);
+    return { ok: true, messages: leased.map(withDecodedBody) };
+  },
+);
 
 /**
  * A push queue's messages go to its endpoint; pulling them as well would race it for the
@@ -398,16 +430,10 @@ function pushQueueRefusal(name: string, url: string): Refusal {
  * Whether the principal may hold a WebSocket consumer on the queue: what a receive needs. The
  * socket's leases are then taken by `receiveMessages`, which checks again each time.
  */
-export async function checkSubscribe(
-  env: Env,
-  principal: Principal,
-  name: string,
-): Promise<Outcome<object>> {
-  const resolved = await resolve(env, principal, "consume", name);
-  if (!resolved.ok) return resolved;
-  const { push } = resolved.record.config;
-  return push ? pushQueueRefusal(name, push.url) : { ok: true };
-}
+export const checkSubscribe = onQueue("consume", async (_env, record): Promise<Outcome<object>> => {
+  const { push } = record.config;
+  return push ? pushQueueRefusal(record.name, push.url) : { ok: true };
+});
 
 type Lease = (index: number, max: number, waitMs: number) => Promise<LeasedMessage[]>;
 
@@ -451,10 +477,6 @@ async function sweep(order: number[], max: number, lease: Lease): Promise<Leased
   return leased;
 }
 
-function toReceived(message: LeasedMessage): ReceivedMessage {
-  return { ...message, body: decodeBody(message.body, message.contentType) };
-}
-
 type Settled<R> = { outcomes: R[]; failed: ReceiptFailure[] };
 
 /**
@@ -474,12 +496,11 @@ async function settle<R extends { failed: ItemFailure[]; stats: PartitionStats }
   const failures: { index: number; failure: ReceiptFailure }[] = [];
   const fail = (index: number, code: ReceiptFailure["code"]) =>
     failures.push({ index, failure: { receipt: receipts[index], code } });
-  const groups = new Map<number, number[]>();
-  receipts.forEach((receipt, index) => {
+  const groups = groupByPartition(receipts, (receipt, index) => {
     const decoded = decodeReceipt(receipt);
-    if (decoded === null || decoded.partition >= record.config.partitions)
-      fail(index, "receipt_invalid");
-    else groups.set(decoded.partition, [...(groups.get(decoded.partition) ?? []), index]);
+    if (decoded !== null && decoded.partition < record.config.partitions) return decoded.partition;
+    fail(index, "receipt_invalid");
+    return null;
   });
   const outcomes: R[] = [];
   await Promise.all(
@@ -507,182 +528,142 @@ function total<R>(outcomes: R[], field: (outcome: R) => number): number {
   return outcomes.reduce((sum, outcome) => sum + field(outcome), 0);
 }
 
-export async function ackMessages(
-  env: Env,
-  principal: Principal,
-  name: string,
-  receipts: string[],
-): Promise<Outcome<{ acked: number; failed: ReceiptFailure[] }>> {
-  const resolved = await resolve(env, principal, "consume", name);
-  if (!resolved.ok) return resolved;
-  const { outcomes, failed } = await settle(
+export const ackMessages = onQueue(
+  "consume",
+  async (
     env,
-    resolved.record,
-    receipts,
-    (stub, context, batch) => stub.ack(context, batch),
-  );
-  const acked = total(outcomes, (outcome) => outcome.acked);
-  count("acked", acked);
-  return { ok: true, acked, failed };
-}
+    record,
+    receipts: string[],
+  ): Promise<Outcome<{ acked: number; failed: ReceiptFailure[] }>> => {
+    const { outcomes, failed } = await settle(env, record, receipts, (stub, context, batch) =>
+      stub.ack(context, batch),
+    );
+    const acked = total(outcomes, (outcome) => outcome.acked);
+    count("acked", acked);
+    return { ok: true, acked, failed };
+  },
+);
 
-export async function nackMessages(
-  env: Env,
-  principal: Principal,
-  name: string,
-  receipts: string[],
-  options: { delaySeconds?: number; reason?: string },
-): Promise<Outcome<{ retried: number; deadLettered: number; failed: ReceiptFailure[] }>> {
-  const resolved = await resolve(env, principal, "consume", name);
-  if (!resolved.ok) return resolved;
-  const { outcomes, failed } = await settle(
+export const nackMessages = onQueue(
+  "consume",
+  async (
     env,
-    resolved.record,
-    receipts,
-    (stub, context, batch) => stub.nack(context, batch, options),
-  );
-  const retried = total(outcomes, (outcome) => outcome.retried);
-  const deadLettered = total(outcomes, (outcome) => outcome.deadLettered);
-  count("nacked", retried + deadLettered);
-  count("deadLettered", deadLettered);
-  return { ok: true, retried, deadLettered, failed };
-}
+    record,
+    receipts: string[],
+    options: { delaySeconds?: number; reason?: string },
+  ): Promise<Outcome<{ retried: number; deadLettered: number; failed: ReceiptFailure[] }>> => {
+    const { outcomes, failed } = await settle(env, record, receipts, (stub, context, batch) =>
+      stub.nack(context, batch, options),
+    );
+    const retried = total(outcomes, (outcome) => outcome.retried);
+    const deadLettered = total(outcomes, (outcome) => outcome.deadLettered);
+    count("nacked", retried + deadLettered);
+    count("deadLettered", deadLettered);
+    return { ok: true, retried, deadLettered, failed };
+  },
+);
 
-export async function extendLeases(
-  env: Env,
-  principal: Principal,
-  name: string,
-  receipts: string[],
-  visibilityTimeout: number,
-): Promise<Outcome<{ extended: number; failed: ReceiptFailure[] }>> {
-  const resolved = await resolve(env, principal, "consume", name);
-  if (!resolved.ok) return resolved;
-  const { outcomes, failed } = await settle(
+export const extendLeases = onQueue(
+  "consume",
+  async (
     env,
-    resolved.record,
-    receipts,
-    (stub, context, batch) => stub.extend(context, batch, visibilityTimeout),
-  );
-  return { ok: true, extended: total(outcomes, (outcome) => outcome.extended), failed };
-}
+    record,
+    receipts: string[],
+    visibilityTimeout: number,
+  ): Promise<Outcome<{ extended: number; failed: ReceiptFailure[] }>> => {
+    const { outcomes, failed } = await settle(env, record, receipts, (stub, context, batch) =>
+      stub.extend(context, batch, visibilityTimeout),
+    );
+    return { ok: true, extended: total(outcomes, (outcome) => outcome.extended), failed };
+  },
+);
 
 /**
  * Looks at messages without leasing them. `after` is a seq, so it pages within one
  * partition; without `partition` every partition is read and the oldest `limit` returned.
  */
-export async function peekMessages(
-  env: Env,
-  principal: Principal,
-  name: string,
-  query: PeekQuery,
-): Promise<Outcome<{ messages: PeekedMessageView[] }>> {
-  const resolved = await resolve(env, principal, "consume", name);
-  if (!resolved.ok) return resolved;
-  const { record } = resolved;
-  if (query.partition !== undefined && query.partition >= record.config.partitions) {
-    return refuse(
-      "partition_out_of_range",
-      `queue '${name}' has partitions 0–${record.config.partitions - 1}; there is no partition ${query.partition}`,
+export const peekMessages = onQueue(
+  "consume",
+  async (env, record, query: PeekQuery): Promise<Outcome<{ messages: PeekedMessageView[] }>> => {
+    const outOfRange = partitionOutOfRange(record, query.partition);
+    if (outOfRange) return outOfRange;
+    const indexes = query.partition === undefined ? partitionIndexes(record) : [query.partition];
+    const pages = await Promise.all(
+      indexes.map((index) =>
+        partition(env, record.name, index).peek(contextOf(record, index), {
+          limit: query.limit,
+          ...(query.after === undefined ? {} : { after: query.after }),
+        }),
+      ),
     );
-  }
-  const indexes = query.partition === undefined ? partitionIndexes(record) : [query.partition];
-  const pages = await Promise.all(
-    indexes.map((index) =>
-      partition(env, name, index).peek(contextOf(record, index), {
-        limit: query.limit,
-        ...(query.after === undefined ? {} : { after: query.after }),
-      }),
-    ),
-  );
-  const messages = pages
-    .flatMap((page) => page.messages)
-    .sort((a, b) => a.sentAt - b.sentAt || a.partition - b.partition || a.seq - b.seq)
-    .slice(0, query.limit)
-    .map((message: PeekedMessage) => ({
-      ...message,
-      body: decodeBody(message.body, message.contentType),
-    }));
-  return { ok: true, messages };
-}
+    const messages = pages
+      .flatMap((page) => page.messages)
+      .sort((a, b) => a.sentAt - b.sentAt || a.partition - b.partition || a.seq - b.seq)
+      .slice(0, query.limit)
+      .map(withDecodedBody);
+    return { ok: true, messages };
+  },
+);
 
 /** Drops every message held by the queue's partitions (not its dead letters). */
-export async function purgeQueue(
-  env: Env,
-  principal: Principal,
-  name: string,
-): Promise<Outcome<{ purged: number }>> {
-  const resolved = await resolve(env, principal, "admin", name);
-  if (!resolved.ok) return resolved;
-  const { record } = resolved;
-  const answers = await Promise.all(
-    partitionIndexes(record).map((index) =>
-      partition(env, name, index).purge(contextOf(record, index)),
-    ),
-  );
-  return { ok: true, purged: total(answers, (answer) => answer.purged) };
-}
+export const purgeQueue = onQueue(
+  "admin",
+  async (env, record): Promise<Outcome<{ purged: number }>> => {
+    const answers = await eachPartition(env, record, (stub, context) => stub.purge(context));
+    return { ok: true, purged: total(answers, (answer) => answer.purged) };
+  },
+);
 
 // ───────────────────────────── dead letters ─────────────────────────────
 
-function toDeadView(message: DeadMessage): DeadMessageView {
-  return { ...message, body: decodeBody(message.body, message.contentType) };
+export const listDeadLetters = onQueue(
+  "consume",
+  async (
+    env,
+    record,
+    query: DeadLetterQueryInput,
+  ): Promise<Outcome<{ messages: DeadMessageView[]; cursor: string | null }>> => {
+    const { q, ...filters } = query;
+    const page = await deadLetters(env, record.name).list({
+      ...filters,
+      ...(q === undefined ? {} : { text: q }),
+    });
+    return { ok: true, messages: page.messages.map(withDecodedBody), cursor: page.cursor };
+  },
+);
+
+function deadLetterNotFound(record: QueueRecord, id: string): Refusal {
+  return refuse(
+    "dead_letter_not_found",
+    `queue '${record.name}' has no dead letter with id '${id}'`,
+  );
 }
 
-export async function listDeadLetters(
-  env: Env,
-  principal: Principal,
-  name: string,
-  query: DeadLetterQueryInput,
-): Promise<Outcome<{ messages: DeadMessageView[]; cursor: string | null }>> {
-  const resolved = await resolve(env, principal, "consume", name);
-  if (!resolved.ok) return resolved;
-  const { q, ...filters } = query;
-  const page = await deadLetters(env, name).list({
-    ...filters,
-    ...(q === undefined ? {} : { text: q }),
-  });
-  return { ok: true, messages: page.messages.map(toDeadView), cursor: page.cursor };
-}
+export const getDeadLetter = onQueue(
+  "consume",
+  async (env, record, id: string): Promise<Outcome<{ message: DeadMessageView }>> => {
+    const message = await deadLetters(env, record.name).get(id);
+    if (message === null) return deadLetterNotFound(record, id);
+    return { ok: true, message: withDecodedBody(message) };
+  },
+);
 
-export async function getDeadLetter(
-  env: Env,
-  principal: Principal,
-  name: string,
-  id: string,
-): Promise<Outcome<{ message: DeadMessageView }>> {
-  const resolved = await resolve(env, principal, "consume", name);
-  if (!resolved.ok) return resolved;
-  const message = await deadLetters(env, name).get(id);
-  if (message === null) {
-    return refuse("dead_letter_not_found", `queue '${name}' has no dead letter with id '${id}'`);
-  }
-  return { ok: true, message: toDeadView(message) };
-}
+export const deleteDeadLetter = onQueue(
+  "admin",
+  async (env, record, id: string): Promise<Outcome<object>> => {
+    const { removed } = await deadLetters(env, record.name).remove([id]);
+    if (removed === 0) return deadLetterNotFound(record, id);
+    return { ok: true };
+  },
+);
 
-export async function deleteDeadLetter(
-  env: Env,
-  principal: Principal,
-  name: string,
-  id: string,
-): Promise<Outcome<object>> {
-  const resolved = await resolve(env, principal, "admin", name);
-  if (!resolved.ok) return resolved;
-  const { removed } = await deadLetters(env, name).remove([id]);
-  if (removed === 0) {
-    return refuse("dead_letter_not_found", `queue '${name}' has no dead letter with id '${id}'`);
-  }
-  return { ok: true };
-}
-
-export async function purgeDeadLetters(
-  env: Env,
-  principal: Principal,
-  name: string,
-): Promise<Outcome<{ purged: number }>> {
-  const resolved = await resolve(env, principal, "admin", name);
-  if (!resolved.ok) return resolved;
-  return { ok: true, ...(await deadLetters(env, name).purge()) };
-}
+export const purgeDeadLetters = onQueue(
+  "admin",
+  async (env, record): Promise<Outcome<{ purged: number }>> => ({
+    ok: true,
+    ...(await deadLetters(env, record.name).purge()),
+  }),
+);
 
 /**
  * Sends dead letters back (to `target`, default the same queue) as fresh messages: same
