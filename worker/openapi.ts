@@ -89,9 +89,10 @@ const ANSWER_COMPONENTS: Record<string, Schema> = {
 
 type Access = "public" | "any scope" | "produce" | "consume" | "admin";
 
+/** An answer: its description, and the JSON schema or media type of its body, if any. */
+type Answer = [description: string, content?: Schema | "text/plain"];
+
 interface Operation {
-  method: "get" | "put" | "post" | "delete";
-  path: string;
   summary: string;
   access: Access;
   /** A JSON request body; `send` also takes raw bodies (see `rawBody`). */
@@ -99,45 +100,33 @@ interface Operation {
   rawBody?: boolean;
   query?: Schema;
   headers?: Schema;
-  answers: Record<number, { description: string; schema?: Schema; text?: string }>;
+  answers: Record<number, Answer>;
 }
 
-const OPERATIONS: Operation[] = [
-  {
-    method: "put",
-    path: "/v1/queues/{q}",
+/** Every route, keyed "METHOD /path" as in the router, in the order the router lists them. */
+const OPERATIONS: Record<string, Operation> = {
+  "PUT /v1/queues/{q}": {
     summary: "Create a queue, or change its configuration (a partial config; partitions only grow)",
     access: "admin",
     body: QueueConfigPatchSchema,
-    answers: {
-      200: { description: "updated", schema: QueueDefinitionSchema },
-      201: { description: "created", schema: QueueDefinitionSchema },
-    },
+    answers: { 200: ["updated", QueueDefinitionSchema], 201: ["created", QueueDefinitionSchema] },
   },
-  {
-    method: "get",
-    path: "/v1/queues",
+  "GET /v1/queues": {
     summary: "The queues the token may see, with stats",
     access: "any scope",
-    answers: { 200: { description: "queues", schema: QueueListSchema } },
+    answers: { 200: ["queues", QueueListSchema] },
   },
-  {
-    method: "get",
-    path: "/v1/queues/{q}",
+  "GET /v1/queues/{q}": {
     summary: "A queue's configuration and stats",
     access: "any scope",
-    answers: { 200: { description: "the queue", schema: QueueSchema } },
+    answers: { 200: ["the queue", QueueSchema] },
   },
-  {
-    method: "delete",
-    path: "/v1/queues/{q}",
+  "DELETE /v1/queues/{q}": {
     summary: "Delete a queue with its messages and dead letters",
     access: "admin",
-    answers: { 204: { description: "deleted" } },
+    answers: { 204: ["deleted"] },
   },
-  {
-    method: "post",
-    path: "/v1/queues/{q}/messages",
+  "POST /v1/queues/{q}/messages": {
     summary:
       "Send messages: {messages: [...]} (up to 100), one message object, or a raw body (text/* is stored as text, anything else as bytes) described by Sluice-* headers",
     access: "produce",
@@ -145,150 +134,114 @@ const OPERATIONS: Operation[] = [
     rawBody: true,
     headers: RawSendHeadersSchema,
     answers: {
-      201: { description: "every message stored", schema: SendResultSchema },
-      207: {
-        description: "a batch spanning partitions was stored in part; `failed` lists the rest",
-        schema: SendResultSchema,
-      },
+      201: ["every message stored", SendResultSchema],
+      207: [
+        "a batch spanning partitions was stored in part; `failed` lists the rest",
+        SendResultSchema,
+      ],
     },
   },
-  {
-    method: "post",
-    path: "/v1/queues/{q}/receive",
+  "POST /v1/queues/{q}/receive": {
     summary: "Lease up to `max` messages, waiting up to `wait` seconds for one",
     access: "consume",
     body: ReceiveBodySchema,
-    answers: { 200: { description: "leased messages", schema: ReceiveResultSchema } },
+    answers: { 200: ["leased messages", ReceiveResultSchema] },
   },
-  {
-    method: "post",
-    path: "/v1/queues/{q}/ack",
+  "POST /v1/queues/{q}/ack": {
     summary: "Acknowledge leased messages (never shed)",
     access: "consume",
     body: AckBodySchema,
-    answers: { 200: { description: "acknowledged", schema: AckResultSchema } },
+    answers: { 200: ["acknowledged", AckResultSchema] },
   },
-  {
-    method: "post",
-    path: "/v1/queues/{q}/nack",
+  "POST /v1/queues/{q}/nack": {
     summary: "Give leased messages back for a retry, or to the dead-letter queue at maxAttempts",
     access: "consume",
     body: NackBodySchema,
-    answers: { 200: { description: "retried or dead-lettered", schema: NackResultSchema } },
+    answers: { 200: ["retried or dead-lettered", NackResultSchema] },
   },
-  {
-    method: "post",
-    path: "/v1/queues/{q}/extend",
+  "POST /v1/queues/{q}/extend": {
     summary: "Set leases to end `visibilityTimeout` seconds from now",
     access: "consume",
     body: ExtendBodySchema,
-    answers: { 200: { description: "extended", schema: ExtendResultSchema } },
+    answers: { 200: ["extended", ExtendResultSchema] },
   },
-  {
-    method: "get",
-    path: "/v1/queues/{q}/subscribe",
+  "GET /v1/queues/{q}/subscribe": {
     summary:
       'Open a WebSocket consumer (Upgrade: websocket; a browser offers its token as the subprotocol "bearer.<token>" beside "sluice.v1"); the client grants credit and acks over the socket, see docs/push-and-websockets.md',
     access: "consume",
     query: SubscribeQuerySchema,
-    answers: { 101: { description: "switched to the WebSocket protocol" } },
+    answers: { 101: ["switched to the WebSocket protocol"] },
   },
-  {
-    method: "post",
-    path: "/v1/queues/{q}/purge",
+  "POST /v1/queues/{q}/purge": {
     summary: "Drop every message of the queue (not its dead letters)",
     access: "admin",
-    answers: { 200: { description: "purged", schema: PurgeResultSchema } },
+    answers: { 200: ["purged", PurgeResultSchema] },
   },
-  {
-    method: "get",
-    path: "/v1/queues/{q}/messages",
+  "GET /v1/queues/{q}/messages": {
     summary: "Peek at messages without leasing them",
     access: "consume",
     query: PeekQuerySchema,
-    answers: { 200: { description: "messages", schema: PeekResultSchema } },
+    answers: { 200: ["messages", PeekResultSchema] },
   },
-  {
-    method: "get",
-    path: "/v1/queues/{q}/dlq",
+  "GET /v1/queues/{q}/dlq": {
     summary: "Dead letters, newest first; filter by failure reason, body text (`q`) and time",
     access: "consume",
     query: DeadLetterQuerySchema,
-    answers: { 200: { description: "a page of dead letters", schema: DeadLetterPageSchema } },
+    answers: { 200: ["a page of dead letters", DeadLetterPageSchema] },
   },
-  {
-    method: "get",
-    path: "/v1/queues/{q}/dlq/{id}",
+  "GET /v1/queues/{q}/dlq/{id}": {
     summary: "One dead letter with every failure",
     access: "consume",
-    answers: { 200: { description: "the dead letter", schema: DeadMessageSchema } },
+    answers: { 200: ["the dead letter", DeadMessageSchema] },
   },
-  {
-    method: "post",
-    path: "/v1/queues/{q}/dlq/redrive",
+  "POST /v1/queues/{q}/dlq/redrive": {
     summary: "Send dead letters back as fresh messages (to `target`, default this queue)",
     access: "admin",
     body: RedriveBodySchema,
-    answers: { 200: { description: "redriven", schema: RedriveResultSchema } },
+    answers: { 200: ["redriven", RedriveResultSchema] },
   },
-  {
-    method: "delete",
-    path: "/v1/queues/{q}/dlq/{id}",
+  "DELETE /v1/queues/{q}/dlq/{id}": {
     summary: "Delete one dead letter",
     access: "admin",
-    answers: { 204: { description: "deleted" } },
+    answers: { 204: ["deleted"] },
   },
-  {
-    method: "post",
-    path: "/v1/queues/{q}/dlq/purge",
+  "POST /v1/queues/{q}/dlq/purge": {
     summary: "Delete every dead letter of the queue",
     access: "admin",
-    answers: { 200: { description: "purged", schema: PurgeResultSchema } },
+    answers: { 200: ["purged", PurgeResultSchema] },
   },
-  {
-    method: "post",
-    path: "/v1/keys",
+  "POST /v1/keys": {
     summary: "Create an API key; its secret is in this answer only",
     access: "admin",
     body: CreateKeyBodySchema,
-    answers: { 201: { description: "created", schema: CreatedKeySchema } },
+    answers: { 201: ["created", CreatedKeySchema] },
   },
-  {
-    method: "get",
-    path: "/v1/keys",
+  "GET /v1/keys": {
     summary: "Every API key (without secrets)",
     access: "admin",
-    answers: { 200: { description: "keys", schema: KeyListSchema } },
+    answers: { 200: ["keys", KeyListSchema] },
   },
-  {
-    method: "delete",
-    path: "/v1/keys/{id}",
+  "DELETE /v1/keys/{id}": {
     summary: "Revoke an API key",
     access: "admin",
-    answers: { 204: { description: "revoked" } },
+    answers: { 204: ["revoked"] },
   },
-  {
-    method: "get",
-    path: "/health",
+  "GET /health": {
     summary: "Liveness",
     access: "public",
-    answers: { 200: { description: "alive", schema: HealthSchema } },
+    answers: { 200: ["alive", HealthSchema] },
   },
-  {
-    method: "get",
-    path: "/v1/openapi.json",
+  "GET /v1/openapi.json": {
     summary: "This document",
     access: "public",
-    answers: { 200: { description: "OpenAPI 3.1" } },
+    answers: { 200: ["OpenAPI 3.1"] },
   },
-  {
-    method: "get",
-    path: "/metrics",
+  "GET /metrics": {
     summary: "Prometheus metrics: isolate counters and gauges of the queues the token may see",
     access: "any scope",
-    answers: { 200: { description: "Prometheus text format 0.0.4", text: "text/plain" } },
+    answers: { 200: ["Prometheus text format 0.0.4", "text/plain"] },
   },
-];
+};
 
 const PATH_PARAMETERS: Record<string, Schema> = { q: QueueNameSchema, id: IdSchema };
 
@@ -327,8 +280,8 @@ function parametersOf(schema: Schema, location: "query" | "header"): JsonSchema[
   }));
 }
 
-function operationObject(operation: Operation): JsonSchema {
-  const pathParameters = [...operation.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+function operationObject(path: string, operation: Operation): JsonSchema {
+  const pathParameters = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
     name,
     in: "path",
     required: true,
@@ -349,13 +302,13 @@ function operationObject(operation: Operation): JsonSchema {
     };
   }
   const responses: Record<string, JsonSchema> = {};
-  for (const [status, answer] of Object.entries(operation.answers)) {
+  for (const [status, [description, content]] of Object.entries(operation.answers)) {
     responses[status] = {
-      description: answer.description,
-      ...(answer.schema && {
-        content: { "application/json": { schema: refTo(answer.schema, ANSWER_COMPONENTS) } },
+      description,
+      ...(content === "text/plain" && { content: { [content]: { schema: { type: "string" } } } }),
+      ...(content instanceof z.ZodType && {
+        content: { "application/json": { schema: refTo(content, ANSWER_COMPONENTS) } },
       }),
-      ...(answer.text && { content: { [answer.text]: { schema: { type: "string" } } } }),
     };
   }
   responses.default = {
@@ -377,9 +330,10 @@ function operationObject(operation: Operation): JsonSchema {
 
 function buildDocument(): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
-  for (const operation of OPERATIONS) {
-    paths[operation.path] ??= {};
-    paths[operation.path][operation.method] = operationObject(operation);
+  for (const [route, operation] of Object.entries(OPERATIONS)) {
+    const [method, path] = route.split(" ");
+    paths[path] ??= {};
+    paths[path][method.toLowerCase()] = operationObject(path, operation);
   }
   return {
     openapi: "3.1.0",
