@@ -17,6 +17,7 @@ export const MAX_WAIT_SECONDS = 20;
 export const MAX_DELAY_SECONDS = 43_200;
 export const MAX_LEASE_SECONDS = 43_200;
 export const MAX_MESSAGE_HEADERS = 32;
+const MAX_PARTITION_INDEX = MAX_PARTITIONS - 1;
 
 export const CONTENT_TYPES = [
   "application/json",
@@ -104,12 +105,7 @@ export const ReceiveBodySchema = z
     max: z.number().int().min(1).max(MAX_BATCH).default(1),
     visibilityTimeout: z.number().int().min(1).max(MAX_LEASE_SECONDS).optional(),
     wait: z.number().min(0).max(MAX_WAIT_SECONDS).default(0),
-    partition: z
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_PARTITIONS - 1)
-      .optional(),
+    partition: z.number().int().min(0).max(MAX_PARTITION_INDEX).optional(),
   })
   .strict();
 
@@ -159,12 +155,7 @@ export const PeekQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(MAX_BATCH).default(10),
     after: z.coerce.number().int().min(0).optional(),
-    partition: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_PARTITIONS - 1)
-      .optional(),
+    partition: z.coerce.number().int().min(0).max(MAX_PARTITION_INDEX).optional(),
   })
   .strict();
 
