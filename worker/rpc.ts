@@ -63,17 +63,13 @@ export interface RpcSendResult {
 
 const NackOptionsSchema = NackBodySchema.omit({ receipts: true });
 
-function queueArgument(queue: unknown): string {
-  return parseWith(QueueNameSchema, queue, "queue", "invalid_queue_name");
-}
-
 export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   // ───────────────────────────── producing ─────────────────────────────
 
   /** One message; the answer lists it like a batch of one. */
   send(queue: string, message: wire.NewMessage): Promise<RpcOutcome<RpcSendResult>> {
-    return this.#run("produce", (principal) =>
-      queues.sendMessages(this.env, principal, queueArgument(queue), [
+    return this.#onQueue("produce", queue, (principal, name) =>
+      queues.sendMessages(this.env, principal, name, [
         parseWith(MessageInputSchema, message, "message"),
       ]),
     );
@@ -81,11 +77,11 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
 
   /** Up to 100 messages: stored in part (`failed` lists the rest) only across partitions. */
   sendBatch(queue: string, messages: wire.NewMessage[]): Promise<RpcOutcome<RpcSendResult>> {
-    return this.#run("produce", (principal) =>
+    return this.#onQueue("produce", queue, (principal, name) =>
       queues.sendMessages(
         this.env,
         principal,
-        queueArgument(queue),
+        name,
         parseWith(SendBatchSchema.shape.messages, messages, "messages"),
       ),
     );
@@ -97,22 +93,22 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     options: wire.ReceiveOptions = {},
   ): Promise<RpcOutcome<{ messages: wire.ReceivedMessage[] }>> {
-    return this.#run("consume", (principal) =>
+    return this.#onQueue("consume", queue, (principal, name) =>
       queues.receiveMessages(
         this.env,
         principal,
-        queueArgument(queue),
+        name,
         parseWith(ReceiveBodySchema, options, "options"),
       ),
     );
   }
 
   ack(queue: string, receipts: string[]): Promise<RpcOutcome<wire.AckResult>> {
-    return this.#run("essential", (principal) =>
+    return this.#onQueue("essential", queue, (principal, name) =>
       queues.ackMessages(
         this.env,
         principal,
-        queueArgument(queue),
+        name,
         parseWith(ReceiptsSchema, receipts, "receipts"),
       ),
     );
@@ -123,11 +119,11 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     receipts: string[],
     options: wire.NackOptions = {},
   ): Promise<RpcOutcome<wire.NackResult>> {
-    return this.#run("essential", (principal) =>
+    return this.#onQueue("essential", queue, (principal, name) =>
       queues.nackMessages(
         this.env,
         principal,
-        queueArgument(queue),
+        name,
         parseWith(ReceiptsSchema, receipts, "receipts"),
         parseWith(NackOptionsSchema, options, "options"),
       ),
@@ -139,11 +135,11 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     receipts: string[],
     visibilityTimeout: number,
   ): Promise<RpcOutcome<wire.ExtendResult>> {
-    return this.#run("essential", (principal) =>
+    return this.#onQueue("essential", queue, (principal, name) =>
       queues.extendLeases(
         this.env,
         principal,
-        queueArgument(queue),
+        name,
         parseWith(ReceiptsSchema, receipts, "receipts"),
         parseWith(ExtendBodySchema.shape.visibilityTimeout, visibilityTimeout, "visibilityTimeout"),
       ),
@@ -154,13 +150,8 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     query: wire.PeekQuery = {},
   ): Promise<RpcOutcome<{ messages: wire.PeekedMessage[] }>> {
-    return this.#run("consume", (principal) =>
-      queues.peekMessages(
-        this.env,
-        principal,
-        queueArgument(queue),
-        parseWith(PeekQuerySchema, query, "query"),
-      ),
+    return this.#onQueue("consume", queue, (principal, name) =>
+      queues.peekMessages(this.env, principal, name, parseWith(PeekQuerySchema, query, "query")),
     );
   }
 
@@ -168,8 +159,8 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
 
   /** The queue's configuration and stats. */
   getQueue(queue: string): Promise<RpcOutcome<{ queue: wire.Queue }>> {
-    return this.#run("consume", (principal) =>
-      queues.getQueue(this.env, principal, queueArgument(queue)),
+    return this.#onQueue("consume", queue, (principal, name) =>
+      queues.getQueue(this.env, principal, name),
     );
   }
 
@@ -183,24 +174,19 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     query: wire.DeadLetterQuery = {},
   ): Promise<RpcOutcome<wire.DeadLetterPage>> {
-    return this.#run("consume", (principal) =>
+    return this.#onQueue("consume", queue, (principal, name) =>
       queues.listDeadLetters(
         this.env,
         principal,
-        queueArgument(queue),
+        name,
         parseWith(DeadLetterQuerySchema, query, "query"),
       ),
     );
   }
 
   getDeadLetter(queue: string, id: string): Promise<RpcOutcome<{ message: wire.DeadMessage }>> {
-    return this.#run("consume", (principal) =>
-      queues.getDeadLetter(
-        this.env,
-        principal,
-        queueArgument(queue),
-        parseWith(IdSchema, id, "id"),
-      ),
+    return this.#onQueue("consume", queue, (principal, name) =>
+      queues.getDeadLetter(this.env, principal, name, parseWith(IdSchema, id, "id")),
     );
   }
 
@@ -208,30 +194,25 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     input: wire.RedriveInput,
   ): Promise<RpcOutcome<wire.RedriveResult>> {
-    return this.#run("produce", (principal) =>
+    return this.#onQueue("produce", queue, (principal, name) =>
       queues.redriveDeadLetters(
         this.env,
         principal,
-        queueArgument(queue),
+        name,
         parseWith(RedriveBodySchema, input, "input"),
       ),
     );
   }
 
   deleteDeadLetter(queue: string, id: string): Promise<RpcOutcome<object>> {
-    return this.#run("consume", (principal) =>
-      queues.deleteDeadLetter(
-        this.env,
-        principal,
-        queueArgument(queue),
-        parseWith(IdSchema, id, "id"),
-      ),
+    return this.#onQueue("consume", queue, (principal, name) =>
+      queues.deleteDeadLetter(this.env, principal, name, parseWith(IdSchema, id, "id")),
     );
   }
 
   purgeDeadLetters(queue: string): Promise<RpcOutcome<{ purged: number }>> {
-    return this.#run("consume", (principal) =>
-      queues.purgeDeadLetters(this.env, principal, queueArgument(queue)),
+    return this.#onQueue("consume", queue, (principal, name) =>
+      queues.purgeDeadLetters(this.env, principal, name),
     );
   }
 
@@ -278,6 +259,17 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     } finally {
       release(ticket);
     }
+  }
+
+  /** `#run` for an operation on one queue, whose name is checked like any other argument. */
+  #onQueue<T>(
+    shedClass: ShedClass,
+    queue: unknown,
+    operation: (principal: Principal, name: string) => Promise<Outcome<T>>,
+  ): Promise<RpcOutcome<T>> {
+    return this.#run(shedClass, (principal) =>
+      operation(principal, parseWith(QueueNameSchema, queue, "queue", "invalid_queue_name")),
+    );
   }
 
   async #principal(): Promise<Principal> {
