@@ -1,6 +1,7 @@
 /**
- * Every failed call throws a `SluiceError`: the API's problem (`status`, `code`, `detail`),
- * or status 0 when no answer came back. `kind` sorts the codes into what a caller does next.
+ * Every failed call throws a `SluiceError`: the API's problem (`status`, `code`, `title`,
+ * `detail`), or status 0 when no answer came back. `kind` sorts the codes into what a caller
+ * does next.
  */
 import type { Problem } from "./types.ts";
 
@@ -41,18 +42,21 @@ export class SluiceError extends Error {
   readonly status: number;
   /** The problem's code, such as `backlog_full` or `invalid_request`. */
   readonly code: string;
+  /** A summary for people, such as `Not Found`; the status text of an answer without a problem. */
+  readonly title: string;
   readonly detail: string;
   /** From `Retry-After`, when the answer had one. */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(
-    problem: Pick<Problem, "status" | "code" | "detail">,
+    problem: Pick<Problem, "status" | "code" | "detail"> & Partial<Pick<Problem, "title">>,
     options: { retryAfterSeconds?: number; cause?: unknown } = {},
   ) {
     super(`${problem.code} (${problem.status}): ${problem.detail}`, { cause: options.cause });
     this.name = "SluiceError";
     this.status = problem.status;
     this.code = problem.code;
+    this.title = problem.title ?? `HTTP ${problem.status}`;
     this.detail = problem.detail;
     this.kind = KIND_BY_STATUS[problem.status] ?? "server";
     this.retryAfterSeconds = options.retryAfterSeconds;
@@ -68,11 +72,14 @@ export class SluiceError extends Error {
     const text = await response.text();
     const retryAfter = Number(response.headers.get("retry-after") ?? Number.NaN);
     const options = Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : {};
+    const { status } = response;
+    const statusText = response.statusText || `HTTP ${status}`;
     try {
       const problem = JSON.parse(text) as Partial<Problem>;
       if (typeof problem.code === "string" && typeof problem.detail === "string") {
+        const title = typeof problem.title === "string" ? problem.title : statusText;
         return new SluiceError(
-          { status: response.status, code: problem.code, detail: problem.detail },
+          { status, code: problem.code, title, detail: problem.detail },
           options,
         );
       }
@@ -81,9 +88,10 @@ export class SluiceError extends Error {
     }
     return new SluiceError(
       {
-        status: response.status,
-        code: `http_${response.status}`,
-        detail: text.slice(0, 500) || response.statusText || `HTTP ${response.status}`,
+        status,
+        code: `http_${status}`,
+        title: statusText,
+        detail: text.slice(0, 500) || statusText,
       },
       options,
     );
@@ -92,7 +100,12 @@ export class SluiceError extends Error {
   static network(cause: unknown): SluiceError {
     const reason = cause instanceof Error ? cause.message : String(cause);
     return new SluiceError(
-      { status: 0, code: "network_error", detail: `no answer from Sluice: ${reason}` },
+      {
+        status: 0,
+        code: "network_error",
+        title: "Sluice could not be reached",
+        detail: `no answer from Sluice: ${reason}`,
+      },
       { cause },
     );
   }

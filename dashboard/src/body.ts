@@ -2,7 +2,7 @@
  * Message bodies as the API sends them — the JSON value for application/json, the text for
  * text/plain, base64 for application/octet-stream — made readable.
  */
-import type { Body, ContentType } from "./api.ts";
+import type { ContentType, JsonValue } from "../../client/types.ts";
 
 /** Bytes shown in a hex dump before it is cut short; a dead letter can be up to 1 MiB. */
 export const HEX_DUMP_LIMIT = 4096;
@@ -12,7 +12,7 @@ export type RenderedBody =
   | { kind: "text"; text: string; note?: string }
   | { kind: "hex"; text: string; byteLength: number; truncated: boolean };
 
-export function renderBody(body: Body, contentType: ContentType): RenderedBody {
+export function renderBody(body: JsonValue, contentType: ContentType): RenderedBody {
   if (contentType === "application/json")
     return { kind: "json", text: JSON.stringify(body, null, 2) };
   const text = sentText(body, contentType);
@@ -30,7 +30,7 @@ export function renderBody(body: Body, contentType: ContentType): RenderedBody {
 }
 
 /** One line for a table cell: compact JSON, the start of the text, or the size of the bytes. */
-export function bodyPreview(body: Body, contentType: ContentType, maxLength = 80): string {
+export function bodyPreview(body: JsonValue, contentType: ContentType, maxLength = 80): string {
   const text = sentText(body, contentType);
   if (contentType === "application/octet-stream") {
     const bytes = decodeBase64(text);
@@ -74,7 +74,7 @@ export function isBase64(text: string): boolean {
 }
 
 /** The size of a body as sent: UTF-8 bytes of its text, or the decoded bytes of base64. */
-export function bodyBytes(body: Body, contentType: ContentType): number {
+export function bodyBytes(body: JsonValue, contentType: ContentType): number {
   const text = sentText(body, contentType);
   if (contentType === "application/octet-stream") {
     const bytes = decodeBase64(text);
@@ -84,7 +84,7 @@ export function bodyBytes(body: Body, contentType: ContentType): number {
 }
 
 /** The body's text as it was sent: JSON for a JSON body, else the string itself. */
-function sentText(body: Body, contentType: ContentType): string {
+function sentText(body: JsonValue, contentType: ContentType): string {
   return typeof body === "string" && contentType !== "application/json"
     ? body
     : JSON.stringify(body);

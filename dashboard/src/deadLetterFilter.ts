@@ -3,7 +3,7 @@
  * wants them. Relative ranges ("last hour") stay relative in the URL and become epoch ms only
  * when a request is made, so a bookmarked view always means "the last hour from now".
  */
-import type { DeadLetterFilter } from "./api.ts";
+import type { DeadLetterQuery } from "../../client/types.ts";
 
 export const RANGES = {
   "": { label: "Any time", ms: null },
@@ -53,10 +53,10 @@ export function filterToParams(filter: FilterState): URLSearchParams {
   return params;
 }
 
-export function filterToQuery(filter: FilterState, now: number): DeadLetterFilter {
-  const query: DeadLetterFilter = {};
+export function filterToQuery(filter: FilterState, now: number): DeadLetterQuery {
+  const query: DeadLetterQuery = {};
   if (filter.reason.trim()) query.reason = filter.reason.trim();
-  if (filter.text.trim()) query.text = filter.text.trim();
+  if (filter.text.trim()) query.q = filter.text.trim();
   const span = RANGES[filter.range].ms;
   if (span !== null) query.since = now - span;
   if (filter.range === "custom") {

@@ -2,17 +2,18 @@
  * Export of the filtered dead letters as NDJSON: one dead letter as the API answers it per line, every page
  * of the filter walked with the API's cursor, so the file is exactly what the table would show.
  */
-import type { DeadLetter, DeadLetterFilter, SluiceApi } from "./api.ts";
+import type { DeadLetterQuery, DeadMessage } from "../../client/types.ts";
+import type { SluiceApi } from "./api.ts";
 
 const EXPORT_PAGE_SIZE = 100;
 
 export async function collectDeadLetters(
   api: SluiceApi,
   queue: string,
-  filter: DeadLetterFilter,
+  filter: DeadLetterQuery,
   options: { signal?: AbortSignal; onProgress?: (count: number) => void } = {},
-): Promise<DeadLetter[]> {
-  const messages: DeadLetter[] = [];
+): Promise<DeadMessage[]> {
+  const messages: DeadMessage[] = [];
   let cursor: string | undefined;
   do {
     options.signal?.throwIfAborted();
@@ -24,7 +25,7 @@ export async function collectDeadLetters(
   return messages;
 }
 
-export function toNdjson(messages: readonly DeadLetter[]): string {
+export function toNdjson(messages: readonly DeadMessage[]): string {
   return messages.map((message) => `${JSON.stringify(message)}\n`).join("");
 }
 

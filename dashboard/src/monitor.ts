@@ -3,30 +3,28 @@
  * dashboard polls and keeps its own history: depth charts and send/ack rates (differences of
  * successive `sent`/`acked` samples) cover what this browser tab has seen, up to an hour.
  */
-import type { ApiError, QueueSummary, SluiceApi } from "./api.ts";
+import type { SluiceError } from "../../client/errors.ts";
+import type { Queue, QueueStats } from "../../client/types.ts";
+import type { SluiceApi } from "./api.ts";
 
 export const POLL_INTERVAL_MS = 5_000;
 export const HISTORY_WINDOW_MS = 60 * 60 * 1000;
 /** Rates are averaged over this much history so one slow poll does not make a spike. */
 export const RATE_WINDOW_MS = 30_000;
 
-export interface Sample {
+/** A queue's stats as one poll saw them: what the charts and rates are made from. */
+export interface Sample
+  extends Pick<QueueStats, "ready" | "leased" | "delayed" | "deadLettered" | "sent" | "acked"> {
   at: number;
-  ready: number;
-  leased: number;
-  delayed: number;
-  deadLettered: number;
-  sent: number;
-  acked: number;
 }
 
 export interface MonitorSnapshot {
   /** Null until the first answer arrives. */
-  queues: QueueSummary[] | null;
+  queues: Queue[] | null;
   history: ReadonlyMap<string, readonly Sample[]>;
   updatedAt: number | null;
   /** The last poll's failure; cleared by the next success. Data from before it is kept. */
-  error: ApiError | null;
+  error: SluiceError | null;
 }
 
 export class QueueMonitor {
@@ -73,7 +71,7 @@ export class QueueMonitor {
       const queues = await this.#api.listQueues();
       this.#record(queues);
     } catch (error) {
-      this.#publish({ ...this.#snapshot, error: error as ApiError });
+      this.#publish({ ...this.#snapshot, error: error as SluiceError });
     } finally {
       if (this.#running) {
         clearTimeout(this.#timer);
@@ -82,7 +80,7 @@ export class QueueMonitor {
     }
   }
 
-  #record(queues: QueueSummary[]): void {
+  #record(queues: Queue[]): void {
     const at = this.#now();
     const history = new Map<string, Sample[]>();
     for (const { name, stats } of queues) {

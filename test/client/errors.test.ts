@@ -98,4 +98,31 @@ describe("typed errors", () => {
       retryable: false,
     });
   });
+
+  it("carries a title for people: the problem's, else the answer's status text", async () => {
+    expect(await failureOf(admin.getQueue(queueName()))).toMatchObject({
+      status: 404,
+      title: "Not Found",
+    });
+    const proxied = client({
+      fetch: async () =>
+        new Response("<html>Bad Gateway</html>", { status: 502, statusText: "Bad Gateway" }),
+    });
+    expect(await failureOf(proxied.listQueues())).toMatchObject({ title: "Bad Gateway" });
+    const bare = client({ fetch: async () => new Response("", { status: 502 }) });
+    expect(await failureOf(bare.listQueues())).toMatchObject({
+      title: "HTTP 502",
+      detail: "HTTP 502",
+    });
+    const offline = client({
+      fetch: async () => {
+        throw new TypeError("Failed to fetch");
+      },
+    });
+    expect(await failureOf(offline.listQueues())).toMatchObject({
+      status: 0,
+      code: "network_error",
+      title: "Sluice could not be reached",
+    });
+  });
 });

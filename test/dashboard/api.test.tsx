@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { ApiError, createApi, deadLetterSearch } from "../../dashboard/src/api.ts";
+import { SluiceError } from "../../client/errors.ts";
+import { createApi } from "../../dashboard/src/api.ts";
 
 function respond(status: number, body?: unknown, type = "application/problem+json") {
   return vi.fn<typeof fetch>(
@@ -12,18 +13,22 @@ function respond(status: number, body?: unknown, type = "application/problem+jso
 }
 
 describe("API client", () => {
-  it("names dead-letter filters as the API does: text becomes q, times stay epoch ms", () => {
-    expect(
-      deadLetterSearch({
-        limit: 50,
-        cursor: "c1",
-        reason: "time out",
-        text: "order-7",
-        since: 1000,
-        until: 2000,
-      }),
-    ).toBe("limit=50&cursor=c1&reason=time+out&q=order-7&since=1000&until=2000");
-    expect(deadLetterSearch({ limit: 20 })).toBe("limit=20");
+  it("sends dead-letter filters in the API's names, times as epoch ms", async () => {
+    const fetch = respond(200, { messages: [], cursor: null }, "application/json");
+    const api = createApi({ token: "t", fetch });
+    await api.listDeadLetters("orders", {
+      limit: 50,
+      cursor: "c1",
+      reason: "time out",
+      q: "order-7",
+      since: 1000,
+      until: 2000,
+    });
+    await api.listDeadLetters("orders", { limit: 20 });
+    expect(fetch.mock.calls.map(([url]) => url)).toEqual([
+      `${location.origin}/v1/queues/orders/dlq?limit=50&cursor=c1&reason=time+out&q=order-7&since=1000&until=2000`,
+      `${location.origin}/v1/queues/orders/dlq?limit=20`,
+    ]);
   });
 
   it("sends the token as a Bearer header and the queue name encoded in the path", async () => {
@@ -33,24 +38,24 @@ describe("API client", () => {
       reason: "x",
     });
     const [url, init] = fetch.mock.calls[0];
-    expect(url).toBe("/v1/queues/orders.fifo/dlq?limit=10&reason=x");
+    expect(url).toBe(`${location.origin}/v1/queues/orders.fifo/dlq?limit=10&reason=x`);
     expect(new Headers(init?.headers).get("authorization")).toBe("Bearer s3cret");
   });
 
   it("posts redrive requests as JSON", async () => {
     const fetch = respond(200, { redriven: 2, remaining: 0 }, "application/json");
-    const answer = await createApi({ token: "t", fetch }).redrive("orders", {
+    const answer = await createApi({ token: "t", fetch }).redriveDeadLetters("orders", {
       ids: ["a", "b"],
       target: "retry",
     });
     expect(answer).toEqual({ redriven: 2, remaining: 0 });
     const [url, init] = fetch.mock.calls[0];
-    expect(url).toBe("/v1/queues/orders/dlq/redrive");
+    expect(url).toBe(`${location.origin}/v1/queues/orders/dlq/redrive`);
     expect(init?.method).toBe("POST");
     expect(JSON.parse(String(init?.body))).toEqual({ ids: ["a", "b"], target: "retry" });
   });
 
-  it("turns a problem+json refusal into an ApiError with its code and detail", async () => {
+  it("turns a problem+json refusal into a SluiceError with its code, title and detail", async () => {
     const fetch = respond(404, {
       type: "urn:sluice:problem:queue_not_found",
       title: "Not Found",
@@ -59,14 +64,29 @@ describe("API client", () => {
       code: "queue_not_found",
     });
     const failure = await createApi({ token: "t", fetch })
-      .getQueue("orders")
+      .getDeadLetter("orders", "m1")
       .catch((e: unknown) => e);
-    expect(failure).toBeInstanceOf(ApiError);
+    expect(failure).toBeInstanceOf(SluiceError);
     expect(failure).toMatchObject({
       status: 404,
       code: "queue_not_found",
+      title: "Not Found",
       detail: "no queue named 'orders'",
     });
+  });
+
+  it("shows a refusal at once rather than retrying it", async () => {
+    const fetch = respond(503, {
+      title: "Service Unavailable",
+      status: 503,
+      detail: "a partition is overloaded",
+      code: "overloaded",
+    });
+    await expect(createApi({ token: "t", fetch }).send("orders", "hello")).rejects.toMatchObject({
+      status: 503,
+      code: "overloaded",
+    });
+    expect(fetch).toHaveBeenCalledTimes(1);
   });
 
   it("reports a rejected token so the app can ask for another", async () => {
@@ -77,12 +97,12 @@ describe("API client", () => {
       detail: "revoked",
       code: "unauthorized",
     });
-    await expect(createApi({ token: "old", fetch, onUnauthorized }).listQueues()).rejects.toThrow(
-      ApiError,
-    );
-    expect(onUnauthorized).toHaveBeenCalledWith(
-      expect.objectContaining({ status: 401, code: "unauthorized" }),
-    );
+    const failure = await createApi({ token: "old", fetch, onUnauthorized })
+      .listQueues()
+      .catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(SluiceError);
+    expect(failure).toMatchObject({ status: 401, code: "unauthorized" });
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
   });
 
   it("reports an unreachable server as status 0 with what to check", async () => {
@@ -92,7 +112,11 @@ describe("API client", () => {
     const failure = await createApi({ token: "t", fetch: offline })
       .listQueues()
       .catch((e: unknown) => e);
-    expect(failure).toMatchObject({ status: 0, code: "unreachable" });
-    expect((failure as ApiError).detail).toContain("Failed to fetch");
+    expect(failure).toMatchObject({
+      status: 0,
+      code: "network_error",
+      title: "Sluice could not be reached",
+    });
+    expect((failure as SluiceError).detail).toContain("Failed to fetch");
   });
 });

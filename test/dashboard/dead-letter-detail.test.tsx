@@ -1,10 +1,10 @@
 import { fireEvent, render, screen, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
-import type { DeadLetter } from "../../dashboard/src/api.ts";
+import type { DeadMessage } from "../../client/types.ts";
 import { DeadLetterDetail } from "../../dashboard/src/components/DeadLetterDetail.tsx";
 import { deadLetter, T0 } from "./support.tsx";
 
-function renderDetail(message: DeadLetter) {
+function renderDetail(message: DeadMessage) {
   const handlers = { onRedrive: vi.fn(), onDelete: vi.fn(), onClose: vi.fn() };
   render(<DeadLetterDetail message={message} {...handlers} />);
   return handlers;

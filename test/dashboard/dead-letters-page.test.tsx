@@ -1,6 +1,8 @@
 import { act, fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ApiError, type DeadLetterPage, type SluiceApi } from "../../dashboard/src/api.ts";
+import { SluiceError } from "../../client/errors.ts";
+import type { DeadLetterPage } from "../../client/types.ts";
+import type { SluiceApi } from "../../dashboard/src/api.ts";
 import { DeadLettersPage } from "../../dashboard/src/pages/DeadLettersPage.tsx";
 import { parseRoute, useHash } from "../../dashboard/src/router.ts";
 import { deadLetter, fakeApi, renderSignedIn, T0 } from "./support.tsx";
@@ -51,7 +53,7 @@ describe("dead letters page", () => {
       expect(listDeadLetters).toHaveBeenCalledWith("orders", { limit: 50 });
     });
 
-    it("sends the reason and body text the operator typed as reason and text", async () => {
+    it("sends the reason and body text the operator typed as reason and q", async () => {
       const { listDeadLetters } = openPage("#/queues/orders/dead-letters");
       fireEvent.change(screen.getByLabelText("Failure reason contains"), {
         target: { value: " timeout " },
@@ -62,7 +64,7 @@ describe("dead letters page", () => {
         expect(listDeadLetters).toHaveBeenLastCalledWith("orders", {
           limit: 50,
           reason: "timeout",
-          text: "order-7",
+          q: "order-7",
         }),
       );
       expect(window.location.hash).toBe("#/queues/orders/dead-letters?reason=timeout&q=order-7");
@@ -116,7 +118,7 @@ describe("dead letters page", () => {
         expect(listDeadLetters).toHaveBeenCalledWith("orders", {
           limit: 50,
           reason: "declined",
-          text: "banana",
+          q: "banana",
           since: T0 - 86_400_000,
         }),
       );
@@ -162,18 +164,20 @@ describe("dead letters page", () => {
   });
 
   it("redrives the selected dead letters after the operator confirms", async () => {
-    const redrive = vi.fn<SluiceApi["redrive"]>().mockResolvedValue({ redriven: 1, remaining: 1 });
-    openPage("#/queues/orders/dead-letters", undefined, { redrive });
+    const redriveDeadLetters = vi
+      .fn<SluiceApi["redriveDeadLetters"]>()
+      .mockResolvedValue({ redriven: 1, remaining: 1 });
+    openPage("#/queues/orders/dead-letters", undefined, { redriveDeadLetters });
     fireEvent.click(
       await screen.findByRole("checkbox", { name: `Select dead letter ${banana.id}` }),
     );
     fireEvent.click(screen.getByRole("button", { name: "Redrive selected" }));
     const dialog = screen.getByRole("dialog", { name: "Redrive 1 dead letter?" });
-    expect(redrive).not.toHaveBeenCalled();
+    expect(redriveDeadLetters).not.toHaveBeenCalled();
     await act(async () => {
       fireEvent.click(within(dialog).getByRole("button", { name: "Redrive" }));
     });
-    expect(redrive).toHaveBeenCalledWith("orders", { ids: [banana.id] });
+    expect(redriveDeadLetters).toHaveBeenCalledWith("orders", { ids: [banana.id] });
     expect(await screen.findByText("Redrove 1 message to orders.")).toBeTruthy();
   });
 
@@ -207,12 +211,15 @@ describe("dead letters page", () => {
   });
 
   it("keeps the dialog open with the server's reason when an action is refused", async () => {
-    const redrive = vi
-      .fn<SluiceApi["redrive"]>()
-      .mockRejectedValue(
-        new ApiError(404, "queue_not_found", "Not Found", "no queue named 'gone'"),
-      );
-    openPage("#/queues/orders/dead-letters", undefined, { redrive });
+    const redriveDeadLetters = vi.fn<SluiceApi["redriveDeadLetters"]>().mockRejectedValue(
+      new SluiceError({
+        status: 404,
+        code: "queue_not_found",
+        title: "Not Found",
+        detail: "no queue named 'gone'",
+      }),
+    );
+    openPage("#/queues/orders/dead-letters", undefined, { redriveDeadLetters });
     fireEvent.click(
       await screen.findByRole("checkbox", { name: `Select dead letter ${apple.id}` }),
     );
@@ -246,7 +253,12 @@ describe("dead letters page", () => {
     const listDeadLetters = vi
       .fn<SluiceApi["listDeadLetters"]>()
       .mockRejectedValueOnce(
-        new ApiError(503, "overloaded", "Service Unavailable", "a partition is overloaded"),
+        new SluiceError({
+          status: 503,
+          code: "overloaded",
+          title: "Service Unavailable",
+          detail: "a partition is overloaded",
+        }),
       )
       .mockResolvedValue({ messages: [apple], cursor: null });
     renderSignedIn(<DeadLettersRoute />, fakeApi({ listDeadLetters }));

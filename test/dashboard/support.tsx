@@ -2,7 +2,8 @@
 import { cleanup, render } from "@testing-library/react";
 import type { ReactNode } from "react";
 import { afterEach, vi } from "vitest";
-import type { DeadLetter, QueueSummary, SluiceApi } from "../../dashboard/src/api.ts";
+import type { DeadMessage, Queue } from "../../client/types.ts";
+import type { SluiceApi } from "../../dashboard/src/api.ts";
 import { QueueMonitor } from "../../dashboard/src/monitor.ts";
 import { SessionContext } from "../../dashboard/src/session.ts";
 
@@ -14,7 +15,7 @@ afterEach(() => {
 /** 2026-11-01 10:00:00 local time. */
 export const T0 = new Date(2026, 10, 1, 10, 0, 0).getTime();
 
-export function deadLetter(overrides: Partial<DeadLetter> = {}): DeadLetter {
+export function deadLetter(overrides: Partial<DeadMessage> = {}): DeadMessage {
   return {
     id: "3f2a9c1e-0000-4000-8000-000000000001",
     queue: "orders",
@@ -36,10 +37,7 @@ export function deadLetter(overrides: Partial<DeadLetter> = {}): DeadLetter {
   };
 }
 
-export function queueSummary(
-  name: string,
-  overrides: Partial<QueueSummary["stats"]> = {},
-): QueueSummary {
+export function queueSummary(name: string, overrides: Partial<Queue["stats"]> = {}): Queue {
   return {
     name,
     config: {
@@ -75,17 +73,16 @@ export function fakeApi(overrides: Partial<SluiceApi> = {}): SluiceApi {
     });
   return {
     listQueues: unexpected("listQueues"),
-    getQueue: unexpected("getQueue"),
-    peekMessages: unexpected("peekMessages"),
-    sendMessage: unexpected("sendMessage"),
+    peek: unexpected("peek"),
+    send: unexpected("send"),
     listDeadLetters: unexpected("listDeadLetters"),
     getDeadLetter: unexpected("getDeadLetter"),
-    redrive: unexpected("redrive"),
+    redriveDeadLetters: unexpected("redriveDeadLetters"),
     deleteDeadLetter: unexpected("deleteDeadLetter"),
     purgeDeadLetters: unexpected("purgeDeadLetters"),
     listKeys: unexpected("listKeys"),
     createKey: unexpected("createKey"),
-    revokeKey: unexpected("revokeKey"),
+    deleteKey: unexpected("deleteKey"),
     ...overrides,
   };
 }

@@ -1,5 +1,5 @@
 import { type ReactNode, useEffect, useId, useRef } from "react";
-import { ApiError } from "../api.ts";
+import { SluiceError } from "../../../client/errors.ts";
 
 interface ConfirmDialogProps {
   open: boolean;
@@ -95,7 +95,7 @@ export function ConfirmDialog({
 }
 
 function FailureSummary({ error }: { error: unknown }) {
-  if (!(error instanceof ApiError)) return <>{String(error)}</>;
+  if (!(error instanceof SluiceError)) return <>{String(error)}</>;
   return (
     <>
       <strong>{error.title}</strong>

@@ -1,5 +1,6 @@
 import { type ReactNode, type RefObject, useCallback, useEffect, useRef } from "react";
-import { ApiError, type DeadLetter } from "../api.ts";
+import { SluiceError } from "../../../client/errors.ts";
+import type { DeadMessage } from "../../../client/types.ts";
 import { bodyBytes, renderBody } from "../body.ts";
 import { formatBytes, formatOffset, formatTime } from "../format.ts";
 import { useLoaded } from "../hooks.ts";
@@ -21,7 +22,7 @@ export function DeadLetterDetail({
   onRedrive,
   onDelete,
   onClose,
-}: DeadLetterActions & { message: DeadLetter }) {
+}: DeadLetterActions & { message: DeadMessage }) {
   const heading = useRef<HTMLHeadingElement>(null);
   // Opening a message moves focus here so keyboard and screen-reader users land on it.
   const focusedFor = useRef<string | null>(null);
@@ -95,7 +96,7 @@ export function DeadLetterLoader({
   return (
     <DetailPanel id={id} onClose={actions.onClose}>
       {loaded.error ? (
-        loaded.error instanceof ApiError && loaded.error.status === 404 ? (
+        loaded.error instanceof SluiceError && loaded.error.status === 404 ? (
           <p>This dead letter is no longer here: it was redriven or deleted.</p>
         ) : (
           <ErrorNotice error={loaded.error} />
@@ -141,7 +142,7 @@ function DetailPanel({
   );
 }
 
-export function Timeline({ message }: { message: DeadLetter }) {
+export function Timeline({ message }: { message: DeadMessage }) {
   return (
     <ol className="timeline" aria-label="Attempt timeline">
       <li className="timeline-event timeline-sent">
@@ -172,7 +173,7 @@ export function Timeline({ message }: { message: DeadLetter }) {
   );
 }
 
-export function BodyView({ body, contentType }: Pick<DeadLetter, "body" | "contentType">) {
+export function BodyView({ body, contentType }: Pick<DeadMessage, "body" | "contentType">) {
   const rendered = renderBody(body, contentType);
   return (
     <div className="body-view">

@@ -1,5 +1,5 @@
 import { useEffect, useRef } from "react";
-import type { DeadLetter, Failure } from "../api.ts";
+import type { DeadLetterFailure, DeadMessage } from "../../../client/types.ts";
 import { bodyPreview } from "../body.ts";
 import { formatAgo, formatTime, shortId } from "../format.ts";
 import { type Column, TableHead } from "./TableHead.tsx";
@@ -16,7 +16,7 @@ const COLUMNS: Column[] = [
 ];
 
 interface DeadLetterTableProps {
-  messages: readonly DeadLetter[];
+  messages: readonly DeadMessage[];
   selected: ReadonlySet<string>;
   /** The message shown in the detail panel, if any. */
   openId: string | null;
@@ -26,7 +26,7 @@ interface DeadLetterTableProps {
   onOpen: (id: string) => void;
 }
 
-export const failureCause: Record<Failure["by"], string> = {
+export const failureCause: Record<DeadLetterFailure["by"], string> = {
   nack: "nack",
   expiry: "lease expired",
   push: "push failed",

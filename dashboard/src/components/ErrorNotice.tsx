@@ -1,8 +1,8 @@
 import type { ReactNode } from "react";
-import { ApiError } from "../api.ts";
+import { SluiceError } from "../../../client/errors.ts";
 
 /** What the operator can do about a failed call, by status. */
-export function remedyFor(error: ApiError): string {
+export function remedyFor(error: SluiceError): string {
   if (error.status === 0) return "Check that the Sluice Worker is running, then retry.";
   if (error.status === 401) return "The token was rejected. Sign in again with a valid API token.";
   if (error.status === 403)
@@ -18,23 +18,21 @@ export function remedyFor(error: ApiError): string {
 }
 
 export function ErrorNotice({ error, action }: { error: unknown; action?: ReactNode }) {
-  const apiError =
-    error instanceof ApiError
-      ? error
-      : new ApiError(-1, "client_error", "Something went wrong", String(error));
-  const remedy = remedyFor(apiError);
+  const failure = error instanceof SluiceError ? error : null;
+  const detail = failure ? failure.detail : String(error);
+  const remedy = failure ? remedyFor(failure) : "";
   return (
     <div className="notice notice-error" role="alert">
       <p className="notice-title">
-        {apiError.title}
-        {apiError.status > 0 ? (
+        {failure ? failure.title : "Something went wrong"}
+        {failure && failure.status > 0 ? (
           <span className="notice-code">
             {" "}
-            ({apiError.status} {apiError.code})
+            ({failure.status} {failure.code})
           </span>
         ) : null}
       </p>
-      {apiError.detail ? <p>{apiError.detail}</p> : null}
+      {detail ? <p>{detail}</p> : null}
       {remedy ? <p>{remedy}</p> : null}
       {action ? <div className="notice-action">{action}</div> : null}
     </div>

@@ -21,12 +21,7 @@ const COLUMNS: Column[] = [
 export function PeekPanel({ queue }: { queue: string }) {
   const { api } = useSession();
   const [limit, setLimit] = useState(PEEK_LIMITS[0]);
-  const peek = useLoaded(
-    useCallback(
-      async () => (await api.peekMessages(queue, { limit })).messages,
-      [api, queue, limit],
-    ),
-  );
+  const peek = useLoaded(useCallback(() => api.peek(queue, { limit }), [api, queue, limit]));
   const messages = peek.value;
 
   return (

@@ -1,5 +1,5 @@
 import { useId, useState } from "react";
-import type { ContentType, QueueConfig, SentReceipt } from "../api.ts";
+import type { ContentType, JsonValue, QueueConfig, SentMessage } from "../../../client/types.ts";
 import { isBase64 } from "../body.ts";
 import { useSession } from "../session.ts";
 import { ErrorNotice } from "./ErrorNotice.tsx";
@@ -25,10 +25,10 @@ export function SendMessageForm({
   const [priority, setPriority] = useState("0");
   const [invalid, setInvalid] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
-  const [sent, setSent] = useState<SentReceipt | null>(null);
+  const [sent, setSent] = useState<SentMessage | null>(null);
   const [error, setError] = useState<unknown>(null);
 
-  function parsedBody(): { ok: true; value: unknown } | { ok: false; problem: string } {
+  function parsedBody(): { ok: true; value: JsonValue } | { ok: false; problem: string } {
     if (contentType === "application/json") {
       try {
         return { ok: true, value: JSON.parse(body) };
@@ -57,8 +57,7 @@ export function SendMessageForm({
     setError(null);
     setSent(null);
     try {
-      const receipt = await api.sendMessage(queue, {
-        body: parsed.value,
+      const receipt = await api.send(queue, parsed.value, {
         contentType,
         ...(key.trim() ? { key: key.trim() } : {}),
         ...(delay.trim() ? { delaySeconds: Number(delay) } : {}),

@@ -4,7 +4,8 @@
  * and reset whenever the filter changes.
  */
 import { useEffect, useMemo, useState } from "react";
-import { ApiError, type DeadLetterPage, type RedriveRequest } from "../api.ts";
+import { SluiceError } from "../../../client/errors.ts";
+import type { DeadLetterPage, RedriveInput } from "../../../client/types.ts";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import {
   type DeadLetterActions,
@@ -160,9 +161,9 @@ function DeadLetterWorkspace({
     switch (action.kind) {
       case "redrive":
       case "redrive-all": {
-        const request: RedriveRequest =
+        const request: RedriveInput =
           action.kind === "redrive" ? { ids: action.ids, ...to } : { all: true, ...to };
-        const { redriven } = await api.redrive(queue, request);
+        const { redriven } = await api.redriveDeadLetters(queue, request);
         return `Redrove ${plural(redriven, "message")} to ${target}.`;
       }
       case "delete": {
@@ -172,7 +173,8 @@ function DeadLetterWorkspace({
         // A dead letter that is already gone (404) is what the operator wanted.
         const failures = results.filter(
           (r): r is PromiseRejectedResult =>
-            r.status === "rejected" && !(r.reason instanceof ApiError && r.reason.status === 404),
+            r.status === "rejected" &&
+            !(r.reason instanceof SluiceError && r.reason.status === 404),
         );
         if (failures.length > 0) {
           reload();
@@ -181,7 +183,7 @@ function DeadLetterWorkspace({
         return `Deleted ${plural(action.ids.length, "dead letter")}.`;
       }
       case "purge": {
-        const { purged } = await api.purgeDeadLetters(queue);
+        const purged = await api.purgeDeadLetters(queue);
         return `Deleted all ${plural(purged, "dead letter")} of ${queue}.`;
       }
     }
@@ -247,7 +249,7 @@ function DeadLetterWorkspace({
   const openMessage = messages.find((m) => m.id === openId);
   const filtered = isFiltered(filter);
   const countChanged = totalDead !== null && deadAtLoad !== null && totalDead !== deadAtLoad;
-  const queueMissing = loadError instanceof ApiError && loadError.code === "queue_not_found";
+  const queueMissing = loadError instanceof SluiceError && loadError.code === "queue_not_found";
 
   return (
     <div className={`workspace${openId ? " has-detail" : ""}`}>

@@ -1,5 +1,6 @@
 import { useCallback, useId, useState } from "react";
-import { ApiError, type ApiKey, type Scope } from "../api.ts";
+import { SluiceError } from "../../../client/errors.ts";
+import type { ApiKey, CreatedKey, Scope } from "../../../client/types.ts";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { CopyButton } from "../components/CopyButton.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
@@ -35,7 +36,7 @@ function patterns(text: string): string[] {
 export function KeysPage() {
   const { api } = useSession();
   const keys = useLoaded(useCallback(() => api.listKeys(), [api]));
-  const [created, setCreated] = useState<(ApiKey & { secret: string }) | null>(null);
+  const [created, setCreated] = useState<CreatedKey | null>(null);
   const [revoking, setRevoking] = useState<ApiKey | null>(null);
   const [revokeBusy, setRevokeBusy] = useState(false);
   const [revokeError, setRevokeError] = useState<unknown>(null);
@@ -46,7 +47,7 @@ export function KeysPage() {
     setRevokeBusy(true);
     setRevokeError(null);
     try {
-      await api.revokeKey(revoking.id);
+      await api.deleteKey(revoking.id);
       setNotice(`Revoked “${revoking.name}”. Requests with its secret are refused from now on.`);
       if (created?.id === revoking.id) setCreated(null);
       setRevoking(null);
@@ -58,7 +59,7 @@ export function KeysPage() {
     }
   }
 
-  const forbidden = keys.error instanceof ApiError && keys.error.status === 403;
+  const forbidden = keys.error instanceof SluiceError && keys.error.status === 403;
 
   return (
     <>
@@ -189,7 +190,7 @@ export function KeysPage() {
   );
 }
 
-function CreateKeyForm({ onCreated }: { onCreated: (key: ApiKey & { secret: string }) => void }) {
+function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void }) {
   const { api } = useSession();
   const id = useId();
   const [name, setName] = useState("");

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import type { QueueConfig } from "../api.ts";
+import type { QueueConfig } from "../../../client/types.ts";
 import { LineChart } from "../components/charts.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";

@@ -1,4 +1,4 @@
-import type { QueueSummary } from "../api.ts";
+import type { Queue } from "../../../client/types.ts";
 import { Sparkline } from "../components/charts.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
@@ -107,8 +107,8 @@ export function QueuesPage() {
   );
 }
 
-function Totals({ queues }: { queues: readonly QueueSummary[] }) {
-  const sum = (pick: (stats: QueueSummary["stats"]) => number) =>
+function Totals({ queues }: { queues: readonly Queue[] }) {
+  const sum = (pick: (stats: Queue["stats"]) => number) =>
     queues.reduce((total, { stats }) => total + pick(stats), 0);
   return (
     <ul className="stat-cards" aria-label="All queues together">

@@ -1,5 +1,6 @@
 import { useId, useState } from "react";
-import { ApiError, createApi } from "../api.ts";
+import { SluiceError } from "../../../client/errors.ts";
+import { createApi } from "../api.ts";
 
 interface SignInProps {
   /** Why the operator is here again, e.g. the token was rejected mid-session. */
@@ -86,13 +87,15 @@ export function SignIn({ reason, onSignedIn }: SignInProps) {
 }
 
 function describe(error: unknown): string {
-  if (!(error instanceof ApiError)) return String(error);
+  if (!(error instanceof SluiceError)) return String(error);
   if (error.status === 401) {
     return "That token was not accepted. Check it for typos or missing characters; a key's secret is shown only when the key is created.";
   }
   if (error.status === 403) {
     return "That token is valid but may not list queues. The dashboard needs a key with the admin scope.";
   }
-  if (error.status === 0) return `Could not reach Sluice. ${error.detail}`;
+  if (error.status === 0) {
+    return `Could not reach Sluice. Check that the Worker is running and your network is up (${error.detail}).`;
+  }
   return `Sign-in failed: ${error.title}${error.detail ? ` — ${error.detail}` : ""}`;
 }
