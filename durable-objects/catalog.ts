@@ -126,11 +126,7 @@ export class Catalog extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = sqlOf(ctx.storage);
-    this.#ensureSchema();
-  }
-
-  #ensureSchema(): void {
-    migrate(this.ctx.storage, MIGRATIONS);
+    migrate(ctx.storage, MIGRATIONS);
   }
 
   /**

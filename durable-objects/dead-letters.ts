@@ -15,7 +15,7 @@ import type {
   Failure,
 } from "./messages.ts";
 import { MAX_BATCH } from "./messages.ts";
-import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
+import { type Migration, migrate, type Sql, sqlOf, takeWithin } from "./sql.ts";
 
 /**
  * A page stops early once its bodies add up to this many characters (always holding at least
@@ -78,11 +78,7 @@ export class DeadLetters extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = sqlOf(ctx.storage);
-    this.#ensureSchema();
-  }
-
-  #ensureSchema(): void {
-    migrate(this.ctx.storage, MIGRATIONS);
+    migrate(ctx.storage, MIGRATIONS);
   }
 
   /**
@@ -130,18 +126,10 @@ export class DeadLetters extends DurableObject<Env> {
         AND body LIKE ${containsPattern(query.text)} ESCAPE '\\'
       ORDER BY died_at DESC, id DESC`;
 
-    const messages: DeadMessage[] = [];
-    let budget = PAGE_BODY_BUDGET;
-    for (const row of rows) {
-      const full = messages.length === limit || (messages.length > 0 && row.body.length > budget);
-      if (full) {
-        const last = messages[messages.length - 1];
-        return { messages, cursor: encodeCursor(last.diedAt, last.id) };
-      }
-      messages.push(toDeadMessage(row));
-      budget -= row.body.length;
-    }
-    return { messages, cursor: null };
+    const page = takeWithin(rows, limit, PAGE_BODY_BUDGET, (row) => row.body.length);
+    const messages = page.taken.map(toDeadMessage);
+    const last = messages[messages.length - 1];
+    return { messages, cursor: page.more ? encodeCursor(last.diedAt, last.id) : null };
   }
 
   async get(id: string): Promise<DeadMessage | null> {

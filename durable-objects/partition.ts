@@ -42,7 +42,7 @@ import {
 } from "./messages.ts";
 import { deliver, pushLeaseSeconds, signingKey } from "./push.ts";
 import { decodeReceipt, encodeReceipt, newLeaseToken } from "./receipt.ts";
-import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
+import { type Migration, migrate, type Sql, sqlOf, takeWithin } from "./sql.ts";
 
 /**
  * The fifo group of messages sent without a key. A key equal to it shares that group, which
@@ -898,14 +898,7 @@ export class Partition extends DurableObject<Env> {
     const rows = this.#sql<OutboxRow>`
       SELECT seq, message, tries FROM dead_letter_outbox WHERE next_attempt_at <= ${now}
       ORDER BY seq LIMIT ${MAX_BATCH}`;
-    const batch: OutboxRow[] = [];
-    let budget = HANDOFF_BUDGET;
-    for (const row of rows) {
-      if (batch.length > 0 && row.message.length > budget) break;
-      batch.push(row);
-      budget -= row.message.length;
-    }
-    return batch;
+    return takeWithin(rows, MAX_BATCH, HANDOFF_BUDGET, (row) => row.message.length).taken;
   }
 
   // ── counters ───────────────────────────────────────────────────────────────────────────

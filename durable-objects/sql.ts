@@ -23,6 +23,29 @@ export function sqlOf(storage: DurableObjectStorage): Sql {
   ) => storage.sql.exec<Row>(strings.join("?"), ...values);
 }
 
+/**
+ * The first rows, at most `max`, whose sizes add up to at most `budget` (always at least one
+ * row, however large), and whether any row was left. Reads no row past the first that does not
+ * fit, so a cursor over large bodies is never loaded whole.
+ */
+export function takeWithin<Row>(
+  rows: Iterable<Row>,
+  max: number,
+  budget: number,
+  size: (row: Row) => number,
+): { taken: Row[]; more: boolean } {
+  const taken: Row[] = [];
+  let left = budget;
+  for (const row of rows) {
+    if (taken.length === max || (taken.length > 0 && size(row) > left)) {
+      return { taken, more: true };
+    }
+    taken.push(row);
+    left -= size(row);
+  }
+  return { taken, more: false };
+}
+
 /** One schema change. Steps are append-only: step `i` takes the schema to version `i + 1`. */
 export type Migration = (sql: Sql) => void;
 
