@@ -34,7 +34,7 @@ export interface Measurement {
   cpu: { server: number; load: number } | null;
   loadAverage: number[];
   error?: string;
-  /** The rate of every round, when the scenario ran in turns with others (Bench.compare). */
+  /** Each round's rate (p99 for latency scenarios), when it ran in turns (Bench.compare). */
   rounds?: number[];
   detail?: unknown;
 }
@@ -118,9 +118,9 @@ export class Bench {
   }
 
   /**
-   * Runs scenarios whose ratio matters in turns (A, B, A, B, …), so that outside load hits
-   * them alike, and keeps for each the round with its median rate (every round's rate is in
-   * `rounds`, to show the spread).
+   * Runs scenarios in turns (A, B, A, B, …), so that outside load hits them alike, and keeps
+   * for each the round with the median `rank` (the rate; p99 for latency scenarios). Every
+   * round's rank is kept in `rounds`, to show the spread.
    */
   async compare(contenders: Contender[], rounds: number): Promise<void> {
     const outcomes: Outcome[][] = contenders.map(() => []);
@@ -137,9 +137,7 @@ export class Bench {
         try {
           const measured = await contender.measure();
           outcomes[index].push(measured);
-          process.stdout.write(
-            `${(measured.rate ?? 0).toLocaleString("en")} ${contender.describe.unit}\n`,
-          );
+          process.stdout.write(`${outcome({ ...contender.describe, ...measured })}\n`);
         } catch (error) {
           failures.set(index, error);
           process.stdout.write("failed\n");
@@ -152,14 +150,12 @@ export class Bench {
         this.#recordFailure(describe, failures.get(index), loadBefore);
         continue;
       }
-      const byRate = [...outcomes[index]].sort((a, b) => (a.rate ?? 0) - (b.rate ?? 0));
-      const median = byRate[Math.floor((byRate.length - 1) / 2)];
+      const ranked = [...outcomes[index]].sort((a, b) => rank(describe, a) - rank(describe, b));
+      const median = ranked[Math.floor((ranked.length - 1) / 2)];
       const measurement = this.#record(describe, median, loadBefore);
-      measurement.rounds = outcomes[index].map((measured) => measured.rate ?? 0);
-      const rounds = measurement.rounds.length;
-      process.stdout.write(
-        `${outcome(measurement)}${rounds > 1 ? ` (median of ${rounds})` : ""}\n`,
-      );
+      measurement.rounds = outcomes[index].map((measured) => rank(describe, measured));
+      const count = measurement.rounds.length;
+      process.stdout.write(`${outcome(measurement)}${count > 1 ? ` (median of ${count})` : ""}\n`);
     }
   }
 
@@ -183,7 +179,12 @@ export class Bench {
   }
 }
 
-function outcome(measurement: Measurement): string {
+/** What a round is judged by: p99 latency for latency scenarios, the rate for the others. */
+export function rank(describe: Pick<Describe, "kind">, measured: Outcome): number {
+  return describe.kind === "latency" ? (measured.latency?.p99 ?? 0) : (measured.rate ?? 0);
+}
+
+function outcome(measurement: Describe & Outcome): string {
   const parts: string[] = [];
   if (measurement.rate !== null) {
     parts.push(`${measurement.rate.toLocaleString("en")} ${measurement.unit}`);

@@ -116,10 +116,11 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
 const cell = (value: string | number | null | undefined) =>
   value === null || value === undefined ? "–" : typeof value === "number" ? number(value) : value;
 
-/** The range of the rounds a compared scenario ran, e.g. " (median of 3: 1,500–1,700)". */
+/** The range of a compared scenario's rounds, e.g. " (median of 3: 1,500–1,700)". */
 function spread(m: Measurement): string {
   if (!m.rounds || m.rounds.length < 2) return "";
-  return ` (median of ${m.rounds.length}: ${number(Math.min(...m.rounds))}–${number(Math.max(...m.rounds))})`;
+  const range = `${number(Math.min(...m.rounds))}–${number(Math.max(...m.rounds))}`;
+  return ` (median of ${m.rounds.length}${m.kind === "latency" ? `, p99 ${range} ms` : `: ${range}`})`;
 }
 
 function measurementRow(m: Measurement): string {

@@ -98,15 +98,20 @@ export async function runPeerScenarios(bench: Bench, peer: Peer): Promise<void> 
       },
       () => drainBacklog(bench, target("drain"), server.pid),
     );
-    await bench.scenario(
-      {
-        ...base,
-        id: `${peer.key}/e2e`,
-        kind: "latency",
-        scenario: "end-to-end latency",
-        setup: `${plan.endToEnd.rate.toLocaleString("en")} msg/s offered, single sends, ${plan.consumers} consumers`,
-      },
-      () => endToEnd(bench, target("e2e"), server.pid),
+    await bench.compare(
+      [
+        {
+          describe: {
+            ...base,
+            id: `${peer.key}/e2e`,
+            kind: "latency",
+            scenario: "end-to-end latency",
+            setup: `${plan.endToEnd.rate.toLocaleString("en")} msg/s offered, single sends, ${plan.consumers} consumers`,
+          },
+          measure: () => endToEnd(bench, target("e2e"), server.pid),
+        },
+      ],
+      plan.endToEnd.rounds,
     );
   } finally {
     await server.stop();

@@ -227,19 +227,22 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
     );
   }
 
-  await bench.scenario(
-    {
-      id: "sluice/e2e",
-      system: "Sluice",
-      kind: "latency",
-      scenario: "end-to-end latency",
-      setup: `${plan.endToEnd.rate.toLocaleString("en")} msg/s offered, single sends, ${plan.consumers} long-polling consumers, 1 partition`,
-      unit: "msg/s",
-    },
-    async () => {
-      await createQueue(sluice, "e2e", unordered(1));
-      return endToEnd(bench, target(sluice, "e2e"), pid);
-    },
+  await bench.compare(
+    [
+      {
+        describe: {
+          id: "sluice/e2e",
+          system: "Sluice",
+          kind: "latency",
+          scenario: "end-to-end latency",
+          setup: `${plan.endToEnd.rate.toLocaleString("en")} msg/s offered, single sends, ${plan.consumers} long-polling consumers, 1 partition`,
+          unit: "msg/s",
+        },
+        prepare: () => createQueue(sluice, "e2e", unordered(1)),
+        measure: () => endToEnd(bench, target(sluice, "e2e"), pid),
+      },
+    ],
+    plan.endToEnd.rounds,
   );
 
   const { burst } = plan;
@@ -341,18 +344,26 @@ export async function drainBacklog(bench: Bench, queueTarget: Target, pid: numbe
 
 export async function endToEnd(bench: Bench, queueTarget: Target, pid: number) {
   const { plan } = bench;
+  const { rate, warmupMs, durationMs } = plan.endToEnd;
   const { result, cpu } = await bench.job<EndToEndSummary>(
     {
       target: queueTarget,
-      workload: { kind: "endToEnd", options: { ...plan.endToEnd, consumers: plan.consumers } },
+      workload: {
+        kind: "endToEnd",
+        options: { rate, warmupMs, durationMs, consumers: plan.consumers },
+      },
     },
     pid,
   );
   if (result.received < result.sent) {
     throw new Error(`received ${result.received} of ${result.sent} messages sent`);
   }
-  const rate = Math.round(result.received / (plan.endToEnd.durationMs / 1000));
-  return { rate, latency: result.latency, cpu, detail: result };
+  return {
+    rate: Math.round(result.received / (durationMs / 1000)),
+    latency: result.latency,
+    cpu,
+    detail: result,
+  };
 }
 
 /** Senders inside workerd call one fresh partition directly (bench/workers/partition-driver.ts). */

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestHarness, experimental_readRawConfig, type TestHarness } from "wrangler";
 import { type Fetch, Sluice } from "../../client/index.ts";
-import { ensureDashboardBuilt, ROOT } from "./support/dev-server.ts";
+import { ROOT } from "./support/dev-server.ts";
 
 const PRODUCER_CONFIG = "examples/edge-producer/wrangler.toml";
 const QUEUE = "orders";
@@ -41,7 +41,6 @@ function postOrder(headers: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
-  ensureDashboardBuilt();
   const token = `e2e-${randomBytes(12).toString("hex")}`;
   harness = createTestHarness({
     root: ROOT,

@@ -1,7 +1,7 @@
 /**
  * Starts the real Worker with `wrangler dev` for end-to-end tests: a free port on 127.0.0.1,
- * fresh persisted state in a temporary directory, a known admin token, and the dashboard
- * built into dashboard/dist first when its sources are newer than the build.
+ * fresh persisted state in a temporary directory and a known admin token. wrangler builds the
+ * dashboard into dashboard/dist first (`[build]` in wrangler.toml).
  *
  *   const server = await startDevServer();
  *   await fetch(`${server.url}/v1/queues`, { headers: { authorization: `Bearer ${server.token}` } });
@@ -10,16 +10,15 @@
  * Crash tests pass `stateDir` (kept on stop) and `port`, `kill()` the runtime with SIGKILL and
  * start it again on the same state and port.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "../../..");
 const BIN = join(ROOT, "node_modules/.bin");
-const DASHBOARD = join(ROOT, "dashboard");
 const STARTUP_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 
@@ -52,7 +51,6 @@ export interface DevServerOptions {
 }
 
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
-  ensureDashboardBuilt();
   const token = options.token ?? `e2e-${randomBytes(12).toString("hex")}`;
   const port = options.port ?? (await freePort());
   const ownsState = options.stateDir === undefined;
@@ -127,35 +125,6 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     throw error;
   }
   return { url, token, stateDir, output: () => output, stop, kill };
-}
-
-/** Builds dashboard/dist unless it is newer than every source file of the dashboard. */
-export function ensureDashboardBuilt(): void {
-  const built = join(DASHBOARD, "dist/index.html");
-  if (existsSync(built) && statSync(built).mtimeMs >= newestSource()) return;
-  execFileSync(
-    join(BIN, "vite"),
-    ["build", "--config", join(DASHBOARD, "vite.config.ts"), "--logLevel", "warn"],
-    {
-      cwd: ROOT,
-      stdio: "inherit",
-      // Vitest sets NODE_ENV=test, which would make Vite bundle React's development build.
-      env: { ...process.env, PATH: `${BIN}:${process.env.PATH}`, NODE_ENV: "production" },
-    },
-  );
-}
-
-function newestSource(): number {
-  const sources = [join(DASHBOARD, "index.html"), join(DASHBOARD, "vite.config.ts")];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else sources.push(path);
-    }
-  };
-  walk(join(DASHBOARD, "src"));
-  return Math.max(...sources.map((path) => statSync(path).mtimeMs));
 }
 
 async function waitForHealth(url: string, exited: Promise<number | null>, output: () => string) {
