@@ -3,17 +3,9 @@
  * the limit is refused before the body is read, and a body without a declared length is cut
  * off just past the limit. Nothing is stored either way.
  */
-import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MAX_REQUEST_BYTES } from "../../worker/request.ts";
-import {
-  ADMIN_TOKEN,
-  createQueue,
-  expectProblem,
-  ORIGIN,
-  queueName,
-  stats,
-} from "../worker/api.ts";
+import { call, createQueue, expectProblem, queueName, stats } from "../worker/api.ts";
 
 const CHUNK_BYTES = 64 * 1024;
 
@@ -28,14 +20,6 @@ function endlessBody() {
     },
   });
   return { stream, counter };
-}
-
-function post(path: string, body: ReadableStream<Uint8Array>, headers: Record<string, string>) {
-  return SELF.fetch(`${ORIGIN}${path}`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, ...headers },
-    body,
-  });
 }
 
 describe("request size limits", () => {
@@ -54,9 +38,9 @@ describe("request size limits", () => {
       await createQueue(queue);
       const { stream, counter } = endlessBody();
       const started = Date.now();
-      const response = await post(path(), stream, {
-        "Content-Type": contentType,
-        "Content-Length": String(10 * 1024 ** 3),
+      const response = await call("POST", path(), {
+        body: stream,
+        headers: { "Content-Type": contentType, "Content-Length": String(10 * 1024 ** 3) },
       });
       const problem = await expectProblem(response, 413, "request_too_large");
       expect(problem.detail).toContain(String(MAX_REQUEST_BYTES));
@@ -70,8 +54,9 @@ describe("request size limits", () => {
   it("cut off a body that declares no length just past the limit", async () => {
     await createQueue(queue);
     const { stream, counter } = endlessBody();
-    const response = await post(`/v1/queues/${queue}/messages`, stream, {
-      "Content-Type": "application/octet-stream",
+    const response = await call("POST", `/v1/queues/${queue}/messages`, {
+      body: stream,
+      headers: { "Content-Type": "application/octet-stream" },
     });
     await expectProblem(response, 413, "request_too_large");
     expect(counter.pulled).toBeGreaterThan(MAX_REQUEST_BYTES);
@@ -81,10 +66,13 @@ describe("request size limits", () => {
 
   it("refuse an SQS request declaring 10 GB at once", async () => {
     const { stream, counter } = endlessBody();
-    const response = await post("/", stream, {
-      "Content-Type": "application/x-amz-json-1.0",
-      "X-Amz-Target": "AmazonSQS.SendMessage",
-      "Content-Length": String(10 * 1024 ** 3),
+    const response = await call("POST", "/", {
+      body: stream,
+      headers: {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "AmazonSQS.SendMessage",
+        "Content-Length": String(10 * 1024 ** 3),
+      },
     });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({

@@ -25,19 +25,18 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export function call(
+function requestInit(
   method: string,
-  path: string,
-  { token = ADMIN_TOKEN, json, body, headers = {} }: CallOptions = {},
-): Promise<Response> {
+  { token = ADMIN_TOKEN, json, body, headers = {} }: CallOptions,
+): RequestInit {
   const all: Record<string, string> = { ...headers };
   if (token !== null) all.Authorization = `Bearer ${token}`;
   if (json !== undefined) all["Content-Type"] ??= "application/json";
-  return SELF.fetch(`${ORIGIN}${path}`, {
-    method,
-    headers: all,
-    body: json === undefined ? body : JSON.stringify(json),
-  });
+  return { method, headers: all, body: json === undefined ? body : JSON.stringify(json) };
+}
+
+export function call(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+  return SELF.fetch(`${ORIGIN}${path}`, requestInit(method, options));
 }
 
 /** A request straight to the Worker's handler, under an environment changed for it alone. */
@@ -47,6 +46,16 @@ export function fetchWithEnv(request: Request, overrides: Partial<Env>): Promise
     { ...env, ...overrides },
     createExecutionContext(),
   );
+}
+
+/** `call`, under an environment changed for this request alone (see `fetchWithEnv`). */
+export function callWithEnv(
+  method: string,
+  path: string,
+  overrides: Partial<Env>,
+  options: CallOptions = {},
+): Promise<Response> {
+  return fetchWithEnv(new Request(`${ORIGIN}${path}`, requestInit(method, options)), overrides);
 }
 
 /** Calls and expects a 2xx JSON answer (or 204), returning the parsed body. */

@@ -1,14 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  call,
-  createKey,
-  createQueue,
-  expectProblem,
-  fetchWithEnv,
-  ORIGIN,
-  ok,
-  queueName,
-} from "./api.ts";
+import { call, callWithEnv, createKey, createQueue, expectProblem, ok, queueName } from "./api.ts";
 
 /**
  * Every route against every kind of caller. A route either lets the caller through (then it
@@ -293,10 +284,7 @@ describe("authentication", () => {
   });
 
   it("accepts no admin token when SLUICE_ADMIN_TOKEN is unset", async () => {
-    const request = new Request(`${ORIGIN}/v1/queues`, {
-      headers: { Authorization: "Bearer test-admin-token" },
-    });
-    const response = await fetchWithEnv(request, { SLUICE_ADMIN_TOKEN: "" });
+    const response = await callWithEnv("GET", "/v1/queues", { SLUICE_ADMIN_TOKEN: "" });
     await expectProblem(response, 401, "unauthorized");
   });
 });

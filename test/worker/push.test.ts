@@ -6,12 +6,10 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import {
-  ADMIN_TOKEN,
   call,
+  callWithEnv,
   createQueue,
   expectProblem,
-  fetchWithEnv,
-  ORIGIN,
   ok,
   queueName,
   receive,
@@ -23,12 +21,12 @@ const PUSH = { url: "https://hooks.test/sluice" };
 describe("configuring push", () => {
   it("refuses push when no signing key is configured, and creates nothing", async () => {
     const name = queueName();
-    const request = new Request(`${ORIGIN}/v1/queues/${name}`, {
-      method: "PUT",
-      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ push: PUSH }),
-    });
-    const response = await fetchWithEnv(request, { SLUICE_PUSH_SIGNING_KEYS: undefined });
+    const response = await callWithEnv(
+      "PUT",
+      `/v1/queues/${name}`,
+      { SLUICE_PUSH_SIGNING_KEYS: undefined },
+      { json: { push: PUSH } },
+    );
 
     const problem = await expectProblem(response, 400, "invalid_config");
     expect(problem.detail).toContain("SLUICE_PUSH_SIGNING_KEYS");
@@ -36,12 +34,12 @@ describe("configuring push", () => {
   });
 
   it("refuses a signing key set that names no key to sign with", async () => {
-    const request = new Request(`${ORIGIN}/v1/queues/${queueName()}`, {
-      method: "PUT",
-      headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ push: PUSH }),
-    });
-    const response = await fetchWithEnv(request, { SLUICE_PUSH_KEY_ID: undefined });
+    const response = await callWithEnv(
+      "PUT",
+      `/v1/queues/${queueName()}`,
+      { SLUICE_PUSH_KEY_ID: undefined },
+      { json: { push: PUSH } },
+    );
 
     const problem = await expectProblem(response, 400, "invalid_config");
     expect(problem.detail).toContain("set SLUICE_PUSH_KEY_ID");

@@ -3,8 +3,8 @@ import { renderError, type SluiceRequest } from "../../worker/middleware.ts";
 import { partitionForKey } from "../../worker/routing.ts";
 import { inflight } from "../../worker/shed.ts";
 import {
-  ADMIN_TOKEN,
   call,
+  callWithEnv,
   createQueue,
   expectProblem,
   fetchWithEnv,
@@ -88,12 +88,7 @@ describe("overloaded objects", () => {
 
 /** A request straight to the Worker's handler, with SLUICE_MAX_INFLIGHT set for it alone. */
 function direct(method: string, path: string, json: unknown, limit = 1000): Promise<Response> {
-  const request = new Request(`${ORIGIN}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json" },
-    body: JSON.stringify(json),
-  });
-  return fetchWithEnv(request, { SLUICE_MAX_INFLIGHT: String(limit) });
+  return callWithEnv(method, path, { SLUICE_MAX_INFLIGHT: String(limit) }, { json });
 }
 
 describe("the in-flight limit", () => {
