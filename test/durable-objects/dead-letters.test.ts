@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { isDeadLetterCursor } from "../../durable-objects/dead-letters.ts";
 import type { DeadLetterQuery, DeadMessage } from "../../durable-objects/messages.ts";
+import { rowsOf } from "./sql.ts";
 
 /** A fresh dead-letter object per test, so tests never see each other's messages. */
 function deadLetters() {
@@ -342,12 +343,6 @@ describe("restart", () => {
     expect((await stub.list({ limit: 100, reason: "billing (4)" })).messages).toEqual([
       deadMessage(4),
     ]);
-    const version = await runInDurableObject(
-      stub,
-      (_, state) =>
-        state.storage.sql.exec<{ version: number }>("SELECT version FROM schema_version").one()
-          .version,
-    );
-    expect(version).toBe(1);
+    expect(await rowsOf(stub, "SELECT version FROM schema_version")).toEqual([{ version: 1 }]);
   });
 });

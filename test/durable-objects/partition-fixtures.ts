@@ -7,9 +7,14 @@
  */
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { NewMessage, PartitionContext } from "../../durable-objects/messages.ts";
+import {
+  MAX_BATCH,
+  type NewMessage,
+  type PartitionContext,
+} from "../../durable-objects/messages.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
 import { QueueConfigSchema } from "../../worker/config.ts";
+import { rowsOf } from "./sql.ts";
 
 export const START = Date.UTC(2040, 0, 1);
 
@@ -87,11 +92,7 @@ export async function openPartition(config: Record<string, unknown> = {}): Promi
     },
     runAlarm: () => runDurableObjectAlarm(stub),
     alarmAt: () => runInDurableObject(stub, (_, state) => state.storage.getAlarm()),
-    rows: <T>(query: string, ...bindings: SqlStorageValue[]) =>
-      runInDurableObject(
-        stub,
-        (_, state) => state.storage.sql.exec(query, ...bindings).toArray() as T[],
-      ),
+    rows: (query, ...bindings) => rowsOf(stub, query, ...bindings),
     async restart() {
       await evictDurableObject(stub);
       await installClock();
@@ -117,4 +118,20 @@ export function bodies(delivered: { body: string }[]): unknown[] {
 /** Receives once without waiting. */
 export function receiveNow(partition: TestPartition, max = 1, visibilityTimeout?: number) {
   return partition.stub.receive(partition.context, { max, visibilityTimeout, waitMs: 0 });
+}
+
+/** Sends a batch the test expects to be stored; a refusal fails the test. */
+export async function sendOk(partition: TestPartition, batch: NewMessage[]) {
+  const outcome = await partition.stub.send(partition.context, batch);
+  if (!outcome.ok) throw new Error(`send refused: ${outcome.code}`);
+  return outcome;
+}
+
+/** The messages held, in send order, without leasing them (all of them by default). */
+export async function peek(
+  partition: TestPartition,
+  options: { limit?: number; after?: number } = {},
+) {
+  const { limit = MAX_BATCH, after } = options;
+  return (await partition.stub.peek(partition.context, { limit, after })).messages;
 }

@@ -1,12 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MAX_BATCH } from "../../durable-objects/messages.ts";
 import { decodeReceipt, encodeReceipt } from "../../durable-objects/receipt.ts";
 import {
   bodies,
   message,
   messages,
   openPartition,
+  peek,
   receiveNow,
   type TestPartition,
 } from "./partition-fixtures.ts";
@@ -18,10 +18,6 @@ async function sendAndLease(partition: TestPartition, count = 1, visibilityTimeo
   const { messages: leased } = await receiveNow(partition, count, visibilityTimeout);
   expect(leased).toHaveLength(count);
   return leased;
-}
-
-async function peek(partition: TestPartition) {
-  return (await partition.stub.peek(partition.context, { limit: MAX_BATCH })).messages;
 }
 
 const deadLettersOf = (partition: TestPartition) => env.DEAD_LETTERS.getByName(partition.queue);

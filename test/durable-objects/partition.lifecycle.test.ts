@@ -1,20 +1,14 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MAX_BATCH } from "../../durable-objects/messages.ts";
 import {
   bodies,
   contextFor,
   message,
   messages,
   openPartition,
+  peek,
   receiveNow,
-  type TestPartition,
 } from "./partition-fixtures.ts";
-
-async function peek(partition: TestPartition, options: { limit?: number; after?: number } = {}) {
-  const { limit = MAX_BATCH, after } = options;
-  return (await partition.stub.peek(partition.context, { limit, after })).messages;
-}
 
 describe("the alarm", () => {
   it("is always set to the earliest due time, and cleared when nothing is due", async () => {

@@ -4,15 +4,16 @@ import {
   message,
   openPartition,
   receiveNow,
+  sendOk,
   type TestPartition,
 } from "./partition-fixtures.ts";
 
+/** Sends one batch of `message(body, fields)`, expecting it stored. */
 async function send(partition: TestPartition, ...batch: Parameters<typeof message>[]) {
-  const outcome = await partition.stub.send(
-    partition.context,
+  await sendOk(
+    partition,
     batch.map(([body, fields]) => message(body, fields)),
   );
-  if (!outcome.ok) throw new Error(`send refused: ${outcome.code}`);
 }
 
 const keyed = (body: string, key: string): Parameters<typeof message> => [body, { key }];

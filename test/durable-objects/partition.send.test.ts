@@ -7,19 +7,11 @@ import {
   message,
   messages,
   openPartition,
+  peek,
   receiveNow,
+  sendOk,
   type TestPartition,
 } from "./partition-fixtures.ts";
-
-async function sendOk(partition: TestPartition, batch: Parameters<Partition["send"]>[1]) {
-  const outcome = await partition.stub.send(partition.context, batch);
-  if (!outcome.ok) throw new Error(`send refused: ${outcome.code}`);
-  return outcome;
-}
-
-async function peekAll(partition: TestPartition) {
-  return (await partition.stub.peek(partition.context, { limit: MAX_BATCH })).messages;
-}
 
 const transactions = (partition: TestPartition) =>
   runInDurableObject(partition.stub, (instance: Partition) => instance.sendTransactions);
@@ -35,7 +27,7 @@ describe("sending", () => {
     for (const sent of outcome.messages) expect(sent.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(outcome.backpressure).toBe(false);
     expect(outcome.stats).toMatchObject({ ready: 3, sent: 3, oldestSentAt: partition.now() });
-    expect(bodies(await peekAll(partition))).toEqual([0, 1, 2]);
+    expect(bodies(await peek(partition))).toEqual([0, 1, 2]);
   });
 
   it("keeps seqs increasing after the newest message is acked", async () => {
@@ -62,7 +54,7 @@ describe("sending", () => {
       instance.send(partition.context, messages(MAX_BATCH + 1)),
     );
     await expect(attempt).rejects.toThrow(/at most 100/);
-    expect(await peekAll(partition)).toEqual([]);
+    expect(await peek(partition)).toEqual([]);
   });
 });
 
@@ -74,7 +66,7 @@ describe("deduplication", () => {
 
     expect(again.messages).toEqual([{ ...first.messages[0], duplicate: true }]);
     expect(again.stats).toMatchObject({ ready: 1, sent: 1 });
-    expect(bodies(await peekAll(partition))).toEqual(["a"]);
+    expect(bodies(await peek(partition))).toEqual(["a"]);
   });
 
   it("deduplicates within one batch", async () => {
@@ -88,7 +80,7 @@ describe("deduplication", () => {
     expect(outcome.messages.map((m) => m.duplicate)).toEqual([false, false, true]);
     expect(outcome.messages[2].id).toBe(outcome.messages[0].id);
     expect(outcome.messages[2].seq).toBe(outcome.messages[0].seq);
-    expect(bodies(await peekAll(partition))).toEqual(["a", "b"]);
+    expect(bodies(await peek(partition))).toEqual(["a", "b"]);
   });
 
   it("still deduplicates after the first message was acked", async () => {
@@ -159,7 +151,7 @@ describe("backlog limits", () => {
       stats: { ready: 3, sent: 3 },
     });
     expect(refused.ok === false && refused.retryAfterSeconds).toBeGreaterThan(0);
-    expect(await peekAll(partition)).toHaveLength(3);
+    expect(await peek(partition)).toHaveLength(3);
 
     expect((await sendOk(partition, messages(2))).stats.ready).toBe(5);
   });
@@ -226,7 +218,7 @@ describe("group commit", () => {
     });
 
     expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
-    expect(bodies(await peekAll(partition))).toEqual(["first", "fine"]);
+    expect(bodies(await peek(partition))).toEqual(["first", "fine"]);
     expect(await transactions(partition)).toBe(2);
   });
 
