@@ -9,7 +9,6 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
   SetQueueAttributesCommand,
-  type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ok } from "../worker/api.ts";
@@ -24,7 +23,7 @@ import {
 
 const TWENTY_MINUTES_MS = 20 * 60_000;
 
-let admin: SQSClient;
+const admin = adminClient();
 let name: string;
 let url: string;
 
@@ -40,7 +39,6 @@ async function stats() {
 }
 
 beforeAll(async () => {
-  admin = await adminClient();
   name = queueName("signed");
   url = (await admin.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl as string;
 });

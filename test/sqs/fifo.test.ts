@@ -5,16 +5,11 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
-  type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { adminClient, queueName } from "./support.ts";
 
-let sqs: SQSClient;
-
-beforeAll(async () => {
-  sqs = await adminClient();
-});
+const sqs = adminClient();
 
 async function createFifoQueue(Attributes: Record<string, string> = {}): Promise<string> {
   const { QueueUrl } = await sqs.send(

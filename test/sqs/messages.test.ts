@@ -15,18 +15,13 @@ import {
   type ReceiveMessageCommandInput,
   SendMessageBatchCommand,
   SendMessageCommand,
-  type SQSClient,
   TooManyEntriesInBatchRequest,
 } from "@aws-sdk/client-sqs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ok, receive, send, settleDeadLetters } from "../worker/api.ts";
 import { adminClient, queueName } from "./support.ts";
 
-let sqs: SQSClient;
-
-beforeAll(async () => {
-  sqs = await adminClient();
-});
+const sqs = adminClient();
 
 async function createQueue(Attributes?: Record<string, string>) {
   const name = queueName("msgs");

@@ -11,17 +11,12 @@ import {
   QueueNameExists,
   SendMessageCommand,
   SetQueueAttributesCommand,
-  type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ok, send } from "../worker/api.ts";
 import { adminClient, ORIGIN, queueName, REGION } from "./support.ts";
 
-let sqs: SQSClient;
-
-beforeAll(async () => {
-  sqs = await adminClient();
-});
+const sqs = adminClient();
 
 async function createQueue(name: string, Attributes?: Record<string, string>): Promise<string> {
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes }));

@@ -55,7 +55,7 @@ function workerHandler({ tamper = (request) => request, observe, env }: HandlerH
 }
 
 export function sqsClient(
-  credentials: Credentials,
+  credentials: Credentials | (() => Promise<Credentials>),
   options: Partial<SQSClientConfig> & HandlerHooks = {},
 ): SQSClient {
   const { tamper, observe, env, ...config } = options;
@@ -79,7 +79,14 @@ export async function createCredentials(
   return { accessKeyId: key.id, secretAccessKey: key.secret };
 }
 
-/** A client signing with a fresh admin-scoped key. */
-export async function adminClient(options?: Partial<SQSClientConfig>): Promise<SQSClient> {
-  return sqsClient(await createCredentials(), options);
+/**
+ * A client signing with a fresh admin-scoped key, made when the client first sends, so a test
+ * file can make its client where it declares it.
+ */
+export function adminClient(options?: Partial<SQSClientConfig>): SQSClient {
+  let credentials: Promise<Credentials> | undefined;
+  return sqsClient(() => {
+    credentials ??= createCredentials();
+    return credentials;
+  }, options);
 }
