@@ -22,16 +22,25 @@ export const MAX_JSON_DEPTH = 256;
 
 const MAX_ISSUES_SHOWN = 3;
 
-/** Whether arrays and objects in `value` nest more than `limit` deep; found without recursion. */
-function nestsDeeperThan(value: unknown, limit: number): boolean {
+/**
+ * What in `value` validation could not take as it is, found without recursion: nesting
+ * deeper than `MAX_JSON_DEPTH`, or a field named `__proto__` (JSON.parse keeps it as a field;
+ * the validated copy would silently drop it).
+ */
+function untakable(value: unknown): string | null {
   const pending: [unknown, number][] = [[value, 1]];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [item, depth] = next;
     if (typeof item !== "object" || item === null) continue;
-    if (depth > limit) return true;
+    if (depth > MAX_JSON_DEPTH) {
+      return `nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`;
+    }
+    if (Object.hasOwn(item, "__proto__")) {
+      return "has a field named __proto__, which cannot be stored as sent; rename it";
+    }
     for (const child of Object.values(item)) pending.push([child, depth + 1]);
   }
-  return false;
+  return null;
 }
 
 function pathOf(where: string, path: PropertyKey[]): string {
@@ -59,13 +68,8 @@ export function parseWith<S extends z.ZodType>(
   where: string,
   code = "invalid_request",
 ): z.output<S> {
-  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
-    throw problem(
-      400,
-      code,
-      `${where} nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`,
-    );
-  }
+  const refusal = untakable(value);
+  if (refusal !== null) throw problem(400, code, `${where} ${refusal}`);
   const parsed = schema.safeParse(value, { reportInput: true });
   if (!parsed.success) throw problem(400, code, describeIssues(parsed.error, where));
   return parsed.data;

@@ -6,8 +6,8 @@ import { assertProperty, codeUnits, oddString } from "./hostile.ts";
 
 /**
  * What a queue accepts it gives back unchanged: keys, dedup ids, headers and bodies made of
- * any code units (control characters, NUL, lone surrogates, emoji) come back from a peek
- * exactly as sent, or the send is refused with a 400 and nothing is stored.
+ * any code units (control characters, NUL, lone surrogates, emoji) and any JSON come back
+ * from a peek exactly as sent, or the send is refused with a 400 and nothing is stored.
  */
 const queue = queueName("rt");
 
@@ -15,9 +15,20 @@ beforeAll(async () => {
   await createQueue(queue, { ordering: "unordered", maxMessageBytes: 65_536 });
 });
 
-async function newest() {
-  const { messages } = await ok("GET", `/v1/queues/${queue}/messages?limit=100`);
-  return messages.at(-1);
+interface Sent {
+  id: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+/** The stored message a send answered with, read back by its seq (one partition). */
+async function storedAs(sent: Sent) {
+  const { messages } = await ok(
+    "GET",
+    `/v1/queues/${queue}/messages?partition=0&after=${sent.seq - 1}&limit=1`,
+  );
+  expect(messages[0].id).toBe(sent.id);
+  return messages[0];
 }
 
 async function held(): Promise<number> {
@@ -56,10 +67,9 @@ describe("round trips", () => {
             expect(await held()).toBe(before);
             return;
           }
-          const [sent] = ((await response.json()) as { messages: { duplicate: boolean }[] })
-            .messages;
+          const [sent] = ((await response.json()) as { messages: Sent[] }).messages;
           if (sent.duplicate) return;
-          const stored = await newest();
+          const stored = await storedAs(sent);
           expect(stored).toMatchObject({ key, headers, contentType });
           expect(stored.body).toEqual(message.body);
         },
@@ -76,14 +86,29 @@ describe("round trips", () => {
         headers: { "Content-Type": "application/json" },
       });
     // The message object is one level, its body the rest.
-    expect((await send(`{"body":${nested(MAX_JSON_DEPTH - 1)}}`)).status).toBe(201);
-    const stored = await newest();
+    const taken = await send(`{"body":${nested(MAX_JSON_DEPTH - 1)}}`);
+    expect(taken.status).toBe(201);
+    const [sent] = ((await taken.json()) as { messages: Sent[] }).messages;
+    const stored = await storedAs(sent);
     expect(JSON.stringify(stored.body)).toBe(nested(MAX_JSON_DEPTH - 1));
     const before = await held();
     for (const depth of [MAX_JSON_DEPTH, 5_000, 500_000]) {
       const response = await send(`{"body":${nested(depth)}}`);
       expect(response.status).toBe(400);
       expect(await response.text()).toContain(`deeper than ${MAX_JSON_DEPTH} levels`);
+    }
+    expect(await held()).toBe(before);
+  });
+
+  it("refuses a body with a field named __proto__ instead of dropping the field", async () => {
+    const before = await held();
+    for (const text of ['{"body":{"__proto__":1,"a":1}}', '{"body":[{"b":{"__proto__":{}}}]}']) {
+      const response = await call("POST", `/v1/queues/${queue}/messages`, {
+        body: text,
+        headers: { "Content-Type": "application/json" },
+      });
+      expect(response.status).toBe(400);
+      expect(await response.text()).toContain("__proto__");
     }
     expect(await held()).toBe(before);
   });
