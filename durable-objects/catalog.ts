@@ -19,6 +19,7 @@ import {
   QueueConfigSchema,
   QueueNameSchema,
 } from "../worker/config.ts";
+import { sha256Hex, toHex } from "../worker/hex.ts";
 import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
 
 export const ScopeSchema = z.enum(["produce", "consume", "admin"]);
@@ -258,9 +259,8 @@ export class Catalog extends DurableObject<Env> {
 }
 
 /** How the router turns a Bearer token into the hash `authenticate` looks up. */
-export async function hashSecret(secret: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
-  return toHex(new Uint8Array(digest));
+export function hashSecret(secret: string): Promise<string> {
+  return sha256Hex(secret);
 }
 
 const SEAL_INFO = new TextEncoder().encode("sluice/api-key-secret/v1");
@@ -350,10 +350,6 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     origins: JSON.parse(row.origins),
     createdAt: row.created_at,
   };
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function toBase64Url(bytes: Uint8Array): string {

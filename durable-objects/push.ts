@@ -18,6 +18,7 @@
  * new one everywhere, pointing SLUICE_PUSH_KEY_ID at it, and then removing the old one.
  */
 import type { QueueConfig } from "../worker/config.ts";
+import { toHex } from "../worker/hex.ts";
 import type { LeasedMessage } from "./messages.ts";
 
 export type PushConfig = NonNullable<QueueConfig["push"]>;
@@ -115,8 +116,7 @@ export async function signatureHeader(
     ["sign"],
   );
   const mac = await crypto.subtle.sign("HMAC", hmac, utf8.encode(`${unixSeconds}.${body}`));
-  const hex = Array.from(new Uint8Array(mac), (b) => b.toString(16).padStart(2, "0")).join("");
-  return `t=${unixSeconds},k=${key.id},v1=${hex}`;
+  return `t=${unixSeconds},k=${key.id},v1=${toHex(mac)}`;
 }
 
 /** The request body: messages as a pull receive shows them, without receipts or leases. */

@@ -2,6 +2,8 @@
  * Receipts are opaque to clients but carry what the router needs to go straight to the
  * owning partition: partition index, seq and the lease token.
  */
+import { toHex } from "../worker/hex.ts";
+
 export interface Receipt {
   partition: number;
   seq: number;
@@ -30,6 +32,5 @@ export function decodeReceipt(receipt: string): Receipt | null {
 
 /** A lease token: 128 random bits as hex. */
 export function newLeaseToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(crypto.getRandomValues(new Uint8Array(16)));
 }

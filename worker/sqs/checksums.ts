@@ -4,6 +4,7 @@
  * with the algorithm of the SQS developer guide ("Calculating the MD5 message digest for
  * message attributes").
  */
+import { toHex } from "../hex.ts";
 import type { MessageAttributeValue } from "./message-attributes.ts";
 
 const encoder = new TextEncoder();
@@ -14,8 +15,7 @@ const BINARY_TRANSPORT = 2;
 
 async function md5Hex(bytes: Uint8Array): Promise<string> {
   // MD5 is not in the WebCrypto standard, but workerd supports it for uses like this one.
-  const digest = await crypto.subtle.digest("MD5", bytes);
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return toHex(await crypto.subtle.digest("MD5", bytes));
 }
 
 export function md5OfBody(body: string): Promise<string> {

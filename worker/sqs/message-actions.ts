@@ -14,6 +14,7 @@
  *   partition is full or overloaded, with SenderFault false: send or settle it again.
  */
 import type { QueueRecord } from "../../durable-objects/catalog.ts";
+import { sha256Hex } from "../hex.ts";
 import type { Outcome } from "../outcome.ts";
 import {
   ackMessages,
@@ -61,11 +62,6 @@ const encoder = new TextEncoder();
 const GROUP_OR_DEDUP_ID = /^[\x21-\x7e]{1,128}$/;
 
 type SendFields = Omit<SendEntry, "QueueUrl">;
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
 
 /** What SQS refuses in a message, checked before anything of the request is stored. */
 function messageProblem(record: QueueRecord, entry: SendFields): SqsError | null {

@@ -12,6 +12,7 @@
 import type { ApiKey } from "../../durable-objects/catalog.ts";
 import { KEY_CACHE_MS, type Principal } from "../auth.ts";
 import { TtlCache } from "../cache.ts";
+import { sha256Hex, toHex } from "../hex.ts";
 import { sqsError } from "./errors.ts";
 
 /** How far the request's x-amz-date may be from the clock here, either way (AWS's rule). */
@@ -120,16 +121,6 @@ function canonicalQuery(url: URL): string {
     .join("&");
 }
 
-function hex(bytes: ArrayBuffer): string {
-  return Array.from(new Uint8Array(bytes), (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-async function sha256Hex(data: Uint8Array | string): Promise<string> {
-  return hex(
-    await crypto.subtle.digest("SHA-256", typeof data === "string" ? encoder.encode(data) : data),
-  );
-}
-
 async function hmac(key: ArrayBuffer | Uint8Array, data: string): Promise<ArrayBuffer> {
   const imported = await crypto.subtle.importKey(
     "raw",
@@ -168,7 +159,7 @@ async function expectedSignature(
   for (const part of [auth.date, auth.region, auth.service, "aws4_request"]) {
     key = await hmac(key, part);
   }
-  return hex(await hmac(key, stringToSign));
+  return toHex(await hmac(key, stringToSign));
 }
 
 /** Who signed the request, or the SQS error that refuses it. */
