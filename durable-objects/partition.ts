@@ -186,6 +186,12 @@ type LeaseRow = {
 /** A dead message waiting for the dead-letter object; `message` is the DeadMessage as JSON. */
 type OutboxRow = { seq: number; message: string; tries: number };
 
+/** What a group-commit round's sends have held and stored so far. */
+type RoundTally = { held: number; sent: number };
+
+/** An answer before the partition's stats are attached to it. */
+type Unstated<T> = T extends unknown ? Omit<T, "stats"> : never;
+
 type PendingSend = {
   context: PartitionContext;
   messages: NewMessage[];
@@ -282,7 +288,12 @@ export class Partition extends DurableObject<Env> {
         stats: this.#stats(),
       }));
       const remaining = deadline - Date.now();
-      if (answer.messages.length > 0 || remaining <= 0) return answer;
+      if (answer.messages.length > 0) {
+        // Woken parked receives take turns: one that leased wakes the next while messages remain.
+        if (answer.stats.ready > 0) this.#wakeOneWaiter();
+        return answer;
+      }
+      if (remaining <= 0) return answer;
       await this.#park(remaining);
     }
   }
@@ -428,7 +439,7 @@ export class Partition extends DurableObject<Env> {
     }
     if (this.#receivableChanged) {
       this.#receivableChanged = false;
-      for (const wake of [...this.#waiters]) wake();
+      this.#wakeOneWaiter();
     }
   }
 
@@ -448,20 +459,29 @@ export class Partition extends DurableObject<Env> {
         try {
           // Each send brought a context: the newest of them is the one that counts.
           for (const send of round) this.#adopt(send.context);
-          results = this.#operation(round[0].context, (now, config) =>
-            round.map((send) => {
+          results = this.#operation(round[0].context, (now, config) => {
+            const tally: RoundTally = { held: this.#held(), sent: 0 };
+            const written = round.map((send) => {
               try {
                 // A nested transaction: a send that throws takes back only its own writes.
                 return {
                   outcome: this.ctx.storage.transactionSync(() =>
-                    this.#writeSend(send.messages, now, config),
+                    this.#writeSend(send.messages, now, config, tally),
                   ),
                 };
               } catch (error) {
                 return { error };
               }
-            }),
-          );
+            });
+            this.#count("sent", tally.sent);
+            // Every send of a round is answered at the same moment, so one snapshot serves all.
+            const stats = this.#stats();
+            return written.map((result) =>
+              "outcome" in result
+                ? { outcome: { ...result.outcome, stats } as SendOutcome }
+                : result,
+            );
+          });
           this.#sendTransactions++;
           await this.ctx.storage.sync();
         } catch (error) {
@@ -479,17 +499,20 @@ export class Partition extends DurableObject<Env> {
     }
   }
 
-  #writeSend(messages: NewMessage[], now: number, config: QueueConfig): SendOutcome {
+  /**
+   * Writes one send of a round, or refuses it whole. `tally` carries what the round's earlier
+   * sends held and stored, so each send is judged against the backlog they left.
+   */
+  #writeSend(
+    messages: NewMessage[],
+    now: number,
+    config: QueueConfig,
+    tally: RoundTally,
+  ): Unstated<SendOutcome> {
     const slots = this.#dedupSlots(messages, now, config);
     const added = slots.filter((slot) => slot.kind === "new").length;
-    const held = this.#held();
-    if (added > 0 && held + added > config.backlog.hard) {
-      return {
-        ok: false,
-        code: "backlog_full",
-        retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS,
-        stats: this.#stats(),
-      };
+    if (added > 0 && tally.held + added > config.backlog.hard) {
+      return { ok: false, code: "backlog_full", retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS };
     }
     const sent: SentMessage[] = [];
     messages.forEach((message, index) => {
@@ -498,13 +521,9 @@ export class Partition extends DurableObject<Env> {
       else if (slot.kind === "duplicate") sent.push(slot.of);
       else sent.push({ ...sent[slot.index], duplicate: true });
     });
-    this.#count("sent", added);
-    return {
-      ok: true,
-      messages: sent,
-      backpressure: held + added > config.backlog.soft,
-      stats: this.#stats(),
-    };
+    tally.held += added;
+    tally.sent += added;
+    return { ok: true, messages: sent, backpressure: tally.held > config.backlog.soft };
   }
 
   /** Which messages repeat a dedupId seen in the window, in storage or earlier in the batch. */
@@ -786,6 +805,15 @@ export class Partition extends DurableObject<Env> {
   }
 
   /** Waits until woken by a change or until `ms` pass. */
+  /**
+   * Wakes the longest-parked receive. Waking all of them for one new message would make each
+   * run a whole operation to find nothing; the woken one wakes the next if it leaves any.
+   */
+  #wakeOneWaiter(): void {
+    const [wake] = this.#waiters;
+    wake?.();
+  }
+
   #park(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {

@@ -17,8 +17,9 @@
  * same. Key lookups are cached in the isolate for `KEY_CACHE_MS`: a revoked key stops
  * working everywhere within that time (at once in the isolate that revoked it).
  */
-import { type ApiKey, hashSecret, type Scope } from "../durable-objects/catalog.ts";
+import type { ApiKey, Scope } from "../durable-objects/catalog.ts";
 import { TtlCache } from "./cache.ts";
+import { toHex } from "./hex.ts";
 import { type Outcome, refuse } from "./outcome.ts";
 import type { CreateKeyInput } from "./schemas.ts";
 
@@ -42,17 +43,33 @@ async function sha256(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", encoder.encode(text));
 }
 
-/** Digests have equal length, so the comparison takes the same time for any guess. */
-async function isAdminToken(env: Env, token: string): Promise<boolean> {
-  if (!env.SLUICE_ADMIN_TOKEN) return false;
-  const [given, expected] = await Promise.all([sha256(token), sha256(env.SLUICE_ADMIN_TOKEN)]);
-  return crypto.subtle.timingSafeEqual(given, expected);
+/** The admin token's digest, made once per isolate: the secret does not change under it. */
+const adminDigests = new Map<string, Promise<ArrayBuffer>>();
+
+function adminDigest(adminToken: string): Promise<ArrayBuffer> {
+  let digest = adminDigests.get(adminToken);
+  if (digest === undefined) {
+    digest = sha256(adminToken);
+    adminDigests.set(adminToken, digest);
+  }
+  return digest;
 }
 
-/** The principal a bearer token stands for, or null for a token nobody issued. */
+/**
+ * The principal a bearer token stands for, or null for a token nobody issued. The token is
+ * digested once: the digest is compared with the admin token's in constant time (digests have
+ * equal length whatever the guess), and its hex is what the catalog looks keys up by
+ * (`hashSecret`).
+ */
 export async function authenticate(env: Env, token: string): Promise<Principal | null> {
-  if (await isAdminToken(env, token)) return ADMIN;
-  const hash = await hashSecret(token);
+  const digest = await sha256(token);
+  if (
+    env.SLUICE_ADMIN_TOKEN &&
+    crypto.subtle.timingSafeEqual(digest, await adminDigest(env.SLUICE_ADMIN_TOKEN))
+  ) {
+    return ADMIN;
+  }
+  const hash = toHex(digest);
   let key = keysByHash.get(hash);
   if (key === undefined) {
     key = await catalog(env).authenticate(hash);
