@@ -439,7 +439,9 @@ export class Partition extends DurableObject<Env> {
     }
     if (this.#receivableChanged) {
       this.#receivableChanged = false;
-      this.#wakeOneWaiter();
+      // Most acks and retries leave nothing ready; waking a receive then would only cost it
+      // an operation that finds nothing.
+      if (this.#waiters.size > 0 && this.#readyCount() > 0) this.#wakeOneWaiter();
     }
   }
 
@@ -933,6 +935,11 @@ export class Partition extends DurableObject<Env> {
 
   #count(name: "sent" | "acked" | "nacked" | "expired" | "dead_lettered", by: number): void {
     if (by > 0) this.#sql`UPDATE counters SET value = value + ${by} WHERE name = ${name}`;
+  }
+
+  #readyCount(): number {
+    return this.#sql<{ value: number }>`SELECT value FROM counters WHERE name = 'ready'`.one()
+      .value;
   }
 
   /** Messages held: ready, delayed and leased. */
