@@ -34,9 +34,18 @@ function logScale(values: number[]) {
   return { x, ticks };
 }
 
+/** Scenario names short enough for the chart's label column. */
+const SHORT_SCENARIOS: Record<string, string> = {
+  "single-message sends": "single sends",
+  "single-message sends to the partition alone": "single sends, partition alone",
+  "batched sends to the partition alone": "batched sends, partition alone",
+  "receive + ack, draining a backlog": "receive + ack",
+};
+
 function label(m: Measurement): string {
   const partitions = /\/(\d+)p$/.exec(m.id)?.[1];
-  return `${m.system}: ${m.scenario}${partitions ? `, ${partitions}p` : ""}`;
+  const scenario = SHORT_SCENARIOS[m.scenario] ?? m.scenario;
+  return `${m.system}: ${scenario}${partitions ? `, ${partitions}p` : ""}`;
 }
 
 function axis(
