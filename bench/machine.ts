@@ -59,6 +59,22 @@ export function describeMachine(): Machine {
   };
 }
 
+/** The commit measured, marked when the code under test had uncommitted changes. */
+export function measuredCommit(root: string): string {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync("git", args, {
+        cwd: root,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
+    const dirty = git("status", "--porcelain", "--", "worker", "durable-objects", "wrangler.toml");
+    return `${git("rev-parse", "--short", "HEAD")}${dirty ? " with uncommitted changes" : ""}`;
+  } catch {
+    return "unknown";
+  }
+}
+
 export const loadAverage = () => loadavg().map((load) => Math.round(load * 100) / 100);
 
 const CLOCK_TICKS_PER_SECOND = 100;

@@ -18,6 +18,7 @@ export interface Results {
   plan: Plan;
   machine: Machine;
   measuredOn: string;
+  commit: string;
   loadAverage: { start: number[]; end: number[] };
   elapsedSeconds: number;
   workerErrors: { count: number; first: string[] };
@@ -206,6 +207,7 @@ export function renderMarkdown(results: Results, chartFile: string): string {
     "",
     `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Linux ${machine.kernel}; ` +
       `Node ${machine.node}, wrangler ${machine.wrangler}, Miniflare ${machine.miniflare}, workerd ${machine.workerd}. ` +
+      `Code: commit ${results.commit}. ` +
       `Load average ${results.loadAverage.start.join(" / ")} at the start, ${results.loadAverage.end.join(" / ")} at the end ` +
       `(1 / 5 / 15 min; anything well above 0 means other work shared the cores). Run took ${results.elapsedSeconds} s.`,
     "",

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Bench } from "./bench.ts";
 import { renderChart } from "./chart.ts";
-import { describeMachine, loadAverage } from "./machine.ts";
+import { describeMachine, loadAverage, measuredCommit } from "./machine.ts";
 import { stopAllServers } from "./peers/server.ts";
 import { FULL, QUICK } from "./plan.ts";
 import { computeRatios, type Results, renderMarkdown } from "./report.ts";
@@ -40,6 +40,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 const started = performance.now();
 const startLoad = loadAverage();
 const machine = describeMachine();
+const commit = measuredCommit(ROOT);
 console.log(
   `Sluice benchmark (${plan.name}) on ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB; ` +
     `load average ${startLoad.join(" ")}`,
@@ -75,6 +76,7 @@ const results: Results = {
   plan,
   machine,
   measuredOn: MEASURED_ON,
+  commit,
   loadAverage: { start: startLoad, end: loadAverage() },
   elapsedSeconds: Math.round((performance.now() - started) / 1000),
   workerErrors: runtime?.errors ?? { count: 0, first: [] },
