@@ -4,7 +4,8 @@
  * Worker's isolate (router and partitions share it) through the V8 inspector, prints the
  * functions with the most self and total time, and writes the .cpuprofile for DevTools.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { SourceMap } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,7 +17,7 @@ import { ADMIN_TOKEN, startRuntime } from "./runtime.ts";
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 interface Profile {
@@ -93,7 +94,8 @@ try {
   const file = join(tmpdir(), `sluice-${flags.workload}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
   console.log(`${flags.workload}: ${rate} msg/s (${messages} messages), workerd CPU ${cpu}%`);
-  summarize(profile);
+  const bundle = alone ? runtime.bundles.partitionDriver : runtime.bundles.sluice;
+  summarize(profile, new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8"))));
   console.log(`\nProfile written to ${file} (open it in Chrome DevTools → Performance).`);
 } finally {
   await runtime.stop();
@@ -114,17 +116,29 @@ async function driveAlone(origin: string) {
   return { rate: Math.round((sent * 1000) / elapsedMs), messages: sent, cpu: "?" };
 }
 
-/** Self and total time per function, largest first. */
-function summarize(profile: Profile) {
+/** Self and total time per function (with its source line), largest first. */
+function summarize(profile: Profile, sourceMap: SourceMap) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes)
     for (const child of node.children ?? []) parent.set(child, node.id);
   const key = (node: ProfileNode) => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const file = url.split("/").pop() || "";
-    return `${functionName || "(anonymous)"} ${file ? `${file}:${lineNumber + 1}` : ""}`.trim();
+    const { functionName, url, lineNumber, columnNumber } = node.callFrame;
+    const name = functionName || "(anonymous)";
+    if (!url) return name;
+    // Name the source line the bundle was made from (wrangler writes a source map).
+    const origin = sourceMap.findEntry(lineNumber, columnNumber) as {
+      originalSource?: string;
+      originalLine?: number;
+    };
+    if (!origin.originalSource) return `${name} ${url.split("/").pop()}:${lineNumber + 1}`;
+    const source = origin.originalSource.replace(
+      /^.*?\/(worker|durable-objects|bench|node_modules)\//,
+      "$1/",
+    );
+    return `${name} ${source}:${(origin.originalLine ?? 0) + 1}`;
   };
+
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   let all = 0;

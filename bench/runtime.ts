@@ -21,6 +21,8 @@ export interface Runtime {
   /** Origin of each Worker: sluice, naive, hello, rawSqlite. */
   origins: Record<"sluice" | "naive" | "hello" | "rawSqlite" | "partitionDriver", string>;
   workerdPid: number;
+  /** The bundled entry module of the Sluice Worker and of the partition driver (with .map). */
+  bundles: Record<"sluice" | "partitionDriver", string>;
   /** Errors the Workers logged, counted, with the first few. */
   errors: { count: number; first: string[] };
   stop(): Promise<void>;
@@ -195,6 +197,7 @@ async function startIn(
       partitionDriver: await origin("partition-driver"),
     },
     workerdPid: workerdPid ?? -1,
+    bundles: { sluice: sluiceBundle, partitionDriver: driverBundle },
     errors,
     stop: () => {
       stopped ??= (mf.dispose() as Promise<void>).finally(() =>
