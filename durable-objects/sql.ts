@@ -23,6 +23,35 @@ export function sqlOf(storage: DurableObjectStorage): Sql {
   ) => storage.sql.exec<Row>(strings.join("?"), ...values);
 }
 
+/** Most values one statement may bind: a limit of Durable Object SQLite. */
+export const MAX_BOUND_PARAMETERS = 100;
+
+/**
+ * Inserts `rows` with as many rows per statement as the bound-parameter limit allows, in
+ * order, and returns every statement's RETURNING rows. `insert` is `INSERT INTO t (cols)`
+ * and `returning` the RETURNING clause: both fixed text; every value is bound as `?`.
+ */
+export function insertRows<Row extends Record<string, SqlValue>>(
+  storage: DurableObjectStorage,
+  insert: string,
+  rows: SqlValue[][],
+  returning: string,
+): Row[] {
+  if (rows.length === 0) return [];
+  const width = rows[0].length;
+  const tuple = `(${Array(width).fill("?").join(", ")})`;
+  const perStatement = Math.floor(MAX_BOUND_PARAMETERS / width);
+  const returned: Row[] = [];
+  for (let start = 0; start < rows.length; start += perStatement) {
+    const chunk = rows.slice(start, start + perStatement);
+    const values = Array(chunk.length).fill(tuple).join(", ");
+    returned.push(
+      ...storage.sql.exec<Row>(`${insert} VALUES ${values} ${returning}`, ...chunk.flat()),
+    );
+  }
+  return returned;
+}
+
 /**
  * The first rows, at most `max`, whose sizes add up to at most `budget` (always at least one
  * row, however large), and whether any row was left. Reads no row past the first that does not
