@@ -41,7 +41,7 @@ import {
   type SentMessage,
 } from "./messages.ts";
 import { deliver, pushLeaseSeconds, signingKey } from "./push.ts";
-import { decodeReceipt, encodeReceipt, newLeaseToken } from "./receipt.ts";
+import { decodeReceipt, encodeReceipt, newLeaseToken, type Receipt } from "./receipt.ts";
 import { insertRows, type Migration, migrate, type Sql, sqlOf, takeWithin } from "./sql.ts";
 
 /**
@@ -687,8 +687,8 @@ export class Partition extends DurableObject<Env> {
   #settle(receipts: string[], settle: (lease: LeaseRow) => void): ItemFailure[] {
     const failed: ItemFailure[] = [];
     receipts.forEach((text, index) => {
-      const receipt = decodeReceipt(text);
-      if (!receipt || receipt.partition !== this.#partition()) {
+      const receipt = this.#ownReceipt(text);
+      if (!receipt) {
         failed.push({ index, code: "receipt_invalid" });
         return;
       }
@@ -701,13 +701,42 @@ export class Partition extends DurableObject<Env> {
     return failed;
   }
 
-  /** Deletes leased messages. */
+  /** The receipt `text` names, when this partition issued it. */
+  #ownReceipt(text: string): Receipt | null {
+    const receipt = decodeReceipt(text);
+    return receipt?.partition === this.#partition() ? receipt : null;
+  }
+
+  /**
+   * Deletes leased messages, all of them in one statement (see #insert on why fewer
+   * statements). Answers per receipt as #settle does; a receipt repeated in one call is
+   * stale after its first use.
+   */
   #ack(receipts: string[]): { acked: number; failed: ItemFailure[] } {
-    let acked = 0;
-    const failed = this.#settle(receipts, (lease) => {
-      this.#sql`DELETE FROM messages WHERE seq = ${lease.seq}`;
-      acked++;
+    const failed: ItemFailure[] = [];
+    const named = receipts.map((text, index) => {
+      const receipt = this.#ownReceipt(text);
+      if (!receipt) failed.push({ index, code: "receipt_invalid" });
+      return receipt && `${receipt.seq}.${receipt.token}`;
     });
+    const leases = named.filter((lease) => lease !== null);
+    const seqs = leases.map((lease) => Number(lease.split(".")[0]));
+    const deleted = new Set(
+      this.#sql<{ lease: string }>`DELETE FROM messages
+        WHERE seq IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))
+          AND state = 'leased'
+          AND seq || '.' || lease_token IN (SELECT value FROM json_each(${JSON.stringify(leases)}))
+        RETURNING seq || '.' || lease_token AS lease`
+        .toArray()
+        .map((row) => row.lease),
+    );
+    let acked = 0;
+    named.forEach((lease, index) => {
+      if (lease === null) return;
+      if (deleted.delete(lease)) acked++;
+      else failed.push({ index, code: "receipt_stale" });
+    });
+    failed.sort((a, b) => a.index - b.index);
     this.#count("acked", acked);
     // An acked group head lets the group's next message go.
     if (acked > 0) this.#receivableChanged = true;
