@@ -40,7 +40,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 const started = performance.now();
 const startLoad = loadAverage();
 const machine = describeMachine();
-const commit = measuredCommit(ROOT);
+let commit = measuredCommit(ROOT);
 console.log(
   `Sluice benchmark (${plan.name}) on ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB; ` +
     `load average ${startLoad.join(" ")}`,
@@ -53,6 +53,10 @@ try {
   if (runs("sluice")) {
     console.log("Bundling with wrangler and starting workerd …");
     runtime = await startRuntime({ naiveEntry: "bench/workers/naive.ts" });
+    // The code may have changed while it was bundled: uncommitted changes seen either side count.
+    const afterBundling = measuredCommit(ROOT);
+    commit =
+      [commit, afterBundling].find((label) => label.includes("uncommitted")) ?? afterBundling;
     console.log(`Sluice and baselines (${MEASURED_ON}):`);
     await runSluiceScenarios(bench, runtime);
     await runtime.stop();
