@@ -619,7 +619,7 @@ export class Partition extends DurableObject<Env> {
             ORDER BY priority DESC, seq LIMIT ${max}`
         : this.#sql<MessageRow>`SELECT * FROM messages WHERE state = 'ready'
             ORDER BY seq LIMIT ${max}`;
-    return rows.toArray().map((row) => this.#leaseRow(row, visibilityTimeout, now));
+    return this.#leaseRows(rows.toArray(), visibilityTimeout, now);
   }
 
   /**
@@ -636,10 +636,12 @@ export class Partition extends DurableObject<Env> {
       const run = this.#sql<MessageRow>`
         SELECT * FROM messages WHERE grp = ${head.grp} AND seq >= ${head.seq}
         ORDER BY seq LIMIT ${max - leased.length}`;
+      const ready: MessageRow[] = [];
       for (const row of run) {
         if (row.state !== "ready") break;
-        leased.push(this.#leaseRow(row, visibilityTimeout, now));
+        ready.push(row);
       }
+      leased.push(...this.#leaseRows(ready, visibilityTimeout, now));
     }
     return leased;
   }
@@ -653,15 +655,25 @@ export class Partition extends DurableObject<Env> {
       ORDER BY seq LIMIT 1`.toArray()[0];
   }
 
-  #leaseRow(row: MessageRow, visibilityTimeout: number, now: number): LeasedMessage {
-    const token = newLeaseToken();
+  /** Leases `rows`, each with its own token, in one statement (see #insert on why). */
+  #leaseRows(rows: MessageRow[], visibilityTimeout: number, now: number): LeasedMessage[] {
+    if (rows.length === 0) return [];
     const leaseExpiresAt = now + visibilityTimeout * 1000;
-    this.#sql`UPDATE messages SET state = 'leased', lease_token = ${token}, leased_at = ${now},
-      visible_at = ${leaseExpiresAt}, attempts = attempts + 1
-      WHERE seq = ${row.seq}`;
-    const message = this.#describe({ ...row, attempts: row.attempts + 1 });
-    const receipt = encodeReceipt({ partition: message.partition, seq: row.seq, token });
-    return { ...message, receipt, leaseExpiresAt };
+    const tokens = rows.map(() => newLeaseToken());
+    const leases = rows.map((row, index) => ({ seq: row.seq, token: tokens[index] }));
+    this.#sql`UPDATE messages SET state = 'leased', lease_token = lease.value ->> 'token',
+      leased_at = ${now}, visible_at = ${leaseExpiresAt}, attempts = attempts + 1
+      FROM json_each(${JSON.stringify(leases)}) AS lease
+      WHERE messages.seq = lease.value ->> 'seq'`;
+    return rows.map((row, index) => {
+      const message = this.#describe({ ...row, attempts: row.attempts + 1 });
+      const receipt = encodeReceipt({
+        partition: message.partition,
+        seq: row.seq,
+        token: tokens[index],
+      });
+      return { ...message, receipt, leaseExpiresAt };
+    });
   }
 
   #describe(row: MessageRow): Omit<LeasedMessage, "receipt" | "leaseExpiresAt"> {
