@@ -3,7 +3,7 @@
  * (`worker/rpc.ts`) answers them too. They are declared here, not imported from the Worker,
  * so the SDK carries no server code or schema library; `test/client/wire-types.check.ts`
  * fails the type check when they drift from the Worker's zod schemas (`worker/schemas.ts`,
- * `worker/config.ts`).
+ * `core/queue-config.ts`).
  */
 
 /**

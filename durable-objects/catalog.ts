@@ -18,8 +18,8 @@ import {
   QueueConfigPatchSchema,
   QueueConfigSchema,
   QueueNameSchema,
-} from "../worker/config.ts";
-import { sha256Hex, toHex } from "../worker/hex.ts";
+} from "../core/queue-config.ts";
+import { sha256Hex, toHex } from "../core/hex.ts";
 import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
 
 export const ScopeSchema = z.enum(["produce", "consume", "admin"]);

@@ -13,8 +13,8 @@ import type {
   DeadLetterQuery,
   DeadMessage,
   Failure,
-} from "./messages.ts";
-import { MAX_BATCH } from "./messages.ts";
+} from "../core/contract.ts";
+import { MAX_BATCH } from "../core/contract.ts";
 import { type Migration, migrate, type Sql, sqlOf, takeWithin } from "./sql.ts";
 
 /**

@@ -20,8 +20,8 @@
  * fifo order, backoff and dead-lettering hold for it unchanged.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { QueueConfig, RetryPolicy } from "../worker/config.ts";
-import { retryDelaySeconds } from "./backoff.ts";
+import type { QueueConfig, RetryPolicy } from "../core/queue-config.ts";
+import { retryDelaySeconds } from "../core/backoff.ts";
 import {
   type AckOutcome,
   type ContentType,
@@ -39,9 +39,9 @@ import {
   type ReceiveOptions,
   type SendOutcome,
   type SentMessage,
-} from "./messages.ts";
+} from "../core/contract.ts";
 import { deliver, pushLeaseSeconds, signingKey } from "./push.ts";
-import { decodeReceipt, encodeReceipt, newLeaseToken, type Receipt } from "./receipt.ts";
+import { decodeReceipt, encodeReceipt, newLeaseToken, type Receipt } from "../core/receipt.ts";
 import { insertRows, type Migration, migrate, type Sql, sqlOf, takeWithin } from "./sql.ts";
 
 /**

@@ -35,7 +35,7 @@ import {
   SubscriberFrameSchema,
 } from "../worker/schemas.ts";
 import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../worker/shed.ts";
-import { MAX_BATCH } from "./messages.ts";
+import { MAX_BATCH } from "../core/contract.ts";
 
 /** The header the router forwards a checked subscription's setup in. */
 export const SETUP_HEADER = "Sluice-Subscription";

@@ -19,7 +19,7 @@
  */
 import type { ApiKey, Scope } from "../durable-objects/catalog.ts";
 import { TtlCache } from "./cache.ts";
-import { toHex } from "./hex.ts";
+import { toHex } from "../core/hex.ts";
 import { type Outcome, refuse } from "./outcome.ts";
 import type { CreateKeyInput } from "./schemas.ts";
 

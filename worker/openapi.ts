@@ -4,7 +4,7 @@
  * the one that answers. `test/worker/openapi.test.ts` checks every route is described.
  */
 import { z } from "zod";
-import { QueueConfigSchema } from "./config.ts";
+import { QueueConfigSchema } from "../core/queue-config.ts";
 import {
   AckBodySchema,
   AckResultSchema,

@@ -16,14 +16,14 @@ import type {
   NewMessage,
   PartitionContext,
   PartitionStats,
-} from "../durable-objects/messages.ts";
-import { MAX_BATCH } from "../durable-objects/messages.ts";
+} from "../core/contract.ts";
+import { MAX_BATCH } from "../core/contract.ts";
 import type { Partition } from "../durable-objects/partition.ts";
 import { signingKey } from "../durable-objects/push.ts";
-import { decodeReceipt } from "../durable-objects/receipt.ts";
+import { decodeReceipt } from "../core/receipt.ts";
 import { allows, denial, type Permission, type Principal } from "./auth.ts";
 import { TtlCache } from "./cache.ts";
-import type { QueueConfigPatch } from "./config.ts";
+import type { QueueConfigPatch } from "../core/queue-config.ts";
 import { count } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { lessLoadedPartition, partitionForKey, recordLoad } from "./routing.ts";

@@ -5,7 +5,7 @@
  * go to the less loaded of two random partitions ("power of two choices"), judged by the
  * stats the partitions attached to their previous answers.
  */
-import type { PartitionStats } from "../durable-objects/messages.ts";
+import type { PartitionStats } from "../core/contract.ts";
 
 const FNV_OFFSET_BASIS = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;

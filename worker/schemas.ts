@@ -6,10 +6,10 @@
 import { z } from "zod";
 import { NewApiKeySchema, ScopeSchema } from "../durable-objects/catalog.ts";
 import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
-import { MAX_BATCH } from "../durable-objects/messages.ts";
-import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "./config.ts";
+import { MAX_BATCH } from "../core/contract.ts";
+import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "../core/queue-config.ts";
 
-export { QueueConfigPatchSchema, QueueNameSchema } from "./config.ts";
+export { QueueConfigPatchSchema, QueueNameSchema } from "../core/queue-config.ts";
 
 /** The longest a receive may park waiting for a message (SQS's limit). */
 export const MAX_WAIT_SECONDS = 20;

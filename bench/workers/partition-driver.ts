@@ -3,9 +3,9 @@
  * RPC, with no HTTP and no router in the way, with and without group commit. Separates what
  * the object costs (and what group commit buys it) from what the front path costs.
  */
-import type { NewMessage, PartitionContext } from "../../durable-objects/messages.ts";
+import type { NewMessage, PartitionContext } from "../../core/contract.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
-import { DEFAULT_QUEUE_CONFIG } from "../../worker/config.ts";
+import { DEFAULT_QUEUE_CONFIG } from "../../core/queue-config.ts";
 
 export { Partition } from "../../durable-objects/partition.ts";
 export { NaivePartition } from "./naive.ts";

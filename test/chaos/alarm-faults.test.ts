@@ -8,7 +8,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { DeadMessage } from "../../durable-objects/messages.ts";
+import type { DeadMessage } from "../../core/contract.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
 import {
   messages,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { retryDelaySeconds } from "../../durable-objects/backoff.ts";
-import type { RetryPolicy } from "../../worker/config.ts";
+import { retryDelaySeconds } from "../../core/backoff.ts";
+import type { RetryPolicy } from "../../core/queue-config.ts";
 
 const policy: RetryPolicy = { initialDelay: 2, maxDelay: 60, multiplier: 3, jitter: false };
 

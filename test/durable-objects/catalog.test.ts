@@ -8,7 +8,7 @@ import {
   sealSecret,
   unsealSecret,
 } from "../../durable-objects/catalog.ts";
-import { DEFAULT_QUEUE_CONFIG, type QueueConfigPatch } from "../../worker/config.ts";
+import { DEFAULT_QUEUE_CONFIG, type QueueConfigPatch } from "../../core/queue-config.ts";
 import { rowsOf } from "./sql.ts";
 
 /** A fresh catalog per test (production has one, named "catalog"). */

@@ -11,9 +11,9 @@ import {
   MAX_BATCH,
   type NewMessage,
   type PartitionContext,
-} from "../../durable-objects/messages.ts";
+} from "../../core/contract.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
-import { QueueConfigSchema } from "../../worker/config.ts";
+import { QueueConfigSchema } from "../../core/queue-config.ts";
 import { rowsOf } from "./sql.ts";
 
 export const START = Date.UTC(2040, 0, 1);

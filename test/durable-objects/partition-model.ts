@@ -11,8 +11,8 @@ import type {
   ItemFailure,
   NewMessage,
   PartitionStats,
-} from "../../durable-objects/messages.ts";
-import type { QueueConfig } from "../../worker/config.ts";
+} from "../../core/contract.ts";
+import type { QueueConfig } from "../../core/queue-config.ts";
 
 export interface ModelMessage {
   seq: number;

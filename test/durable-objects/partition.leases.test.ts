@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { decodeReceipt, encodeReceipt } from "../../durable-objects/receipt.ts";
+import { decodeReceipt, encodeReceipt } from "../../core/receipt.ts";
 import {
   bodies,
   message,

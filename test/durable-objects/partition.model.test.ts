@@ -8,7 +8,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { NewMessage, PartitionStats } from "../../durable-objects/messages.ts";
+import type { NewMessage, PartitionStats } from "../../core/contract.ts";
 import { openPartition, type TestPartition } from "./partition-fixtures.ts";
 import { type ModelReceipt, PartitionModel } from "./partition-model.ts";
 

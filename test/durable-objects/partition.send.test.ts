@@ -1,6 +1,6 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { MAX_BATCH } from "../../durable-objects/messages.ts";
+import { MAX_BATCH } from "../../core/contract.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
 import {
   bodies,

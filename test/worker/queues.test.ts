@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from "vitest";
 import type { QueueRecord } from "../../durable-objects/catalog.ts";
-import type { LeasedMessage, NewMessage, PartitionStats } from "../../durable-objects/messages.ts";
-import { encodeReceipt } from "../../durable-objects/receipt.ts";
+import type { LeasedMessage, NewMessage, PartitionStats } from "../../core/contract.ts";
+import { encodeReceipt } from "../../core/receipt.ts";
 import type { Principal } from "../../worker/auth.ts";
-import { QueueConfigSchema } from "../../worker/config.ts";
+import { QueueConfigSchema } from "../../core/queue-config.ts";
 import { ackMessages, receiveMessages, sendMessages } from "../../worker/queues.ts";
 import { partitionForKey } from "../../worker/routing.ts";
 import { isOverloaded } from "../../worker/shed.ts";

@@ -14,7 +14,7 @@
  *   partition is full or overloaded, with SenderFault false: send or settle it again.
  */
 import type { QueueRecord } from "../../durable-objects/catalog.ts";
-import { sha256Hex } from "../hex.ts";
+import { sha256Hex } from "../../core/hex.ts";
 import type { Outcome } from "../outcome.ts";
 import {
   ackMessages,

@@ -4,7 +4,7 @@
  * layer (`queues.ts`) and shapes the answer as SQS does.
  */
 import { allows, denial } from "../auth.ts";
-import { applyConfigPatch, QueueNameSchema } from "../config.ts";
+import { applyConfigPatch, QueueNameSchema } from "../../core/queue-config.ts";
 import {
   deleteQueue,
   getQueue,

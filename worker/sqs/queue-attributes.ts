@@ -3,8 +3,8 @@
  * (the table is in docs/sqs.md). Attribute values are strings, as SQS gives them.
  */
 import type { QueueRecord } from "../../durable-objects/catalog.ts";
-import type { QueueConfig, QueueConfigPatch, SqsAttributes } from "../config.ts";
-import { QueueNameSchema } from "../config.ts";
+import type { QueueConfig, QueueConfigPatch, SqsAttributes } from "../../core/queue-config.ts";
+import { QueueNameSchema } from "../../core/queue-config.ts";
 import type { QueueStats } from "../schemas.ts";
 import { sqsError } from "./errors.ts";
 

@@ -3,7 +3,7 @@
  * Expected outcomes are values (tagged unions, per-item failures), never thrown errors;
  * a thrown error across RPC means a bug or an overloaded object.
  */
-import type { QueueConfig } from "../worker/config.ts";
+import type { QueueConfig } from "./queue-config.ts";
 
 export const MAX_BATCH = 100;
 

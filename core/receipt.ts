@@ -2,7 +2,7 @@
  * Receipts are opaque to clients but carry what the router needs to go straight to the
  * owning partition: partition index, seq and the lease token.
  */
-import { toHex } from "../worker/hex.ts";
+import { toHex } from "./hex.ts";
 
 export interface Receipt {
   partition: number;

@@ -3,7 +3,7 @@
  * so far, capped, and with full jitter (a uniform draw between zero and the cap) so that
  * messages that failed together do not come back together.
  */
-import type { RetryPolicy } from "../worker/config.ts";
+import type { RetryPolicy } from "./queue-config.ts";
 
 /**
  * Seconds to wait after failed attempt number `attempts` (1-based):
