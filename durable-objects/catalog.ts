@@ -11,6 +11,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
+import { sha256Hex, toHex } from "../core/hex.ts";
 import {
   applyConfigPatch,
   type QueueConfig,
@@ -19,7 +20,6 @@ import {
   QueueConfigSchema,
   QueueNameSchema,
 } from "../core/queue-config.ts";
-import { sha256Hex, toHex } from "../core/hex.ts";
 import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
 
 export const ScopeSchema = z.enum(["produce", "consume", "admin"]);

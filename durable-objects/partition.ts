@@ -20,7 +20,6 @@
  * fifo order, backoff and dead-lettering hold for it unchanged.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { QueueConfig, RetryPolicy } from "../core/queue-config.ts";
 import { retryDelaySeconds } from "../core/backoff.ts";
 import {
   type AckOutcome,
@@ -40,8 +39,9 @@ import {
   type SendOutcome,
   type SentMessage,
 } from "../core/contract.ts";
-import { deliver, pushLeaseSeconds, signingKey } from "./push.ts";
+import type { QueueConfig, RetryPolicy } from "../core/queue-config.ts";
 import { decodeReceipt, encodeReceipt, newLeaseToken, type Receipt } from "../core/receipt.ts";
+import { deliver, pushLeaseSeconds, signingKey } from "./push.ts";
 import { insertRows, type Migration, migrate, type Sql, sqlOf, takeWithin } from "./sql.ts";
 
 /**

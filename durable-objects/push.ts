@@ -17,9 +17,10 @@
  * Endpoints keep the same object and accept any key in it, so a key is rotated by adding the
  * new one everywhere, pointing SLUICE_PUSH_KEY_ID at it, and then removing the old one.
  */
-import type { QueueConfig } from "../core/queue-config.ts";
-import { toHex } from "../core/hex.ts";
+
 import type { LeasedMessage } from "../core/contract.ts";
+import { toHex } from "../core/hex.ts";
+import type { QueueConfig } from "../core/queue-config.ts";
 
 export type PushConfig = NonNullable<QueueConfig["push"]>;
 

@@ -23,6 +23,7 @@
  * which hibernation keeps for it; it stays awake only while it has credit to fill.
  */
 import { DurableObject } from "cloudflare:workers";
+import { MAX_BATCH } from "../core/contract.ts";
 import { authenticateKeyId, type Principal } from "../worker/auth.ts";
 import type { Refusal } from "../worker/outcome.ts";
 import { REFUSAL_STATUS } from "../worker/problem.ts";
@@ -35,7 +36,6 @@ import {
   SubscriberFrameSchema,
 } from "../worker/schemas.ts";
 import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../worker/shed.ts";
-import { MAX_BATCH } from "../core/contract.ts";
 
 /** The header the router forwards a checked subscription's setup in. */
 export const SETUP_HEADER = "Sluice-Subscription";

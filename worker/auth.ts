@@ -17,9 +17,10 @@
  * same. Key lookups are cached in the isolate for `KEY_CACHE_MS`: a revoked key stops
  * working everywhere within that time (at once in the isolate that revoked it).
  */
+
+import { toHex } from "../core/hex.ts";
 import type { ApiKey, Scope } from "../durable-objects/catalog.ts";
 import { TtlCache } from "./cache.ts";
-import { toHex } from "../core/hex.ts";
 import { type Outcome, refuse } from "./outcome.ts";
 import type { CreateKeyInput } from "./schemas.ts";
 

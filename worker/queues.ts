@@ -7,7 +7,7 @@
  * Queue records are cached in the isolate for `QUEUE_CACHE_MS`: a queue created, changed or
  * deleted through another isolate is seen here within that time (at once in this isolate).
  */
-import type { QueueRecord } from "../durable-objects/catalog.ts";
+
 import type {
   ContentType,
   DeadMessage,
@@ -18,12 +18,13 @@ import type {
   PartitionStats,
 } from "../core/contract.ts";
 import { MAX_BATCH } from "../core/contract.ts";
+import type { QueueConfigPatch } from "../core/queue-config.ts";
+import { decodeReceipt } from "../core/receipt.ts";
+import type { QueueRecord } from "../durable-objects/catalog.ts";
 import type { Partition } from "../durable-objects/partition.ts";
 import { signingKey } from "../durable-objects/push.ts";
-import { decodeReceipt } from "../core/receipt.ts";
 import { allows, denial, type Permission, type Principal } from "./auth.ts";
 import { TtlCache } from "./cache.ts";
-import type { QueueConfigPatch } from "../core/queue-config.ts";
 import { count } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { lessLoadedPartition, partitionForKey, recordLoad } from "./routing.ts";

@@ -4,10 +4,10 @@
  * OpenAPI document (`openapi.ts`) is generated from both, so the three cannot drift apart.
  */
 import { z } from "zod";
-import { NewApiKeySchema, ScopeSchema } from "../durable-objects/catalog.ts";
-import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
 import { MAX_BATCH } from "../core/contract.ts";
 import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "../core/queue-config.ts";
+import { NewApiKeySchema, ScopeSchema } from "../durable-objects/catalog.ts";
+import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
 
 export { QueueConfigPatchSchema, QueueNameSchema } from "../core/queue-config.ts";
 

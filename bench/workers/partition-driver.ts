@@ -4,8 +4,8 @@
  * the object costs (and what group commit buys it) from what the front path costs.
  */
 import type { NewMessage, PartitionContext } from "../../core/contract.ts";
-import type { Partition } from "../../durable-objects/partition.ts";
 import { DEFAULT_QUEUE_CONFIG } from "../../core/queue-config.ts";
+import type { Partition } from "../../durable-objects/partition.ts";
 
 export { Partition } from "../../durable-objects/partition.ts";
 export { NaivePartition } from "./naive.ts";

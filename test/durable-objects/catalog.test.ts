@@ -1,6 +1,7 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_QUEUE_CONFIG, type QueueConfigPatch } from "../../core/queue-config.ts";
 import {
   type ApiKey,
   deriveSealKey,
@@ -8,7 +9,6 @@ import {
   sealSecret,
   unsealSecret,
 } from "../../durable-objects/catalog.ts";
-import { DEFAULT_QUEUE_CONFIG, type QueueConfigPatch } from "../../core/queue-config.ts";
 import { rowsOf } from "./sql.ts";
 
 /** A fresh catalog per test (production has one, named "catalog"). */

@@ -1,8 +1,8 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { isDeadLetterCursor } from "../../durable-objects/dead-letters.ts";
 import type { DeadLetterQuery, DeadMessage } from "../../core/contract.ts";
+import { isDeadLetterCursor } from "../../durable-objects/dead-letters.ts";
 import { rowsOf } from "./sql.ts";
 
 /** A fresh dead-letter object per test, so tests never see each other's messages. */

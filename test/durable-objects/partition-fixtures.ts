@@ -7,13 +7,9 @@
  */
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import {
-  MAX_BATCH,
-  type NewMessage,
-  type PartitionContext,
-} from "../../core/contract.ts";
-import type { Partition } from "../../durable-objects/partition.ts";
+import { MAX_BATCH, type NewMessage, type PartitionContext } from "../../core/contract.ts";
 import { QueueConfigSchema } from "../../core/queue-config.ts";
+import type { Partition } from "../../durable-objects/partition.ts";
 import { rowsOf } from "./sql.ts";
 
 export const START = Date.UTC(2040, 0, 1);

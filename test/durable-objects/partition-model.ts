@@ -6,12 +6,7 @@
  * The model cannot guess random ids and lease tokens: it names a message by its seq and a
  * lease by the seq and how many times the message had been leased. The test translates.
  */
-import type {
-  Failure,
-  ItemFailure,
-  NewMessage,
-  PartitionStats,
-} from "../../core/contract.ts";
+import type { Failure, ItemFailure, NewMessage, PartitionStats } from "../../core/contract.ts";
 import type { QueueConfig } from "../../core/queue-config.ts";
 
 export interface ModelMessage {

@@ -3,11 +3,11 @@
  * demand: these tests give `queues.ts` an environment whose partitions are stand-ins.
  */
 import { describe, expect, it } from "vitest";
-import type { QueueRecord } from "../../durable-objects/catalog.ts";
 import type { LeasedMessage, NewMessage, PartitionStats } from "../../core/contract.ts";
-import { encodeReceipt } from "../../core/receipt.ts";
-import type { Principal } from "../../worker/auth.ts";
 import { QueueConfigSchema } from "../../core/queue-config.ts";
+import { encodeReceipt } from "../../core/receipt.ts";
+import type { QueueRecord } from "../../durable-objects/catalog.ts";
+import type { Principal } from "../../worker/auth.ts";
 import { ackMessages, receiveMessages, sendMessages } from "../../worker/queues.ts";
 import { partitionForKey } from "../../worker/routing.ts";
 import { isOverloaded } from "../../worker/shed.ts";

@@ -13,8 +13,9 @@
  * - In a batch, an entry SQS would refuse fails alone, in `Failed`; so does an entry whose
  *   partition is full or overloaded, with SenderFault false: send or settle it again.
  */
-import type { QueueRecord } from "../../durable-objects/catalog.ts";
+
 import { sha256Hex } from "../../core/hex.ts";
+import type { QueueRecord } from "../../durable-objects/catalog.ts";
 import type { Outcome } from "../outcome.ts";
 import {
   ackMessages,

@@ -3,8 +3,9 @@
  * SetQueueAttributes, PurgeQueue, DeleteQueue. Each parses its input, calls the service
  * layer (`queues.ts`) and shapes the answer as SQS does.
  */
-import { allows, denial } from "../auth.ts";
+
 import { applyConfigPatch, QueueNameSchema } from "../../core/queue-config.ts";
+import { allows, denial } from "../auth.ts";
 import {
   deleteQueue,
   getQueue,

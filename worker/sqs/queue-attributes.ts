@@ -2,9 +2,10 @@
  * SQS queue URLs, ARNs and attributes, and how they map onto a Sluice queue's configuration
  * (the table is in docs/sqs.md). Attribute values are strings, as SQS gives them.
  */
-import type { QueueRecord } from "../../durable-objects/catalog.ts";
+
 import type { QueueConfig, QueueConfigPatch, SqsAttributes } from "../../core/queue-config.ts";
 import { QueueNameSchema } from "../../core/queue-config.ts";
+import type { QueueRecord } from "../../durable-objects/catalog.ts";
 import type { QueueStats } from "../schemas.ts";
 import { sqsError } from "./errors.ts";
 

@@ -9,10 +9,11 @@
  * Keys are cached in the isolate for `KEY_CACHE_MS`, as Bearer keys are: a revoked key stops
  * signing within that time.
  */
+
+import { sha256Hex, toHex } from "../../core/hex.ts";
 import type { ApiKey } from "../../durable-objects/catalog.ts";
 import { KEY_CACHE_MS, type Principal } from "../auth.ts";
 import { TtlCache } from "../cache.ts";
-import { sha256Hex, toHex } from "../../core/hex.ts";
 import { sqsError } from "./errors.ts";
 
 /** How far the request's x-amz-date may be from the clock here, either way (AWS's rule). */
