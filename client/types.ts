@@ -1,6 +1,6 @@
 /**
  * The shapes of the HTTP API v1 as the SDK sends and receives them; the service-binding door
- * (`worker/rpc.ts`) answers them too. They are declared here, not imported from the Worker,
+ * (`worker/doors/rpc.ts`) answers them too. They are declared here, not imported from the Worker,
  * so the SDK carries no server code or schema library; `test/client/wire-types.check.ts`
  * fails the type check when they drift from the Worker's zod schemas (`worker/schemas.ts`,
  * `core/queue-config.ts`).

@@ -27,7 +27,6 @@ import { MAX_BATCH } from "../core/contract.ts";
 import { authenticateKeyId, type Principal } from "../worker/auth.ts";
 import type { Refusal } from "../worker/outcome.ts";
 import { REFUSAL_STATUS } from "../worker/problem.ts";
-import { ackMessages, extendLeases, nackMessages, receiveMessages } from "../worker/queues.ts";
 import { describeIssues } from "../worker/request.ts";
 import {
   MAX_CREDIT,
@@ -35,6 +34,7 @@ import {
   type SubscriberFrame,
   SubscriberFrameSchema,
 } from "../worker/schemas.ts";
+import { ackMessages, extendLeases, nackMessages, receiveMessages } from "../worker/service.ts";
 import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../worker/shed.ts";
 
 /** The header the router forwards a checked subscription's setup in. */

@@ -1,15 +1,15 @@
 /**
- * The Worker every client meets: the dashboard's page, the HTTP API (router.ts), the SQS
- * door (sqs/door.ts), the service-binding entrypoint (rpc.ts) and the Durable Object classes.
+ * The Worker every client meets: the dashboard's page, the HTTP API (doors/http/router.ts), the SQS
+ * door (doors/sqs/door.ts), the service-binding entrypoint (doors/rpc.ts) and the Durable Object classes.
  */
-import { router } from "./router.ts";
-import { handleSqs, isSqsRequest } from "./sqs/door.ts";
+import { router } from "./doors/http/router.ts";
+import { handleSqs, isSqsRequest } from "./doors/sqs/door.ts";
 
 export { Catalog } from "../durable-objects/catalog.ts";
 export { DeadLetters } from "../durable-objects/dead-letters.ts";
 export { Partition } from "../durable-objects/partition.ts";
 export { Subscription } from "../durable-objects/subscription.ts";
-export { SluiceRpc } from "./rpc.ts";
+export { SluiceRpc } from "./doors/rpc.ts";
 
 export default {
   fetch: (request, env, ctx) => {

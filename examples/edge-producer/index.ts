@@ -6,7 +6,7 @@
  * does not enqueue its order twice.
  */
 import type { JsonObject } from "../../client/types.ts";
-import type { SluiceRpc } from "../../worker/rpc.ts";
+import type { SluiceRpc } from "../../worker/doors/rpc.ts";
 
 interface ProducerEnv {
   /** wrangler.toml [[services]]: Sluice's `SluiceRpc` entrypoint, acting as one API key. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SluiceError } from "../../client/index.ts";
-import { partitionForKey } from "../../worker/routing.ts";
+import { partitionForKey } from "../../worker/placement.ts";
 import { client, queueName, scriptedFetch } from "./support.ts";
 
 const admin = client();

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { routes } from "../../worker/router.ts";
+import { routes } from "../../worker/doors/http/router.ts";
 import { ADMIN_TOKEN, ORIGIN } from "../worker/api.ts";
 import {
   assertProperty,

@@ -4,7 +4,7 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { SluiceRpc } from "../../worker/rpc.ts";
+import type { SluiceRpc } from "../../worker/doors/rpc.ts";
 import { admit, maxInflight, release } from "../../worker/shed.ts";
 import { createQueue, ok, queueName, settleDeadLetters, stats } from "../worker/api.ts";
 

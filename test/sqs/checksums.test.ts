@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { md5OfAttributes, md5OfBody } from "../../worker/sqs/checksums.ts";
+import { md5OfAttributes, md5OfBody } from "../../worker/doors/sqs/checksums.ts";
 
 const base64 = (text: string) => btoa(text);
 

@@ -8,7 +8,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { partitionForKey } from "../../worker/routing.ts";
+import { partitionForKey } from "../../worker/placement.ts";
 import { inflight } from "../../worker/shed.ts";
 import { ok, send } from "../worker/api.ts";
 import { type Credentials, createCredentials, queueName, sqsClient } from "./support.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { routes } from "../../worker/router.ts";
+import { routes } from "../../worker/doors/http/router.ts";
 import { ReceiveBodySchema } from "../../worker/schemas.ts";
 import { call } from "./api.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The service layer when a partition is overloaded, which workerd cannot be made to do on
- * demand: these tests give `queues.ts` an environment whose partitions are stand-ins.
+ * demand: these tests give `service.ts` an environment whose partitions are stand-ins.
  */
 import { describe, expect, it } from "vitest";
 import type { LeasedMessage, NewMessage, PartitionStats } from "../../core/contract.ts";
@@ -8,8 +8,8 @@ import { QueueConfigSchema } from "../../core/queue-config.ts";
 import { encodeReceipt } from "../../core/receipt.ts";
 import type { QueueRecord } from "../../durable-objects/catalog.ts";
 import type { Principal } from "../../worker/auth.ts";
-import { ackMessages, receiveMessages, sendMessages } from "../../worker/queues.ts";
-import { partitionForKey } from "../../worker/routing.ts";
+import { partitionForKey } from "../../worker/placement.ts";
+import { ackMessages, receiveMessages, sendMessages } from "../../worker/service.ts";
 import { isOverloaded } from "../../worker/shed.ts";
 import { queueName } from "./api.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { renderError, type SluiceRequest } from "../../worker/middleware.ts";
-import { partitionForKey } from "../../worker/routing.ts";
+import { renderError, type SluiceRequest } from "../../worker/doors/http/middleware.ts";
+import { partitionForKey } from "../../worker/placement.ts";
 import { inflight } from "../../worker/shed.ts";
 import {
   call,

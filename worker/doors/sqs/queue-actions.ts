@@ -1,11 +1,11 @@
 /**
  * The SQS actions on queues: CreateQueue, GetQueueUrl, ListQueues, GetQueueAttributes,
  * SetQueueAttributes, PurgeQueue, DeleteQueue. Each parses its input, calls the service
- * layer (`queues.ts`) and shapes the answer as SQS does.
+ * layer (`service.ts`) and shapes the answer as SQS does.
  */
 
-import { applyConfigPatch, QueueNameSchema } from "../../core/queue-config.ts";
-import { allows, denial } from "../auth.ts";
+import { applyConfigPatch, QueueNameSchema } from "../../../core/queue-config.ts";
+import { allows, denial } from "../../auth.ts";
 import {
   deleteQueue,
   getQueue,
@@ -13,7 +13,7 @@ import {
   purgeQueue,
   putQueue,
   queueDefinition,
-} from "../queues.ts";
+} from "../../service.ts";
 import type { SqsCall } from "./call.ts";
 import { expectOk, fromRefusal, sqsError } from "./errors.ts";
 import {

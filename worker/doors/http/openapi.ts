@@ -4,7 +4,7 @@
  * the one that answers. `test/worker/openapi.test.ts` checks every route is described.
  */
 import { z } from "zod";
-import { QueueConfigSchema } from "../core/queue-config.ts";
+import { QueueConfigSchema } from "../../../core/queue-config.ts";
 import {
   AckBodySchema,
   AckResultSchema,
@@ -42,7 +42,7 @@ import {
   SendBodySchema,
   SendResultSchema,
   SubscribeQuerySchema,
-} from "./schemas.ts";
+} from "../../schemas.ts";
 
 type Schema = z.ZodType;
 type JsonSchema = Record<string, unknown>;

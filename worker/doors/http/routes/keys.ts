@@ -1,9 +1,9 @@
 /** API keys: create (the secret is in this answer only), list, revoke. */
-import { createKey, deleteKey, listKeys } from "../auth.ts";
+import { createKey, deleteKey, listKeys } from "../../../auth.ts";
+import { unwrap } from "../../../problem.ts";
+import { idParam, readJson } from "../../../request.ts";
+import { CreateKeyBodySchema } from "../../../schemas.ts";
 import type { SluiceRequest } from "../middleware.ts";
-import { unwrap } from "../problem.ts";
-import { idParam, readJson } from "../request.ts";
-import { CreateKeyBodySchema } from "../schemas.ts";
 
 export async function create(request: SluiceRequest, env: Env): Promise<Response> {
   const input = await readJson(request, CreateKeyBodySchema);

@@ -1,9 +1,9 @@
 /** Health, the OpenAPI document and Prometheus metrics. */
-import { renderMetrics } from "../metrics.ts";
+import { renderMetrics } from "../../../metrics.ts";
+import { unwrap } from "../../../problem.ts";
+import { listQueues } from "../../../service.ts";
 import type { SluiceRequest } from "../middleware.ts";
 import { openApiDocument } from "../openapi.ts";
-import { unwrap } from "../problem.ts";
-import { listQueues } from "../queues.ts";
 
 export function health(): Response {
   return Response.json({ ok: true });

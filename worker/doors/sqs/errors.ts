@@ -6,7 +6,7 @@
  * so both are sent. Statuses are those of the SQS model (most client errors 400); every
  * authentication failure is 403.
  */
-import type { Refusal, RefusalCode } from "../outcome.ts";
+import type { Refusal, RefusalCode } from "../../outcome.ts";
 
 interface ErrorShape {
   /** The code of `x-amzn-query-error`, which SDKs report as the error's name. */

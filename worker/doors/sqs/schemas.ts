@@ -6,7 +6,7 @@
  * attributes, FIFO rules) is checked by the actions, so one bad entry fails alone.
  */
 import { z } from "zod";
-import { MAX_LEASE_SECONDS, MAX_WAIT_SECONDS } from "../schemas.ts";
+import { MAX_LEASE_SECONDS, MAX_WAIT_SECONDS } from "../../schemas.ts";
 import { sqsError } from "./errors.ts";
 
 /** SQS's per-message delay limit: 15 minutes. */

@@ -27,7 +27,7 @@ import { allows, denial, type Permission, type Principal } from "./auth.ts";
 import { TtlCache } from "./cache.ts";
 import { count } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
-import { lessLoadedPartition, partitionForKey, recordLoad } from "./routing.ts";
+import { lessLoadedPartition, partitionForKey, recordLoad } from "./placement.ts";
 import type {
   DeadLetterQueryInput,
   DeadMessageView,

@@ -1,14 +1,6 @@
 /** Producing and consuming: send, receive, ack, nack, extend, peek. */
-import type { SluiceRequest } from "../middleware.ts";
-import { problem, unwrap } from "../problem.ts";
-import {
-  ackMessages,
-  extendLeases,
-  nackMessages,
-  peekMessages,
-  receiveMessages,
-  sendMessages,
-} from "../queues.ts";
+
+import { problem, unwrap } from "../../../problem.ts";
 import {
   mediaType,
   parseJsonText,
@@ -18,7 +10,7 @@ import {
   readBytes,
   readJson,
   utf8,
-} from "../request.ts";
+} from "../../../request.ts";
 import {
   AckBodySchema,
   ExtendBodySchema,
@@ -29,7 +21,16 @@ import {
   RawSendHeadersSchema,
   ReceiveBodySchema,
   SendBatchSchema,
-} from "../schemas.ts";
+} from "../../../schemas.ts";
+import {
+  ackMessages,
+  extendLeases,
+  nackMessages,
+  peekMessages,
+  receiveMessages,
+  sendMessages,
+} from "../../../service.ts";
+import type { SluiceRequest } from "../middleware.ts";
 
 /**
  * 201 when every message is stored; 207 with `failed` when a batch that spans partitions

@@ -1,9 +1,10 @@
 /** Queue administration: create or change, list, read with stats, delete, purge. */
+
+import { unwrap } from "../../../problem.ts";
+import { queueParam, readJson } from "../../../request.ts";
+import { QueueConfigPatchSchema } from "../../../schemas.ts";
+import { deleteQueue, getQueue, listQueues, purgeQueue, putQueue } from "../../../service.ts";
 import type { SluiceRequest } from "../middleware.ts";
-import { unwrap } from "../problem.ts";
-import { deleteQueue, getQueue, listQueues, purgeQueue, putQueue } from "../queues.ts";
-import { queueParam, readJson } from "../request.ts";
-import { QueueConfigPatchSchema } from "../schemas.ts";
 
 export async function put(request: SluiceRequest, env: Env): Promise<Response> {
   const name = queueParam(request);

@@ -1,7 +1,7 @@
 /**
  * The service-binding door: a Worker bound to Sluice's `SluiceRpc` entrypoint calls these
  * methods instead of making HTTP requests. They are the HTTP API's operations over the same
- * service layer (`queues.ts`), with the same validation (`schemas.ts`), scopes and shedding.
+ * service layer (`service.ts`), with the same validation (`schemas.ts`), scopes and shedding.
  *
  * Who calls: the binding's `props` name an API key, `{ keyId: "key_…" }` (wrangler config:
  * `[[services]] … entrypoint = "SluiceRpc"`, `props = { keyId = "key_…" }`). The binding acts
@@ -16,13 +16,12 @@
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
-import type * as wire from "../client/types.ts";
-import { authenticateKeyId, type Principal } from "./auth.ts";
-import { countShed, isShedReason } from "./metrics.ts";
-import type { Outcome } from "./outcome.ts";
-import { Problem, problem, REFUSAL_STATUS } from "./problem.ts";
-import * as queues from "./queues.ts";
-import { parseWith } from "./request.ts";
+import type * as wire from "../../client/types.ts";
+import { authenticateKeyId, type Principal } from "../auth.ts";
+import { countShed, isShedReason } from "../metrics.ts";
+import type { Outcome } from "../outcome.ts";
+import { Problem, problem, REFUSAL_STATUS } from "../problem.ts";
+import { parseWith } from "../request.ts";
 import {
   DeadLetterQuerySchema,
   ExtendBodySchema,
@@ -35,8 +34,9 @@ import {
   ReceiveBodySchema,
   RedriveBodySchema,
   SendBatchSchema,
-} from "./schemas.ts";
-import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, type ShedClass } from "./shed.ts";
+} from "../schemas.ts";
+import * as queues from "../service.ts";
+import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, type ShedClass } from "../shed.ts";
 
 /** What a binding to `SluiceRpc` configures as `props`. */
 export const BindingPropsSchema = z.object({ keyId: IdSchema });

@@ -1,15 +1,16 @@
 /** A queue's dead letters: list and search, read one, redrive, delete, purge. */
-import type { SluiceRequest } from "../middleware.ts";
-import { unwrap } from "../problem.ts";
+
+import { unwrap } from "../../../problem.ts";
+import { idParam, parseQuery, queueParam, readJson } from "../../../request.ts";
+import { DeadLetterQuerySchema, RedriveBodySchema } from "../../../schemas.ts";
 import {
   deleteDeadLetter,
   getDeadLetter,
   listDeadLetters,
   purgeDeadLetters,
   redriveDeadLetters,
-} from "../queues.ts";
-import { idParam, parseQuery, queueParam, readJson } from "../request.ts";
-import { DeadLetterQuerySchema, RedriveBodySchema } from "../schemas.ts";
+} from "../../../service.ts";
+import type { SluiceRequest } from "../middleware.ts";
 
 export async function list(request: SluiceRequest, env: Env): Promise<Response> {
   const name = queueParam(request);

@@ -11,10 +11,10 @@
  * sent by browsers on their own, so this adds no cross-site request risk.
  */
 import type { IRequest, RouteEntry } from "itty-router";
-import { allowsOrigin, authenticate, type Principal } from "./auth.ts";
-import { countShed, isShedReason } from "./metrics.ts";
-import { Problem, problem, problemResponse } from "./problem.ts";
-import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, shedClassOf } from "./shed.ts";
+import { allowsOrigin, authenticate, type Principal } from "../../auth.ts";
+import { countShed, isShedReason } from "../../metrics.ts";
+import { Problem, problem, problemResponse } from "../../problem.ts";
+import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, shedClassOf } from "../../shed.ts";
 
 export type SluiceRequest = IRequest & {
   principal: Principal;

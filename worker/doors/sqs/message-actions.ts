@@ -1,6 +1,6 @@
 /**
  * The SQS actions on messages: SendMessage(Batch), ReceiveMessage, DeleteMessage(Batch),
- * ChangeMessageVisibility(Batch), over the service layer (`queues.ts`).
+ * ChangeMessageVisibility(Batch), over the service layer (`service.ts`).
  *
  * - A body is stored as text/plain; a message sent through the HTTP API is received with its
  *   body as stored (JSON text, the text, or base64 for bytes), which the MD5s are taken of.
@@ -14,9 +14,10 @@
  *   partition is full or overloaded, with SenderFault false: send or settle it again.
  */
 
-import { sha256Hex } from "../../core/hex.ts";
-import type { QueueRecord } from "../../durable-objects/catalog.ts";
-import type { Outcome } from "../outcome.ts";
+import { sha256Hex } from "../../../core/hex.ts";
+import type { QueueRecord } from "../../../durable-objects/catalog.ts";
+import type { Outcome } from "../../outcome.ts";
+import type { MessageInput, ReceiptFailure, ReceivedMessage } from "../../schemas.ts";
 import {
   ackMessages,
   extendLeases,
@@ -24,8 +25,7 @@ import {
   queueDefinition,
   receiveMessages,
   sendMessages,
-} from "../queues.ts";
-import type { MessageInput, ReceiptFailure, ReceivedMessage } from "../schemas.ts";
+} from "../../service.ts";
 import type { SqsCall } from "./call.ts";
 import { md5OfAttributes, md5OfBody } from "./checksums.ts";
 import {

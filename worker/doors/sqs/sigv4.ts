@@ -10,10 +10,10 @@
  * signing within that time.
  */
 
-import { sha256Hex, toHex } from "../../core/hex.ts";
-import type { ApiKey } from "../../durable-objects/catalog.ts";
-import { KEY_CACHE_MS, type Principal } from "../auth.ts";
-import { TtlCache } from "../cache.ts";
+import { sha256Hex, toHex } from "../../../core/hex.ts";
+import type { ApiKey } from "../../../durable-objects/catalog.ts";
+import { KEY_CACHE_MS, type Principal } from "../../auth.ts";
+import { TtlCache } from "../../cache.ts";
 import { sqsError } from "./errors.ts";
 
 /** How far the request's x-amz-date may be from the clock here, either way (AWS's rule). */

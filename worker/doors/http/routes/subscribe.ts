@@ -8,14 +8,17 @@
  * names `sluice.v1`. Other clients may send `Authorization: Bearer` as anywhere else. A query
  * parameter is not accepted: URLs end up in logs and browser history.
  */
-import type { SubscriberIdentity, SubscriptionSetup } from "../../durable-objects/subscription.ts";
-import { SETUP_HEADER } from "../../durable-objects/subscription.ts";
-import type { Principal } from "../auth.ts";
+import type {
+  SubscriberIdentity,
+  SubscriptionSetup,
+} from "../../../../durable-objects/subscription.ts";
+import { SETUP_HEADER } from "../../../../durable-objects/subscription.ts";
+import type { Principal } from "../../../auth.ts";
+import { problem, unwrap } from "../../../problem.ts";
+import { parseQuery, queueParam } from "../../../request.ts";
+import { SubscribeQuerySchema } from "../../../schemas.ts";
+import { checkSubscribe } from "../../../service.ts";
 import { offeredProtocols, type SluiceRequest, SUBSCRIBE_PROTOCOL } from "../middleware.ts";
-import { problem, unwrap } from "../problem.ts";
-import { checkSubscribe } from "../queues.ts";
-import { parseQuery, queueParam } from "../request.ts";
-import { SubscribeQuerySchema } from "../schemas.ts";
 
 export async function subscribe(request: SluiceRequest, env: Env): Promise<Response> {
   const name = queueParam(request);

@@ -1,5 +1,5 @@
 /** What every SQS action is called with, once the request's signature has been checked. */
-import type { Principal } from "../auth.ts";
+import type { Principal } from "../../auth.ts";
 
 export interface SqsCall {
   env: Env;

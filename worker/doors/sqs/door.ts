@@ -6,10 +6,16 @@
  * load as the HTTP API does (sends first, then receives and reads; deletes and visibility
  * changes never), and renders answers and refusals in the protocol's shape.
  */
-import { countShed } from "../metrics.ts";
-import { Problem } from "../problem.ts";
-import { readBytes, utf8 } from "../request.ts";
-import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, type ShedClass } from "../shed.ts";
+import { countShed } from "../../metrics.ts";
+import { Problem } from "../../problem.ts";
+import { readBytes, utf8 } from "../../request.ts";
+import {
+  admit,
+  isOverloaded,
+  release,
+  SHED_RETRY_AFTER_SECONDS,
+  type ShedClass,
+} from "../../shed.ts";
 import type { SqsAction, SqsCall } from "./call.ts";
 import { errorBody, errorHeaders, SqsError, sqsError } from "./errors.ts";
 import {

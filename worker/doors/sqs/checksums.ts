@@ -4,7 +4,7 @@
  * with the algorithm of the SQS developer guide ("Calculating the MD5 message digest for
  * message attributes").
  */
-import { toHex } from "../../core/hex.ts";
+import { toHex } from "../../../core/hex.ts";
 import type { MessageAttributeValue } from "./message-attributes.ts";
 
 const encoder = new TextEncoder();

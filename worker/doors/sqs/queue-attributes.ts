@@ -3,10 +3,10 @@
  * (the table is in docs/sqs.md). Attribute values are strings, as SQS gives them.
  */
 
-import type { QueueConfig, QueueConfigPatch, SqsAttributes } from "../../core/queue-config.ts";
-import { QueueNameSchema } from "../../core/queue-config.ts";
-import type { QueueRecord } from "../../durable-objects/catalog.ts";
-import type { QueueStats } from "../schemas.ts";
+import type { QueueConfig, QueueConfigPatch, SqsAttributes } from "../../../core/queue-config.ts";
+import { QueueNameSchema } from "../../../core/queue-config.ts";
+import type { QueueRecord } from "../../../durable-objects/catalog.ts";
+import type { QueueStats } from "../../schemas.ts";
 import { sqsError } from "./errors.ts";
 
 /** Sluice has no AWS accounts; every queue URL and ARN names this one. */
