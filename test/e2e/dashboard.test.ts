@@ -4,25 +4,14 @@
  * and exports the rest. The steps share one browser and build on each other, in order.
  * A failing step leaves a screenshot in test-results/.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { findBrowser, launchBrowser } from "./support/browser.ts";
 import { type DevServer, ROOT, startDevServer } from "./support/dev-server.ts";
 import { adminCall, type Call } from "./support/http.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const QUEUE = "e2e-orders";
 const SCREENSHOTS = join(ROOT, "test-results");
 
@@ -45,43 +34,31 @@ type Fruit = keyof typeof FAILING;
 
 let server: DevServer;
 let call: Call;
+let browser: Browser;
 let context: BrowserContext;
 let page: Page;
-let profileDir: string;
 const ids = {} as Record<Fruit, string>;
 
-/** Set when there is no browser: every test then fails with how to install one. */
-let missingBrowser: Error | undefined;
-
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    missingBrowser = new Error(
-      `No browser at ${CHROMIUM}: the dashboard's end-to-end tests need Chromium. Install it with: apt-get install -y chromium`,
-    );
-    return;
-  }
+  // The browser first: a wrong SLUICE_CHROMIUM fails here, before the server starts.
+  browser = await launchBrowser(await findBrowser());
   server = await startDevServer();
   call = adminCall(server);
   await deadLetterEveryFruit();
-  profileDir = mkdtempSync(join(tmpdir(), "sluice-chromium-"));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
+  context = await browser.newContext({
     acceptDownloads: true,
     viewport: { width: 1280, height: 900 },
   });
-  page = context.pages()[0] ?? (await context.newPage());
+  page = await context.newPage();
 });
 
 afterAll(async () => {
   await context?.close();
+  await browser?.close();
   await server?.stop();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
 });
 
 beforeEach(({ onTestFailed }) => {
-  if (missingBrowser) throw missingBrowser;
   onTestFailed(async ({ task }) => {
     if (!page || page.isClosed()) return;
     mkdirSync(SCREENSHOTS, { recursive: true });
