@@ -16,6 +16,7 @@
 
 import { sha256Hex } from "../../../core/hex.ts";
 import type { QueueRecord } from "../../../durable-objects/catalog.ts";
+import { allows, denial } from "../../auth.ts";
 import type { Outcome } from "../../outcome.ts";
 import type { MessageInput, ReceiptFailure, ReceivedMessage } from "../../schemas.ts";
 import {
@@ -159,9 +160,21 @@ async function queueOf({ env, principal }: SqsCall, url: string): Promise<QueueR
   return expectOk(await queueDefinition(env, principal, queueNameOf(url))).record;
 }
 
+/**
+ * The queue a send goes to, once the caller is known to have the produce scope on it: no
+ * message or attribute of a caller that may not send is ever looked at.
+ */
+async function sendTarget(call: SqsCall, url: string): Promise<QueueRecord> {
+  const record = await queueOf(call, url);
+  if (!allows(call.principal, "produce", record.name)) {
+    throw sqsError("AccessDenied", denial(call.principal, "produce", record.name));
+  }
+  return record;
+}
+
 export async function sendMessage(call: SqsCall, input: unknown) {
   const { QueueUrl, ...entry } = parseInput(SendMessageSchema, input);
-  const record = await queueOf(call, QueueUrl);
+  const record = await sendTarget(call, QueueUrl);
   const problem = messageProblem(record, entry);
   if (problem !== null) throw problem;
   const message = await toMessageInput(record, entry);
@@ -172,7 +185,7 @@ export async function sendMessage(call: SqsCall, input: unknown) {
 export async function sendMessageBatch(call: SqsCall, input: unknown) {
   const { QueueUrl, Entries } = parseInput(SendMessageBatchSchema, input);
   checkBatch(Entries);
-  const record = await queueOf(call, QueueUrl);
+  const record = await sendTarget(call, QueueUrl);
   const Failed: BatchFailure[] = [];
   const valid: typeof Entries = [];
   for (const entry of Entries) {

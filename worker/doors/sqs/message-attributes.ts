@@ -11,6 +11,7 @@
  * with a client's attributes, and headers that start with `AWS.` are never shown as
  * attributes. A header sent through the HTTP API is a String attribute.
  */
+import { utf8Bytes } from "../../../core/message-bytes.ts";
 import { type SqsError, sqsError } from "./errors.ts";
 import { BASE64, isMessageText } from "./schemas.ts";
 
@@ -30,7 +31,25 @@ const RESERVED_PREFIX = /^(aws|amazon)\./i;
 
 const NAME = /^[A-Za-z0-9_.-]{1,256}$/;
 const DATA_TYPE = /^(String|Number|Binary)(\.[\x21-\x7e]+)?$/;
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+/**
+ * The digits before the point are matched by one `\d+` and those after it by another, never
+ * a run split two ways, so a long run of digits that fails at its end is given up once (linear),
+ * not once per split (quadratic).
+ */
+const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * The longest Number value taken. SQS keeps 38 digits of precision between 10^-128 and
+ * 10^+126, so a real number is far shorter; the bound is checked before the pattern runs.
+ */
+export const MAX_NUMBER_CHARS = 256;
+
+/** SQS's cap on a message's attributes: names, data types and values together. */
+export const MAX_ATTRIBUTES_BYTES = 262_144;
+
+export function isNumberText(text: string): boolean {
+  return NUMBER.test(text);
+}
 
 function invalid(message: string): SqsError {
   return sqsError("InvalidParameterValue", message);
@@ -52,7 +71,7 @@ function nameProblem(name: string): SqsError | null {
 
 function valueProblem(name: string, value: MessageAttributeValue): SqsError | null {
   const { DataType, StringValue, BinaryValue, StringListValues, BinaryListValues } = value;
-  if (!DATA_TYPE.test(DataType) || DataType.length > 256) {
+  if (DataType.length > 256 || !DATA_TYPE.test(DataType)) {
     return invalid(
       `message attribute '${name}' has data type '${DataType}'; use String, Number or Binary, optionally followed by .<custom label>`,
     );
@@ -81,7 +100,12 @@ function valueProblem(name: string, value: MessageAttributeValue): SqsError | nu
       `message attribute '${name}' holds characters SQS does not allow (controls other than tab, newline and carriage return, or unpaired surrogates)`,
     );
   }
-  if (DataType.startsWith("Number") && !NUMBER.test(StringValue)) {
+  if (DataType.startsWith("Number") && StringValue.length > MAX_NUMBER_CHARS) {
+    return invalid(
+      `message attribute '${name}' of type ${DataType} holds ${StringValue.length} characters; a number has at most ${MAX_NUMBER_CHARS} characters`,
+    );
+  }
+  if (DataType.startsWith("Number") && !isNumberText(StringValue)) {
     return invalid(
       `message attribute '${name}' of type ${DataType} holds '${StringValue}', which is not a number`,
     );
@@ -89,7 +113,19 @@ function valueProblem(name: string, value: MessageAttributeValue): SqsError | nu
   return null;
 }
 
-/** The first thing wrong with the attributes, as SQS would refuse it, or null. */
+/** UTF-8 bytes of every name, data type and value: what SQS caps at 256 KiB. */
+function attributesBytes(attributes: Record<string, MessageAttributeValue>): number {
+  let bytes = 0;
+  for (const [name, { DataType, StringValue, BinaryValue }] of Object.entries(attributes)) {
+    bytes += utf8Bytes(name) + utf8Bytes(DataType) + utf8Bytes(StringValue ?? BinaryValue ?? "");
+  }
+  return bytes;
+}
+
+/**
+ * The first thing wrong with the attributes, as SQS would refuse it, or null. Their count and
+ * total size are checked before any pattern looks at a name or a value.
+ */
 export function attributesProblem(
   attributes: Record<string, MessageAttributeValue>,
 ): SqsError | null {
@@ -97,6 +133,12 @@ export function attributesProblem(
   if (names.length > MAX_MESSAGE_ATTRIBUTES) {
     return invalid(
       `a message has at most ${MAX_MESSAGE_ATTRIBUTES} message attributes; this one has ${names.length}`,
+    );
+  }
+  const bytes = attributesBytes(attributes);
+  if (bytes > MAX_ATTRIBUTES_BYTES) {
+    return invalid(
+      `a message's attributes (names, data types and values) hold at most ${MAX_ATTRIBUTES_BYTES} bytes; these hold ${bytes}`,
     );
   }
   for (const name of names) {
