@@ -2,7 +2,8 @@
  * Where workerd's time goes during one Sluice workload: `node bench/profile.ts
  * [--workload single|batch|drain|e2e] [--seconds 5] [--partitions 1]`. Samples the Sluice
  * Worker's isolate (router and partitions share it) through the V8 inspector, prints the
- * functions with the most self and total time, and writes the .cpuprofile for DevTools.
+ * functions with the most self and total time in µs per message, the longest garbage-collector
+ * pause and the isolate's heap, and writes the .cpuprofile for DevTools.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
@@ -36,6 +37,7 @@ const { values: flags } = parseArgs({
 const durationMs = Number(flags.seconds) * 1000;
 const partitions = Number(flags.partitions);
 const INSPECTOR_PORT = 9339;
+const HEAP_POLL_MS = 250;
 
 const runtime = await startRuntime({
   naiveEntry: "bench/workers/naive.ts",
@@ -72,6 +74,7 @@ try {
   await inspector.call("Profiler.enable");
   await inspector.call("Profiler.setSamplingInterval", { interval: 200 });
   await inspector.call("Profiler.start");
+  const heap = watchHeap(inspector);
   const workloads = {
     single: { kind: "send", options: { senders: 32, batch: 1, warmupMs: 0, durationMs } },
     batch: { kind: "send", options: { senders: 8, batch: 100, warmupMs: 0, durationMs } },
@@ -89,21 +92,36 @@ try {
         runtime.workerdPid,
       );
   const { profile } = (await inspector.call("Profiler.stop")) as { profile: Profile };
+  const heapUsed = await heap.stop();
   inspector.close();
 
   const file = join(tmpdir(), `sluice-${flags.workload}.cpuprofile`);
   writeFileSync(file, JSON.stringify(profile));
   console.log(`${flags.workload}: ${rate} msg/s (${messages} messages), workerd CPU ${cpu}%`);
   const bundle = alone ? runtime.bundles.partitionDriver : runtime.bundles.sluice;
-  summarize(profile, new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8"))));
+  console.log(
+    `heap used: peak ${mib(heapUsed.peak)} MiB, last ${mib(heapUsed.last)} MiB; ${gcPauses(profile)}`,
+  );
+  summarize(profile, new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8"))), messages);
   console.log(`\nProfile written to ${file} (open it in Chrome DevTools → Performance).`);
 } finally {
   await runtime.stop();
 }
 
+/** Send workloads answer `rate` and `messages`; the end-to-end one `sent` and its latencies. */
 async function runJob(bench: Bench, job: Job, workerdPid: number) {
-  const { result, cpu } = await bench.job<{ rate: number; messages: number }>(job, workerdPid);
-  return { rate: result.rate, messages: result.messages, cpu: cpu?.server };
+  const { result, cpu } = await bench.job<{
+    rate?: number;
+    messages?: number;
+    sent?: number;
+    latency?: { p50: number; p99: number } | null;
+  }>(job, workerdPid);
+  const messages = result.messages ?? result.sent ?? 0;
+  const latency = result.latency
+    ? `, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`
+    : "";
+  const rate = result.rate ?? Math.round((messages * 1000) / durationMs);
+  return { rate: `${rate}${latency}`, messages, cpu: cpu?.server };
 }
 
 /** Single-message sends from 32 senders straight to one partition, group commit on. */
@@ -116,8 +134,53 @@ async function driveAlone(origin: string) {
   return { rate: Math.round((sent * 1000) / elapsedMs), messages: sent, cpu: "?" };
 }
 
-/** Self and total time per function (with its source line), largest first. */
-function summarize(profile: Profile, sourceMap: SourceMap) {
+/** The isolate's used heap, polled while the workload runs (`Runtime.getHeapUsage`). */
+function watchHeap(inspector: Awaited<ReturnType<typeof connect>>) {
+  const used = { peak: 0, last: 0 };
+  const poll = async () => {
+    const { usedSize } = (await inspector.call("Runtime.getHeapUsage")) as { usedSize: number };
+    used.last = usedSize;
+    used.peak = Math.max(used.peak, usedSize);
+  };
+  const timer = setInterval(poll, HEAP_POLL_MS);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await poll();
+      return used;
+    },
+  };
+}
+
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
+}
+
+/** GC pauses: runs of consecutive `(garbage collector)` samples; the longest and the total. */
+function gcPauses(profile: Profile): string {
+  const gc = new Set(
+    profile.nodes
+      .filter((node) => node.callFrame.functionName === "(garbage collector)")
+      .map((node) => node.id),
+  );
+  let longest = 0;
+  let run = 0;
+  let pausesOver10ms = 0;
+  profile.samples.forEach((sample, index) => {
+    if (gc.has(sample)) {
+      run += profile.timeDeltas[index] ?? 0;
+      return;
+    }
+    if (run > 10_000) pausesOver10ms++;
+    longest = Math.max(longest, run);
+    run = 0;
+  });
+  longest = Math.max(longest, run);
+  return `longest GC pause ${(longest / 1000).toFixed(1)} ms, ${pausesOver10ms} pauses over 10 ms`;
+}
+
+/** Self and total time per function (with its source line), in µs per message, largest first. */
+function summarize(profile: Profile, sourceMap: SourceMap, messages: number) {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes)
@@ -158,10 +221,15 @@ function summarize(profile: Profile, sourceMap: SourceMap) {
       total.set(name, (total.get(name) ?? 0) + delta);
     }
   });
+  const perMessage = (micros: number) => (micros / Math.max(1, messages)).toFixed(1).padStart(6);
   const print = (title: string, table: Map<string, number>) => {
-    console.log(`\n${title} (share of ${(all / 1e6).toFixed(1)} s sampled):`);
+    console.log(
+      `\n${title} (µs per message and share of ${(all / 1e6).toFixed(1)} s sampled, ${perMessage(all).trim()} µs per message):`,
+    );
     for (const [name, micros] of [...table].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
-      console.log(`  ${((micros / all) * 100).toFixed(1).padStart(5)} %  ${name}`);
+      console.log(
+        `  ${perMessage(micros)} µs ${((micros / all) * 100).toFixed(1).padStart(5)} %  ${name}`,
+      );
     }
   };
   print("Self time", self);
