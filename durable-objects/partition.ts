@@ -39,6 +39,7 @@ import {
   type SendOutcome,
   type SentMessage,
 } from "../core/contract.ts";
+import { messageBytes } from "../core/message-bytes.ts";
 import type { QueueConfig, RetryPolicy } from "../core/queue-config.ts";
 import { decodeReceipt, encodeReceipt, newLeaseToken, type Receipt } from "../core/receipt.ts";
 import { deliver, pushLeaseSeconds, signingKey } from "./push.ts";
@@ -204,8 +205,6 @@ type SendSlot =
   | { kind: "new" }
   | { kind: "duplicate"; of: SentMessage }
   | { kind: "duplicateInBatch"; index: number };
-
-const utf8 = new TextEncoder();
 
 export class Partition extends DurableObject<Env> {
   /** The time source, epoch ms. Tests move time through runInDurableObject. */
@@ -575,7 +574,7 @@ export class Partition extends DurableObject<Env> {
         group,
         head ? 1 : 0,
         message.priority ?? 0,
-        utf8.encode(message.body).byteLength,
+        messageBytes(message),
         now,
         state,
         visibleAt,

@@ -18,6 +18,7 @@ import type {
   PartitionStats,
 } from "../core/contract.ts";
 import { MAX_BATCH } from "../core/contract.ts";
+import { messageBytes } from "../core/message-bytes.ts";
 import type { QueueConfigPatch } from "../core/queue-config.ts";
 import { decodeReceipt } from "../core/receipt.ts";
 import type { QueueRecord } from "../durable-objects/catalog.ts";
@@ -59,7 +60,6 @@ const REDRIVE_PAGES_PER_CALL = 10;
 const records = new TtlCache<string, QueueRecord | null>(QUEUE_CACHE_MS, 10_000);
 /** Where the next receive of a queue starts its sweep, so consumers spread over partitions. */
 const receiveStarts = new Map<string, number>();
-const encoder = new TextEncoder();
 
 type StoredQueue = { ok: true; record: QueueRecord };
 
@@ -184,12 +184,6 @@ function withDecodedBody<M extends { body: string; contentType: ContentType }>(
 ): Omit<M, "body"> & { body: JsonValue } {
   const { body, contentType } = message;
   return { ...message, body: contentType === "application/json" ? JSON.parse(body) : body };
-}
-
-function bodyBytes({ body, contentType }: NewMessage): number {
-  if (contentType !== "application/octet-stream") return encoder.encode(body).byteLength;
-  const padding = body.endsWith("==") ? 2 : body.endsWith("=") ? 1 : 0;
-  return (body.length / 4) * 3 - padding;
 }
 
 // ───────────────────────────── queues ─────────────────────────────
@@ -330,11 +324,11 @@ async function sendToQueue(
   messages: NewMessage[],
 ): Promise<SendAnswer> {
   const { name, config } = record;
-  const tooLarge = messages.findIndex((message) => bodyBytes(message) > config.maxMessageBytes);
+  const tooLarge = messages.findIndex((message) => messageBytes(message) > config.maxMessageBytes);
   if (tooLarge !== -1) {
     return refuse(
       "message_too_large",
-      `message ${tooLarge} has a ${bodyBytes(messages[tooLarge])}-byte body; queue '${name}' takes at most ${config.maxMessageBytes} bytes (maxMessageBytes)`,
+      `message ${tooLarge} is ${messageBytes(messages[tooLarge])} bytes (body and headers); queue '${name}' takes at most ${config.maxMessageBytes} bytes (maxMessageBytes)`,
     );
   }
 

@@ -82,3 +82,58 @@ describe("finding 2: Number attributes", () => {
   });
 });
 
+describe("finding 3: attributes count in the message's size", () => {
+  it("finding 3: a queue limited to 1 KiB refuses a small body with 10 KiB of attributes", async () => {
+    const queue = await sqsQueue("small", 1024);
+    const value = "v".repeat(1024);
+    const attributes = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [`a${i}`, { DataType: "String", StringValue: value }]),
+    );
+    const refusal = await refusalOf(
+      new SendMessageCommand({
+        QueueUrl: queue.url,
+        MessageBody: "tiny",
+        MessageAttributes: attributes,
+      }),
+    );
+    expect(refusal.name).toBe("InvalidParameterValue");
+    expect(refusal.message).toContain("1024");
+    expect((await stats(queue.name)).sent).toBe(0);
+  });
+
+  it("finding 3: attributes over 256 KiB in total are refused whatever the queue's limit", async () => {
+    const queue = await sqsQueue("large", 1_048_576);
+    const value = "v".repeat(30 * 1024);
+    const attributes = Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [`a${i}`, { DataType: "String", StringValue: value }]),
+    );
+    const refusal = await refusalOf(
+      new SendMessageCommand({
+        QueueUrl: queue.url,
+        MessageBody: "b",
+        MessageAttributes: attributes,
+      }),
+    );
+    expect(refusal.name).toBe("InvalidParameterValue");
+    expect(refusal.message).toContain(String(MAX_ATTRIBUTES_BYTES));
+    expect((await stats(queue.name)).sent).toBe(0);
+  });
+
+  it("finding 3: backlogBytes counts a message's attributes with its body", async () => {
+    const queue = await sqsQueue("counted");
+    await admin.send(
+      new SendMessageCommand({
+        QueueUrl: queue.url,
+        MessageBody: "hello",
+        MessageAttributes: {
+          color: { DataType: "String", StringValue: "blue" },
+          size: { DataType: "Number", StringValue: "12" },
+        },
+      }),
+    );
+    // "hello" + "color" "blue" + "size" "12" + "AWS.DataType.size" "Number"
+    const expected = 5 + (5 + 4) + (4 + 2) + (17 + 6);
+    expect((await stats(queue.name)).backlogBytes).toBe(expected);
+  });
+});
+

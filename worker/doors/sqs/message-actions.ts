@@ -15,6 +15,7 @@
  */
 
 import { sha256Hex } from "../../../core/hex.ts";
+import { messageBytes } from "../../../core/message-bytes.ts";
 import type { QueueRecord } from "../../../durable-objects/catalog.ts";
 import { allows, denial } from "../../auth.ts";
 import type { Outcome } from "../../outcome.ts";
@@ -58,8 +59,6 @@ import {
   SendMessageSchema,
 } from "./schemas.ts";
 
-const encoder = new TextEncoder();
-
 /** MessageGroupId and MessageDeduplicationId: 1–128 printable ASCII characters. */
 const GROUP_OR_DEDUP_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -77,11 +76,13 @@ function messageProblem(record: QueueRecord, entry: SendFields): SqsError | null
       "the message body holds characters SQS does not allow (controls other than tab, newline and carriage return, or unpaired surrogates)",
     );
   }
-  const bytes = encoder.encode(MessageBody).byteLength;
+  const attributesRefusal = attributesProblem(entry.MessageAttributes ?? {});
+  if (attributesRefusal !== null) return attributesRefusal;
+  const bytes = messageBytes(toStoredParts(entry));
   if (bytes > record.config.maxMessageBytes) {
     return sqsError(
       "InvalidParameterValue",
-      `the message body is ${bytes} bytes; queue '${record.name}' takes at most ${record.config.maxMessageBytes} (MaximumMessageSize)`,
+      `the message (body and attributes) is ${bytes} bytes; queue '${record.name}' takes at most ${record.config.maxMessageBytes} (MaximumMessageSize)`,
     );
   }
   for (const [member, id] of Object.entries({ MessageGroupId, MessageDeduplicationId })) {
@@ -114,7 +115,19 @@ function messageProblem(record: QueueRecord, entry: SendFields): SqsError | null
       );
     }
   }
-  return attributesProblem(entry.MessageAttributes ?? {});
+  return null;
+}
+
+/** The body and headers a message is stored with: what its size is counted over. */
+function toStoredParts(entry: SendFields) {
+  return {
+    body: entry.MessageBody,
+    contentType: "text/plain" as const,
+    headers: headersOf(
+      entry.MessageAttributes ?? {},
+      entry.MessageSystemAttributes?.AWSTraceHeader?.StringValue,
+    ),
+  };
 }
 
 async function toMessageInput(record: QueueRecord, entry: SendFields): Promise<MessageInput> {
@@ -126,12 +139,7 @@ async function toMessageInput(record: QueueRecord, entry: SendFields): Promise<M
   const dedupId = MessageDeduplicationId ?? contentBased;
   const delaySeconds = entry.DelaySeconds ?? record.config.sqs?.delaySeconds ?? 0;
   return {
-    body: MessageBody,
-    contentType: "text/plain",
-    headers: headersOf(
-      entry.MessageAttributes ?? {},
-      entry.MessageSystemAttributes?.AWSTraceHeader?.StringValue,
-    ),
+    ...toStoredParts(entry),
     ...(MessageGroupId === undefined ? {} : { key: MessageGroupId }),
     ...(dedupId === undefined ? {} : { dedupId }),
     ...(delaySeconds > 0 ? { delaySeconds } : {}),
