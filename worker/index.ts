@@ -8,8 +8,8 @@ import { handleSqs, isSqsRequest } from "./doors/sqs/door.ts";
 export { Catalog } from "../durable-objects/catalog.ts";
 export { DeadLetters } from "../durable-objects/dead-letters.ts";
 export { Partition } from "../durable-objects/partition.ts";
-export { Subscription } from "../durable-objects/subscription.ts";
 export { SluiceRpc } from "./doors/rpc.ts";
+export { Subscription } from "./doors/websocket.ts";
 
 export default {
   fetch: (request, env, ctx) => {

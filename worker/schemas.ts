@@ -8,6 +8,7 @@ import { MAX_BATCH } from "../core/contract.ts";
 import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "../core/queue-config.ts";
 import { NewApiKeySchema, ScopeSchema } from "../durable-objects/catalog.ts";
 import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
+import { MAX_CREDIT } from "../durable-objects/subscription.ts";
 
 export { QueueConfigPatchSchema, QueueNameSchema } from "../core/queue-config.ts";
 
@@ -134,9 +135,6 @@ export const SubscribeQuerySchema = z
     visibilityTimeout: z.coerce.number().int().min(1).max(MAX_LEASE_SECONDS).optional(),
   })
   .strict();
-
-/** The most credit a WebSocket consumer holds at once; a grant beyond it is capped. */
-export const MAX_CREDIT = 1000;
 
 const FrameIdSchema = z.string().min(1).max(64).optional();
 

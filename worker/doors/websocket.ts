@@ -1,0 +1,214 @@
+/**
+ * The WebSocket door: `GET /v1/queues/:q/subscribe` upgrades to a socket held by a
+ * `Subscription` object of its own, which leases on the client's behalf, as a pull consumer
+ * would, within the credit the client grants. The object's share (the socket, its attachment,
+ * the credit) is durable-objects/subscription.ts; this class adds the protocol and the calls
+ * into the service layer.
+ *
+ * Browsers cannot set headers on a WebSocket, so a page offers its token as a subprotocol
+ * beside `sluice.v1`: `new WebSocket(url, ["sluice.v1", "bearer." + token])`; the answer
+ * names `sluice.v1`. Other clients may send `Authorization: Bearer` as anywhere else. A query
+ * parameter is not accepted: URLs end up in logs and browser history.
+ *
+ * The protocol is JSON text frames (docs/push-and-websockets.md):
+ *
+ *   client → {type: "credit", n}                       grants n more messages
+ *            {type: "ack", receipts, id?}              as POST /ack
+ *            {type: "nack", receipts, delaySeconds?, reason?, id?}
+ *            {type: "extend", receipts, visibilityTimeout, id?}
+ *   server → {type: "messages", messages}              as POST /receive answers; each uses a credit
+ *            {type: "acked" | "nacked" | "extended", id?, …the HTTP answer}
+ *            {type: "error", id?, code, detail}
+ *
+ * Each message is leased like a pull receive's (for the queue's visibilityTimeout, or the
+ * subscribe query's), so a message the socket could not deliver, or that the client never
+ * settled, comes back when its lease ends. A refusal that cannot change (the queue was
+ * deleted, the key revoked) closes the socket with code 4000 + the HTTP status and the
+ * refusal's detail as reason.
+ */
+import {
+  SETUP_HEADER,
+  type SocketState,
+  SubscriptionSocket,
+} from "../../durable-objects/subscription.ts";
+import { authenticateKeyId, type Principal } from "../auth.ts";
+import type { Refusal } from "../outcome.ts";
+import { problem, REFUSAL_STATUS, unwrap } from "../problem.ts";
+import { describeIssues } from "../request.ts";
+import { MAX_WAIT_SECONDS, type SubscriberFrame, SubscriberFrameSchema } from "../schemas.ts";
+import {
+  ackMessages,
+  checkSubscribe,
+  extendLeases,
+  nackMessages,
+  receiveMessages,
+} from "../service.ts";
+import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../shed.ts";
+import { offeredProtocols, type SluiceRequest, SUBSCRIBE_PROTOCOL } from "./http/middleware.ts";
+
+/** Who subscribed: the admin token, or an API key named by id so a revocation is seen. */
+export type SubscriberIdentity = { kind: "admin" } | { kind: "key"; id: string };
+
+/** What the door hands the object with the socket; kept in the socket's attachment. */
+export interface SubscriptionSetup {
+  queue: string;
+  subscriber: SubscriberIdentity;
+  visibilityTimeout?: number;
+}
+
+type ServerFrame = Record<string, unknown> & { type: string };
+
+/** A close reason is at most 123 bytes of UTF-8. */
+const MAX_CLOSE_REASON_CHARS = 120;
+
+/**
+ * Opens the socket for a principal that may consume from the queue. `visibilityTimeout`
+ * comes from the subscribe query.
+ */
+export async function openSubscription(
+  request: SluiceRequest,
+  env: Env,
+  name: string,
+  visibilityTimeout: number | undefined,
+): Promise<Response> {
+  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    throw problem(
+      426,
+      "upgrade_required",
+      `this route opens a WebSocket; connect with new WebSocket(url, ["${SUBSCRIBE_PROTOCOL}", "bearer.<token>"])`,
+      { Upgrade: "websocket" },
+    );
+  }
+  unwrap(await checkSubscribe(env, request.principal, name));
+
+  const setup: SubscriptionSetup = {
+    queue: name,
+    subscriber: identityOf(request.principal),
+    ...(visibilityTimeout === undefined ? {} : { visibilityTimeout }),
+  };
+  const headers = new Headers(request.headers);
+  headers.set(SETUP_HEADER, JSON.stringify(setup));
+  const subscription = env.SUBSCRIPTION.get(env.SUBSCRIPTION.newUniqueId());
+  const accepted = await subscription.fetch(new Request(request, { headers }));
+  if (!offeredProtocols(request).includes(SUBSCRIBE_PROTOCOL)) return accepted;
+  return new Response(null, {
+    status: 101,
+    webSocket: accepted.webSocket,
+    headers: { "Sec-WebSocket-Protocol": SUBSCRIBE_PROTOCOL },
+  });
+}
+
+/** Keys are named by id, so the subscription sees a revocation within the key cache's time. */
+function identityOf(principal: Principal): SubscriberIdentity {
+  return principal.kind === "admin" ? { kind: "admin" } : { kind: "key", id: principal.key.id };
+}
+
+export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
+  override async webSocketMessage(socket: WebSocket, data: string | ArrayBuffer): Promise<void> {
+    const frame = parseFrame(data);
+    if ("detail" in frame) {
+      send(socket, { type: "error", code: "invalid_frame", detail: frame.detail });
+      return;
+    }
+    if (frame.type === "credit") await this.grant(socket, frame.n);
+    else await this.#settle(socket, frame);
+  }
+
+  /** One receive for the socket: an overloaded partition is waited out, a refusal closes. */
+  protected override async deliver(
+    socket: WebSocket,
+    state: SocketState<SubscriptionSetup>,
+    max: number,
+  ): Promise<number | null> {
+    try {
+      const principal = await this.#principal(socket, state);
+      if (principal === null) return null;
+      let answer: Awaited<ReturnType<typeof receiveMessages>>;
+      try {
+        answer = await receiveMessages(this.env, principal, state.queue, {
+          max,
+          wait: MAX_WAIT_SECONDS,
+          visibilityTimeout: state.visibilityTimeout,
+        });
+      } catch (error) {
+        if (!isOverloaded(error)) throw error;
+        await scheduler.wait(SHED_RETRY_AFTER_SECONDS * 1000);
+        return 0;
+      }
+      if (!answer.ok) {
+        closeWithRefusal(socket, answer);
+        return null;
+      }
+      if (answer.messages.length === 0 || socket.readyState !== WebSocket.OPEN) return 0;
+      send(socket, { type: "messages", messages: answer.messages });
+      return answer.messages.length;
+    } catch (error) {
+      console.error(`Subscription ${state.queue}: delivery failed`, error);
+      send(socket, { type: "error", code: "internal", detail: "an unexpected error; reconnect" });
+      socket.close(1011, "internal error");
+      return null;
+    }
+  }
+
+  /** Acks, nacks or extends through the service layer and answers with its outcome. */
+  async #settle(socket: WebSocket, frame: Exclude<SubscriberFrame, { type: "credit" }>) {
+    const state = this.stateOf(socket);
+    const principal = await this.#principal(socket, state);
+    if (principal === null) return;
+    const { env } = this;
+    const { type, id, receipts } = frame;
+    const outcome =
+      frame.type === "ack"
+        ? await ackMessages(env, principal, state.queue, receipts)
+        : frame.type === "nack"
+          ? await nackMessages(env, principal, state.queue, receipts, {
+              delaySeconds: frame.delaySeconds,
+              reason: frame.reason,
+            })
+          : await extendLeases(env, principal, state.queue, receipts, frame.visibilityTimeout);
+    const answer = { ack: "acked", nack: "nacked", extend: "extended" }[type];
+    const echo = id === undefined ? {} : { id };
+    if (outcome.ok) {
+      const { ok: _, ...result } = outcome;
+      send(socket, { type: answer, ...echo, ...result });
+    } else {
+      send(socket, { type: "error", ...echo, code: outcome.code, detail: outcome.detail });
+    }
+  }
+
+  /** The subscriber as the service layer knows it; null (and the socket closed) if revoked. */
+  async #principal(socket: WebSocket, state: SubscriptionSetup): Promise<Principal | null> {
+    if (state.subscriber.kind === "admin") return { kind: "admin" };
+    const principal = await authenticateKeyId(this.env, state.subscriber.id);
+    if (principal === null) {
+      const detail = "the API key this socket was opened with was revoked";
+      send(socket, { type: "error", code: "unauthorized", detail });
+      socket.close(4401, detail);
+    }
+    return principal;
+  }
+}
+
+function send(socket: WebSocket, frame: ServerFrame): void {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+}
+
+function closeWithRefusal(socket: WebSocket, refusal: Refusal): void {
+  send(socket, { type: "error", code: refusal.code, detail: refusal.detail });
+  socket.close(
+    4000 + REFUSAL_STATUS[refusal.code],
+    refusal.detail.slice(0, MAX_CLOSE_REASON_CHARS),
+  );
+}
+
+function parseFrame(data: string | ArrayBuffer): SubscriberFrame | { detail: string } {
+  if (typeof data !== "string") return { detail: "frames are JSON text, not binary" };
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch {
+    return { detail: 'a frame is JSON, e.g. {"type":"credit","n":10}' };
+  }
+  const parsed = SubscriberFrameSchema.safeParse(json, { reportInput: true });
+  return parsed.success ? parsed.data : { detail: describeIssues(parsed.error, "frame") };
+}
