@@ -27,7 +27,7 @@ const MAX_ISSUES_SHOWN = 3;
  * deeper than `MAX_JSON_DEPTH`, or a field named `__proto__` (JSON.parse keeps it as a field;
  * the validated copy would silently drop it).
  */
-function untakable(value: unknown): string | null {
+export function untakable(value: unknown): string | null {
   const pending: [unknown, number][] = [[value, 1]];
   for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
     const [item, depth] = next;

@@ -137,3 +137,34 @@ describe("finding 3: attributes count in the message's size", () => {
   });
 });
 
+describe("finding 10: an attribute named __proto__", () => {
+  it("finding 10: an SQS attribute named __proto__ is refused (400), not dropped", async () => {
+    const queue = await sqsQueue("proto");
+    // The SDK builds its request body in plain objects, where `__proto__` cannot be a key:
+    // the body is written here, then signed by the SDK as it is.
+    const body = `{"QueueUrl": "${queue.url}", "MessageBody": "p", "MessageAttributes": {"__proto__": {"DataType": "String", "StringValue": "x"}}}`;
+    let status = 0;
+    const client = sqsClient(await createCredentials(), {
+      observe: (response) => {
+        status = response.status;
+      },
+    });
+    client.middlewareStack.add(
+      (next) => (args) => {
+        const request = args.request as HttpRequest;
+        request.body = body;
+        request.headers["content-length"] = String(new TextEncoder().encode(body).byteLength);
+        return next(args);
+      },
+      { step: "build", priority: "low", name: "rawBody" },
+    );
+    const refusal = await refusalOf(
+      new SendMessageCommand({ QueueUrl: queue.url, MessageBody: "p" }),
+      client,
+    );
+    expect(refusal.name).toBe("InvalidParameterValue");
+    expect(status).toBe(400);
+    expect(refusal.message).toContain("__proto__");
+    expect((await stats(queue.name)).sent).toBe(0);
+  });
+});

@@ -6,6 +6,7 @@
  * attributes, FIFO rules) is checked by the actions, so one bad entry fails alone.
  */
 import { z } from "zod";
+import { untakable } from "../../request.ts";
 import { MAX_LEASE_SECONDS, MAX_WAIT_SECONDS } from "../../schemas.ts";
 import { sqsError } from "./errors.ts";
 
@@ -122,8 +123,15 @@ function memberPath(path: PropertyKey[]): string {
     .join("");
 }
 
-/** The input, checked against the action's schema, or the SQS error that says what is wrong. */
+/**
+ * The input, checked against the action's schema, or the SQS error that says what is wrong.
+ * Input the schema could not take as sent is refused first: a member (such as a message
+ * attribute) named `__proto__` would be dropped silently, and very deep nesting would
+ * overflow the validator's stack.
+ */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const untaken = untakable(input);
+  if (untaken !== null) throw sqsError("InvalidParameterValue", `the request ${untaken}`);
   const parsed = schema.safeParse(input, { reportInput: true });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
