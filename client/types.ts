@@ -261,6 +261,8 @@ export interface NewApiKey {
   scopes: Scope[];
   /** Queue name patterns; `*` matches any run of characters. */
   queues: string[];
+  /** Topic name patterns, likewise: publishing needs `produce` on the topic. */
+  topics?: string[];
   /** Browser origins allowed to use the key (`*` for any). */
   origins?: string[];
 }
@@ -270,6 +272,7 @@ export interface ApiKey {
   name: string;
   scopes: Scope[];
   queues: string[];
+  topics: string[];
   origins: string[];
   createdAt: number;
 }

@@ -20,6 +20,13 @@ import {
   QueueConfigSchema,
   QueueNameSchema,
 } from "../core/queue-config.ts";
+import {
+  type Subscription,
+  type TopicDefinition,
+  TopicDefinitionSchema,
+  TopicNameSchema,
+  type TopicRecord,
+} from "../core/topic.ts";
 import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
 
 export const ScopeSchema = z.enum(["produce", "consume", "admin"]);
@@ -52,6 +59,18 @@ export const NewApiKeySchema = z
       )
       .min(1, "a key needs at least one queue pattern")
       .max(100),
+    /** Topic name patterns, as `queues` (publishing needs `produce` on the topic). */
+    topics: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^[A-Za-z0-9_*-]{1,80}$/,
+            "a topic pattern is 1–80 characters of A–Z, a–z, 0–9, '-', '_' and '*'",
+          ),
+      )
+      .max(100)
+      .default([]),
     origins: z.array(OriginSchema).max(50).default([]),
   })
   .strict();
@@ -71,6 +90,8 @@ export interface ApiKey {
   scopes: Scope[];
   /** Queue name patterns; `*` matches any run of characters. */
   queues: string[];
+  /** Topic name patterns, likewise. */
+  topics: string[];
   /** Browser origins allowed to call with this key (CORS). */
   origins: string[];
   createdAt: number;
@@ -101,6 +122,24 @@ const MIGRATIONS: readonly Migration[] = [
       created_at INTEGER NOT NULL
     )`;
   },
+  // v2: topics and the queues subscribed to them (worker/topics.ts), in the order given.
+  (sql) => {
+    sql`CREATE TABLE topics (
+      name TEXT PRIMARY KEY,
+      version INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    )`;
+    sql`CREATE TABLE topic_subscriptions (
+      topic TEXT NOT NULL REFERENCES topics (name),
+      position INTEGER NOT NULL,
+      queue TEXT NOT NULL,
+      filter TEXT,
+      PRIMARY KEY (topic, queue)
+    )`;
+    sql`CREATE INDEX topic_subscriptions_by_queue ON topic_subscriptions (queue)`;
+    sql`ALTER TABLE api_keys ADD COLUMN topics TEXT NOT NULL DEFAULT '[]'`;
+  },
 ];
 
 type QueueRow = {
@@ -111,11 +150,19 @@ type QueueRow = {
   updated_at: number;
 };
 
+export type PutTopicOutcome =
+  | { ok: true; created: boolean; topic: TopicRecord }
+  | { ok: false; code: "invalid_topic" | "queue_not_found"; detail: string };
+
+type TopicRow = { name: string; version: number; created_at: number; updated_at: number };
+type SubscriptionRow = { topic: string; queue: string; filter: string | null };
+
 type ApiKeyRow = {
   id: string;
   name: string;
   scopes: string;
   queues: string;
+  topics: string;
   origins: string;
   created_at: number;
 };
@@ -178,15 +225,95 @@ export class Catalog extends DurableObject<Env> {
     return this.#sql<QueueRow>`SELECT * FROM queues ORDER BY name`.toArray().map(toQueueRecord);
   }
 
+  /**
+   * Deletes the queue and, in the same transaction, its subscriptions to topics: a publish
+   * never fans out to a queue that is gone, and a queue made again under the name starts
+   * unsubscribed. Each topic it left gets a new version.
+   */
   async deleteQueue(name: string): Promise<boolean> {
-    return this.#sql`DELETE FROM queues WHERE name = ${name} RETURNING name`.toArray().length > 0;
+    return this.ctx.storage.transactionSync(() => {
+      const deleted = this.#sql`DELETE FROM queues WHERE name = ${name} RETURNING name`.toArray();
+      const left = this.#sql<{ topic: string }>`
+        DELETE FROM topic_subscriptions WHERE queue = ${name} RETURNING topic`.toArray();
+      for (const { topic } of left) {
+        this.#sql`UPDATE topics SET version = version + 1, updated_at = ${Date.now()}
+          WHERE name = ${topic}`;
+      }
+      return deleted.length > 0;
+    });
+  }
+
+  /**
+   * Creates the topic or replaces its subscriptions whole. Every subscribed queue must exist
+   * (checked here, in the same transaction as the write). A PUT that changes nothing keeps
+   * the version.
+   */
+  async putTopic(name: string, definition: TopicDefinition): Promise<PutTopicOutcome> {
+    const validName = TopicNameSchema.safeParse(name);
+    if (!validName.success) return invalidTopic(validName.error);
+    const valid = TopicDefinitionSchema.safeParse(definition);
+    if (!valid.success) return invalidTopic(valid.error);
+    const subscriptions: Subscription[] = valid.data.subscriptions.map(({ queue, filter }) => ({
+      queue,
+      filter: filter ?? null,
+    }));
+    const missing = subscriptions.find(({ queue }) => this.#queue(queue) === null);
+    if (missing) {
+      return {
+        ok: false,
+        code: "queue_not_found",
+        detail: `no queue named '${missing.queue}'; create it before subscribing it to topic '${name}'`,
+      };
+    }
+    return this.ctx.storage.transactionSync(() => {
+      const current = this.#topic(name);
+      if (current && JSON.stringify(current.subscriptions) === JSON.stringify(subscriptions)) {
+        return { ok: true, created: false, topic: current };
+      }
+      const now = Date.now();
+      if (current) {
+        this
+          .#sql`UPDATE topics SET version = version + 1, updated_at = ${now} WHERE name = ${name}`;
+        this.#sql`DELETE FROM topic_subscriptions WHERE topic = ${name}`;
+      } else {
+        this.#sql`INSERT INTO topics (name, version, created_at, updated_at)
+          VALUES (${name}, 1, ${now}, ${now})`;
+      }
+      subscriptions.forEach(({ queue, filter }, position) => {
+        this.#sql`INSERT INTO topic_subscriptions (topic, position, queue, filter)
+          VALUES (${name}, ${position}, ${queue}, ${filter === null ? null : JSON.stringify(filter)})`;
+      });
+      return { ok: true, created: current === null, topic: this.#topic(name) as TopicRecord };
+    });
+  }
+
+  async getTopic(name: string): Promise<TopicRecord | null> {
+    return this.#topic(name);
+  }
+
+  async listTopics(): Promise<TopicRecord[]> {
+    const subscriptions = Map.groupBy(
+      this.#sql<SubscriptionRow>`SELECT topic, queue, filter FROM topic_subscriptions
+        ORDER BY topic, position`.toArray(),
+      (row) => row.topic,
+    );
+    return this.#sql<TopicRow>`SELECT * FROM topics ORDER BY name`
+      .toArray()
+      .map((row) => toTopicRecord(row, subscriptions.get(row.name) ?? []));
+  }
+
+  async deleteTopic(name: string): Promise<boolean> {
+    return this.ctx.storage.transactionSync(() => {
+      this.#sql`DELETE FROM topic_subscriptions WHERE topic = ${name}`;
+      return this.#sql`DELETE FROM topics WHERE name = ${name} RETURNING name`.toArray().length > 0;
+    });
   }
 
   /**
    * The secret is returned here and never again. Input that breaks `NewApiKeySchema` throws:
    * the router validates first, so reaching that is a bug.
    */
-  async createKey(input: Omit<ApiKey, "id" | "createdAt">): Promise<ApiKey & { secret: string }> {
+  async createKey(input: z.input<typeof NewApiKeySchema>): Promise<ApiKey & { secret: string }> {
     const parsed = NewApiKeySchema.safeParse(input);
     if (!parsed.success) throw new TypeError(`invalid API key: ${describeIssues(parsed.error)}`);
     const id = `key_${toHex(crypto.getRandomValues(new Uint8Array(8)))}`;
@@ -196,9 +323,10 @@ export class Catalog extends DurableObject<Env> {
 
     const key: ApiKey = { id, ...parsed.data, createdAt: Date.now() };
     this.#sql`INSERT INTO api_keys
-        (id, name, scopes, queues, origins, secret_hash, sealed_secret, created_at)
+        (id, name, scopes, queues, topics, origins, secret_hash, sealed_secret, created_at)
       VALUES (${id}, ${key.name}, ${JSON.stringify(key.scopes)}, ${JSON.stringify(key.queues)},
-        ${JSON.stringify(key.origins)}, ${secretHash}, ${sealed}, ${key.createdAt})`;
+        ${JSON.stringify(key.topics)}, ${JSON.stringify(key.origins)}, ${secretHash}, ${sealed},
+        ${key.createdAt})`;
     return { ...key, secret };
   }
 
@@ -246,6 +374,14 @@ export class Catalog extends DurableObject<Env> {
   #queue(name: string): QueueRecord | null {
     const row = this.#sql<QueueRow>`SELECT * FROM queues WHERE name = ${name}`.toArray()[0];
     return row ? toQueueRecord(row) : null;
+  }
+
+  #topic(name: string): TopicRecord | null {
+    const row = this.#sql<TopicRow>`SELECT * FROM topics WHERE name = ${name}`.toArray()[0];
+    if (!row) return null;
+    const subscriptions = this.#sql<SubscriptionRow>`SELECT topic, queue, filter
+      FROM topic_subscriptions WHERE topic = ${name} ORDER BY position`.toArray();
+    return toTopicRecord(row, subscriptions);
   }
 
   #sealingKey(): Promise<CryptoKey> {
@@ -319,6 +455,23 @@ function invalidConfig(error: z.ZodError): PutQueueOutcome {
   return { ok: false, code: "invalid_config", detail: describeIssues(error) };
 }
 
+function invalidTopic(error: z.ZodError): PutTopicOutcome {
+  return { ok: false, code: "invalid_topic", detail: describeIssues(error) };
+}
+
+function toTopicRecord(row: TopicRow, subscriptions: SubscriptionRow[]): TopicRecord {
+  return {
+    name: row.name,
+    subscriptions: subscriptions.map(({ queue, filter }) => ({
+      queue,
+      filter: filter === null ? null : JSON.parse(filter),
+    })),
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
 /** "visibilityTimeout: Too small: expected number to be >=1; retry.maxDelay must be …" */
 function describeIssues(error: z.ZodError): string {
   return error.issues
@@ -347,6 +500,7 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     name: row.name,
     scopes: JSON.parse(row.scopes),
     queues: JSON.parse(row.queues),
+    topics: JSON.parse(row.topics),
     origins: JSON.parse(row.origins),
     createdAt: row.created_at,
   };

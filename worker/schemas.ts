@@ -317,6 +317,7 @@ export const ApiKeySchema = z.object({
   name: z.string(),
   scopes: z.array(ScopeSchema),
   queues: z.array(z.string()),
+  topics: z.array(z.string()),
   origins: z.array(z.string()),
   createdAt: z.number().int(),
 });

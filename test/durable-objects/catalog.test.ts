@@ -28,6 +28,7 @@ const newKey = {
   name: "billing worker",
   scopes: ["produce", "consume"],
   queues: ["billing-*"],
+  topics: ["billing-*"],
   origins: ["https://app.example.com"],
 } satisfies Omit<ApiKey, "id" | "createdAt">;
 
@@ -314,6 +315,6 @@ describe("restart", () => {
     expect(await stub.authenticate(await hashSecret(key.secret))).toMatchObject({ id: key.id });
     expect(await stub.signingSecret(key.id)).toBe(key.secret);
     expect((await put(stub, "orders", { partitions: 4 })).queue.version).toBe(2);
-    expect(await rowsOf(stub, "SELECT version FROM schema_version")).toEqual([{ version: 1 }]);
+    expect(await rowsOf(stub, "SELECT version FROM schema_version")).toEqual([{ version: 2 }]);
   });
 });
