@@ -316,8 +316,8 @@ export class Catalog extends DurableObject<Env> {
   async createKey(input: z.input<typeof NewApiKeySchema>): Promise<ApiKey & { secret: string }> {
     const parsed = NewApiKeySchema.safeParse(input);
     if (!parsed.success) throw new TypeError(`invalid API key: ${describeIssues(parsed.error)}`);
-    const id = `key_${toHex(crypto.getRandomValues(new Uint8Array(8)))}`;
-    const secret = `sk_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
+    const id = `key_${toHex(crypto.getRandomValues(new Uint8Array(KEY_ID_BYTES)))}`;
+    const secret = `sk_${toBase64Url(crypto.getRandomValues(new Uint8Array(SECRET_BYTES)))}`;
     const secretHash = await hashSecret(secret);
     const sealed = await sealSecret(await this.#sealingKey(), id, secret);
 
@@ -392,6 +392,22 @@ export class Catalog extends DurableObject<Env> {
     this.#sealKey ??= deriveSealKey(material);
     return this.#sealKey;
   }
+}
+
+const KEY_ID_BYTES = 8;
+const SECRET_BYTES = 32;
+const KEY_ID_SHAPE = /^key_[0-9a-f]{16}$/;
+/** 32 bytes in unpadded base64url: 43 characters. */
+const SECRET_SHAPE = /^sk_[A-Za-z0-9_-]{43}$/;
+
+/** Whether `id` has the shape of the ids `createKey` makes: the router asks nothing of others. */
+export function isKeyIdShaped(id: string): boolean {
+  return KEY_ID_SHAPE.test(id);
+}
+
+/** Whether `token` has the shape of the secrets `createKey` makes. */
+export function isSecretShaped(token: string): boolean {
+  return SECRET_SHAPE.test(token);
 }
 
 /** How the router turns a Bearer token into the hash `authenticate` looks up. */

@@ -19,8 +19,13 @@
  */
 
 import { toHex } from "../core/hex.ts";
-import type { ApiKey, Scope } from "../durable-objects/catalog.ts";
-import { TtlCache } from "./cache.ts";
+import {
+  type ApiKey,
+  isKeyIdShaped,
+  isSecretShaped,
+  type Scope,
+} from "../durable-objects/catalog.ts";
+import { LookupCache } from "./cache.ts";
 import { type Outcome, refuse } from "./outcome.ts";
 import type { CreateKeyInput } from "./schemas.ts";
 
@@ -30,10 +35,29 @@ export type Principal = { kind: "admin" } | { kind: "key"; key: ApiKey };
 export type Permission = Scope | "read";
 
 export const KEY_CACHE_MS = 5_000;
+/** Keys found, per cache; misses (unknown tokens, ids) are kept apart, fewer of them. */
+export const KEY_CACHE_ENTRIES = 10_000;
+const MISS_CACHE_ENTRIES = 1_000;
+
+/** A key and its secret, as SigV4 needs them (doors/sqs/sigv4.ts). */
+export type SigningCredentials = { key: ApiKey; secret: string };
 
 const ADMIN: Principal = { kind: "admin" };
-const keysByHash = new TtlCache<string, ApiKey | null>(KEY_CACHE_MS, 10_000);
-const keysById = new TtlCache<string, ApiKey | null>(KEY_CACHE_MS, 10_000);
+const keysByHash = new LookupCache<string, ApiKey>(
+  KEY_CACHE_MS,
+  KEY_CACHE_ENTRIES,
+  MISS_CACHE_ENTRIES,
+);
+const keysById = new LookupCache<string, ApiKey>(
+  KEY_CACHE_MS,
+  KEY_CACHE_ENTRIES,
+  MISS_CACHE_ENTRIES,
+);
+const credentialsById = new LookupCache<string, SigningCredentials>(
+  KEY_CACHE_MS,
+  KEY_CACHE_ENTRIES,
+  MISS_CACHE_ENTRIES,
+);
 const encoder = new TextEncoder();
 
 function catalog(env: Env) {
@@ -56,11 +80,26 @@ function adminDigest(adminToken: string): Promise<ArrayBuffer> {
   return digest;
 }
 
+/** The cached answer for `name`, else the catalog's, which is cached (found or not). */
+async function lookUp<V>(
+  cache: LookupCache<string, V>,
+  name: string,
+  fetch: () => Promise<V | null>,
+): Promise<V | null> {
+  const cached = cache.get(name);
+  if (cached !== undefined) return cached;
+  const value = await fetch();
+  cache.set(name, value);
+  return value;
+}
+
 /**
  * The principal a bearer token stands for, or null for a token nobody issued. The token is
  * digested once: the digest is compared with the admin token's in constant time (digests have
  * equal length whatever the guess), and its hex is what the catalog looks keys up by
- * (`hashSecret`).
+ * (`hashSecret`). A token without the shape of a key's secret is refused without asking the
+ * catalog, and unknown tokens are remembered apart from keys (`LookupCache`), so guessing
+ * costs the one catalog object at most one call per distinct well-shaped guess.
  */
 export async function authenticate(env: Env, token: string): Promise<Principal | null> {
   const digest = await sha256(token);
@@ -70,12 +109,9 @@ export async function authenticate(env: Env, token: string): Promise<Principal |
   ) {
     return ADMIN;
   }
+  if (!isSecretShaped(token)) return null;
   const hash = toHex(digest);
-  let key = keysByHash.get(hash);
-  if (key === undefined) {
-    key = await catalog(env).authenticate(hash);
-    keysByHash.set(hash, key);
-  }
+  const key = await lookUp(keysByHash, hash, () => catalog(env).authenticate(hash));
   return key === null ? null : { kind: "key", key };
 }
 
@@ -85,12 +121,23 @@ export async function authenticate(env: Env, token: string): Promise<Principal |
  * that does not exist or was revoked.
  */
 export async function authenticateKeyId(env: Env, id: string): Promise<Principal | null> {
-  let key = keysById.get(id);
-  if (key === undefined) {
-    key = await catalog(env).getKey(id);
-    keysById.set(id, key);
-  }
+  if (!isKeyIdShaped(id)) return null;
+  const key = await lookUp(keysById, id, () => catalog(env).getKey(id));
   return key === null ? null : { kind: "key", key };
+}
+
+/**
+ * The key named by a SigV4 access key id, with the secret it signs with; null for an id that
+ * is no live key's (or whose secret no longer unseals). Cached as Bearer keys are, and
+ * forgotten with them when the key is revoked.
+ */
+export async function signingCredentials(env: Env, id: string): Promise<SigningCredentials | null> {
+  if (!isKeyIdShaped(id)) return null;
+  return lookUp(credentialsById, id, async () => {
+    const stub = catalog(env);
+    const [key, secret] = await Promise.all([stub.getKey(id), stub.signingSecret(id)]);
+    return key === null || secret === null ? null : { key, secret };
+  });
 }
 
 /** `*` matches any run of characters; everything else matches itself. */
@@ -105,15 +152,33 @@ export function matchesPattern(pattern: string, name: string): boolean {
  */
 export function allows(principal: Principal, permission: Permission, queue?: string): boolean {
   if (principal.kind === "admin") return true;
-  const { scopes, queues } = principal.key;
-  const scoped =
-    permission === "read"
-      ? scopes.length > 0
-      : scopes.includes(permission) || scopes.includes("admin");
-  if (!scoped) return false;
+  const { queues } = principal.key;
+  if (!hasScope(principal.key, permission)) return false;
   return queue === undefined
     ? queues.includes("*")
     : queues.some((pattern) => matchesPattern(pattern, queue));
+}
+
+function hasScope({ scopes }: ApiKey, permission: Permission): boolean {
+  return permission === "read"
+    ? scopes.length > 0
+    : scopes.includes(permission) || scopes.includes("admin");
+}
+
+/** Whether the principal may act with `permission` on `topic`: the key's topic patterns. */
+export function allowsTopic(principal: Principal, permission: Permission, topic: string): boolean {
+  if (principal.kind === "admin") return true;
+  return (
+    hasScope(principal.key, permission) &&
+    principal.key.topics.some((pattern) => matchesPattern(pattern, topic))
+  );
+}
+
+/** A sentence for a 403 on a topic. */
+export function topicDenial(principal: Principal, permission: Permission, topic: string): string {
+  const who = principal.kind === "key" ? `API key '${principal.key.name}'` : "this token";
+  const what = permission === "read" ? "any scope" : `the '${permission}' scope`;
+  return `${who} does not have ${what} on topic '${topic}' (its topics patterns)`;
 }
 
 /** A sentence for a 403 that says what was missing. */
@@ -153,7 +218,10 @@ export async function listKeys(
   return { ok: true, keys: await catalog(env).listKeys() };
 }
 
-/** Deletes a key; this isolate forgets it at once, others within `KEY_CACHE_MS`. */
+/**
+ * Deletes a key; this isolate forgets it at once on every door (Bearer, service binding and
+ * SigV4), others within `KEY_CACHE_MS`.
+ */
 export async function deleteKey(
   env: Env,
   principal: Principal,
@@ -161,7 +229,8 @@ export async function deleteKey(
 ): Promise<Outcome<object>> {
   if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
   const deleted = await catalog(env).deleteKey(id);
-  keysByHash.deleteWhere((key) => key?.id === id);
-  keysById.delete(id);
+  keysByHash.deleteWhere((key) => key.id === id);
+  keysById.deleteWhere((key) => key.id === id);
+  credentialsById.deleteWhere((credentials) => credentials.key.id === id);
   return deleted ? { ok: true } : refuse("key_not_found", `no API key with id '${id}'`);
 }

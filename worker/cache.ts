@@ -39,3 +39,40 @@ export class TtlCache<K, V> {
     for (const [key, entry] of this.#entries) if (matches(entry.value)) this.#entries.delete(key);
   }
 }
+
+/**
+ * A cache of lookups that may find nothing. What was found and what was not are kept apart,
+ * each with its own bound, so a flood of lookups that find nothing (guessed tokens) evicts only
+ * other misses, never an entry that was found.
+ */
+export class LookupCache<K, V> {
+  readonly #found: TtlCache<K, V>;
+  readonly #missing: TtlCache<K, true>;
+
+  constructor(ttlMs: number, maxFound: number, maxMissing: number) {
+    this.#found = new TtlCache(ttlMs, maxFound);
+    this.#missing = new TtlCache(ttlMs, maxMissing);
+  }
+
+  /** The value found, null when the lookup found nothing, undefined when it is not cached. */
+  get(key: K): V | null | undefined {
+    const found = this.#found.get(key);
+    if (found !== undefined) return found;
+    return this.#missing.get(key) === undefined ? undefined : null;
+  }
+
+  set(key: K, value: V | null): void {
+    if (value === null) {
+      this.#found.delete(key);
+      this.#missing.set(key, true);
+    } else {
+      this.#missing.delete(key);
+      this.#found.set(key, value);
+    }
+  }
+
+  /** Forgets the values found that match (a revoked key under every name it is cached by). */
+  deleteWhere(matches: (value: V) => boolean): void {
+    this.#found.deleteWhere(matches);
+  }
+}

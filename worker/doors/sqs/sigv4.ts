@@ -6,14 +6,17 @@
  * queues' ARNs); the service must be `sqs`. The admin token has no key id and cannot sign:
  * administer queues through SQS with an API key that has the admin scope.
  *
- * Keys are cached in the isolate for `KEY_CACHE_MS`, as Bearer keys are: a revoked key stops
- * signing within that time.
+ * Keys are looked up through auth.ts, cached as Bearer keys are: a revoked key stops signing at
+ * once in the isolate that revoked it, in others within `KEY_CACHE_MS`. An access key id
+ * without the shape of a key id is refused without asking the catalog.
  */
 
 import { sha256Hex, toHex } from "../../../core/hex.ts";
-import type { ApiKey } from "../../../durable-objects/catalog.ts";
-import { KEY_CACHE_MS, type Principal } from "../../auth.ts";
-import { TtlCache } from "../../cache.ts";
+import {
+  type Principal,
+  type SigningCredentials as Credentials,
+  signingCredentials,
+} from "../../auth.ts";
 import { sqsError } from "./errors.ts";
 
 /** How far the request's x-amz-date may be from the clock here, either way (AWS's rule). */
@@ -22,9 +25,6 @@ export const MAX_CLOCK_SKEW_MS = 15 * 60_000;
 const ALGORITHM = "AWS4-HMAC-SHA256";
 const SERVICE = "sqs";
 const encoder = new TextEncoder();
-
-type Credentials = { key: ApiKey; secret: string };
-const credentialsById = new TtlCache<string, Credentials | null>(KEY_CACHE_MS, 10_000);
 
 export interface Signer {
   principal: Principal;
@@ -93,16 +93,6 @@ function toAmzDate(ms: number): string {
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d{3}/, "");
-}
-
-async function credentialsOf(env: Env, id: string): Promise<Credentials | null> {
-  const cached = credentialsById.get(id);
-  if (cached !== undefined) return cached;
-  const catalog = env.CATALOG.getByName("catalog");
-  const [key, secret] = await Promise.all([catalog.getKey(id), catalog.signingSecret(id)]);
-  const credentials = key === null || secret === null ? null : { key, secret };
-  credentialsById.set(id, credentials);
-  return credentials;
 }
 
 /** RFC 3986 percent-encoding, as SigV4 wants it: everything but A–Z a–z 0–9 - _ . ~ */
@@ -207,7 +197,7 @@ export async function verifySignature(
       `the request was signed at ${amzDate}, more than 15 minutes from this server's time ${toAmzDate(now)}; check the client's clock`,
     );
   }
-  const credentials = await credentialsOf(env, auth.accessKeyId);
+  const credentials = await signingCredentials(env, auth.accessKeyId);
   if (credentials === null) {
     throw sqsError(
       "InvalidClientTokenId",
