@@ -140,10 +140,32 @@ export async function signingCredentials(env: Env, id: string): Promise<SigningC
   });
 }
 
-/** `*` matches any run of characters; everything else matches itself. */
+/**
+ * `*` matches any run of characters; everything else matches itself. Greedy with one
+ * backtrack point (the last star): each step moves along the name or retries from the star,
+ * so a match takes at most pattern × name steps, however many stars there are.
+ */
 export function matchesPattern(pattern: string, name: string): boolean {
-  const escaped = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&"));
-  return new RegExp(`^${escaped.join(".*")}$`).test(name);
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let resume = 0;
+  while (n < name.length) {
+    if (p < pattern.length && pattern[p] === "*") {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.length && pattern[p] === name[n]) {
+      p++;
+      n++;
+    } else if (star !== -1) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === "*") p++;
+  return p === pattern.length;
 }
 
 /**

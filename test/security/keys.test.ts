@@ -102,3 +102,40 @@ describe("finding 8: revocation reaches SigV4", () => {
   });
 });
 
+describe("finding 9: key queue patterns", () => {
+  /** `*` as any run of characters, the rule as regular expressions state it. */
+  function reference(pattern: string, name: string): boolean {
+    const escaped = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&"));
+    return new RegExp(`^${escaped.join(".*")}$`).test(name);
+  }
+
+  it("finding 9: a pattern of many stars is matched without building a regular expression", () => {
+    const built: string[] = [];
+    const NativeRegExp = globalThis.RegExp;
+    globalThis.RegExp = new Proxy(NativeRegExp, {
+      construct(target, args) {
+        built.push(String(args[0]));
+        return Reflect.construct(target, args);
+      },
+    });
+    try {
+      expect(matchesPattern("*a*a*a*a*a*a*b", "a".repeat(80))).toBe(false);
+      expect(matchesPattern("*a*a*a*a*a*a*b", `${"a".repeat(79)}b`)).toBe(true);
+    } finally {
+      globalThis.RegExp = NativeRegExp;
+    }
+    expect(built).toEqual([]);
+  });
+
+  it("finding 9: the glob matcher answers as the regular-expression rule does", () => {
+    const text = (max: number) =>
+      fc.string({ unit: fc.constantFrom("a", "b", ".", "-"), maxLength: max });
+    const pattern = fc.string({ unit: fc.constantFrom("a", "b", ".", "*"), maxLength: 8 });
+    fc.assert(
+      fc.property(pattern, text(12), (p, name) => {
+        expect(matchesPattern(p, name), `${p} ~ ${name}`).toBe(reference(p, name));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});
