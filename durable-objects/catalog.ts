@@ -11,6 +11,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
+import { KEY_ID_BYTES, SECRET_BYTES } from "../core/api-keys.ts";
 import { sha256Hex, toHex } from "../core/hex.ts";
 import {
   applyConfigPatch,
@@ -392,22 +393,6 @@ export class Catalog extends DurableObject<Env> {
     this.#sealKey ??= deriveSealKey(material);
     return this.#sealKey;
   }
-}
-
-const KEY_ID_BYTES = 8;
-const SECRET_BYTES = 32;
-const KEY_ID_SHAPE = /^key_[0-9a-f]{16}$/;
-/** 32 bytes in unpadded base64url: 43 characters. */
-const SECRET_SHAPE = /^sk_[A-Za-z0-9_-]{43}$/;
-
-/** Whether `id` has the shape of the ids `createKey` makes: the router asks nothing of others. */
-export function isKeyIdShaped(id: string): boolean {
-  return KEY_ID_SHAPE.test(id);
-}
-
-/** Whether `token` has the shape of the secrets `createKey` makes. */
-export function isSecretShaped(token: string): boolean {
-  return SECRET_SHAPE.test(token);
 }
 
 /** How the router turns a Bearer token into the hash `authenticate` looks up. */

@@ -18,13 +18,9 @@
  * working everywhere within that time (at once in the isolate that revoked it).
  */
 
+import { isKeyIdShaped, isSecretShaped } from "../core/api-keys.ts";
 import { toHex } from "../core/hex.ts";
-import {
-  type ApiKey,
-  isKeyIdShaped,
-  isSecretShaped,
-  type Scope,
-} from "../durable-objects/catalog.ts";
+import type { ApiKey, Scope } from "../durable-objects/catalog.ts";
 import { LookupCache } from "./cache.ts";
 import { type Outcome, refuse } from "./outcome.ts";
 import type { CreateKeyInput } from "./schemas.ts";
