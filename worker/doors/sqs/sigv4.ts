@@ -23,6 +23,12 @@ import { sqsError } from "./errors.ts";
 export const MAX_CLOCK_SKEW_MS = 15 * 60_000;
 
 const ALGORITHM = "AWS4-HMAC-SHA256";
+/**
+ * Headers a signature must cover besides x-amz-date: the host, the action (a signed read resent
+ * with another X-Amz-Target would otherwise run that action) and the protocol. The AWS SDKs
+ * sign all three.
+ */
+const SIGNED_HEADERS = ["host", "x-amz-target", "content-type"];
 const SERVICE = "sqs";
 const encoder = new TextEncoder();
 
@@ -175,8 +181,11 @@ export async function verifySignature(
   if (Number.isNaN(signedAt) || !auth.signedHeaders.includes("x-amz-date")) {
     throw incomplete("sign the x-amz-date header (yyyymmddThhmmssZ) with the request");
   }
-  if (!auth.signedHeaders.includes("host")) {
-    throw incomplete("sign the host header with the request");
+  const unsigned = SIGNED_HEADERS.find((name) => !auth.signedHeaders.includes(name));
+  if (unsigned !== undefined) {
+    throw incomplete(
+      `sign the ${unsigned} header with the request (SignedHeaders must include ${SIGNED_HEADERS.join(", ")})`,
+    );
   }
   if (auth.service !== SERVICE) {
     throw sqsError(
