@@ -14,7 +14,7 @@ declare namespace Cloudflare {
      * is used. Rotating it invalidates SigV4 use of existing keys; Bearer keeps working.
      */
     SLUICE_SEAL_KEY?: string;
-    /** Optional: requests one router isolate works on at once before it sheds (worker/shed.ts). */
+    /** Optional: requests one router isolate works on at once before it sheds (worker/admission.ts). */
     SLUICE_MAX_INFLIGHT?: string;
     /**
      * The keys push requests are signed with (durable-objects/push.ts): a JSON object

@@ -3,8 +3,9 @@
  * together with per-queue gauges read from the partitions at scrape time. A deployment has
  * many isolates, so sum the counters across scrapes; the queue gauges are global.
  */
+
+import { inflight } from "./admission.ts";
 import type { QueueView } from "./schemas.ts";
-import { inflight } from "./shed.ts";
 
 const counters = {
   sent: 0,
@@ -25,12 +26,9 @@ export function count(counter: Counter, by = 1): void {
   counters[counter] += by;
 }
 
+/** Called by admission.ts alone, so that each shed is counted once whatever the door. */
 export function countShed(reason: ShedReason): void {
   shed[reason] += 1;
-}
-
-export function isShedReason(code: string): code is ShedReason {
-  return (SHED_REASONS as readonly string[]).includes(code);
 }
 
 const COUNTER_HELP: Record<Counter, [name: string, help: string]> = {

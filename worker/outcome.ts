@@ -14,7 +14,8 @@ export type RefusalCode =
   | "push_queue"
   | "message_too_large"
   | "backlog_full"
-  | "overloaded";
+  | "overloaded"
+  | "inflight_limit";
 
 export interface Refusal {
   ok: false;

@@ -11,6 +11,7 @@ const TITLES: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   409: "Conflict",
   413: "Content Too Large",
   415: "Unsupported Media Type",
@@ -68,7 +69,17 @@ export const REFUSAL_STATUS: Record<RefusalCode, number> = {
   message_too_large: 413,
   backlog_full: 429,
   overloaded: 503,
+  inflight_limit: 503,
 };
+
+/** The problem a refusal is answered with over HTTP. */
+export function refusalProblem(refusal: Refusal): Problem {
+  const headers: Record<string, string> =
+    refusal.retryAfterSeconds === undefined
+      ? {}
+      : { "Retry-After": String(Math.max(1, Math.ceil(refusal.retryAfterSeconds))) };
+  return problem(REFUSAL_STATUS[refusal.code], refusal.code, refusal.detail, headers);
+}
 
 /** Unwraps a service-layer outcome: its value (without the tag), or a thrown problem. */
 export function unwrap<T extends { ok: true }>(outcome: T | Refusal): Omit<T, "ok"> {
@@ -76,9 +87,5 @@ export function unwrap<T extends { ok: true }>(outcome: T | Refusal): Omit<T, "o
     const { ok: _, ...value } = outcome;
     return value;
   }
-  const headers: Record<string, string> =
-    outcome.retryAfterSeconds === undefined
-      ? {}
-      : { "Retry-After": String(Math.max(1, Math.ceil(outcome.retryAfterSeconds))) };
-  throw problem(REFUSAL_STATUS[outcome.code], outcome.code, outcome.detail, headers);
+  throw refusalProblem(outcome);
 }

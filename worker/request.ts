@@ -107,14 +107,44 @@ function tooLarge(): never {
   );
 }
 
-/** The whole body, refused by its declared length before reading and by its real one while. */
+/**
+ * The whole body, refused by its declared length before reading and by its real one while,
+ * and given up after `BODY_DEADLINE_MS`: a client that trickles a body holds its slot no
+ * longer than that (docs/security.md).
+ */
 export async function readBytes(request: Request): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > MAX_REQUEST_BYTES) tooLarge();
   if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reader.cancel().catch(() => {});
+      reject(bodyTimeout());
+    }, BODY_DEADLINE_MS);
+  });
+  try {
+    return await Promise.race([readLimited(reader), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long a request body may take to arrive. */
+export const BODY_DEADLINE_MS = 10_000;
+
+function bodyTimeout() {
+  return problem(
+    408,
+    "request_timeout",
+    `the request body did not arrive within ${BODY_DEADLINE_MS / 1000} seconds; send it at once`,
+  );
+}
+
+async function readLimited(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let length = 0;
-  const reader = request.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -125,6 +155,7 @@ export async function readBytes(request: Request): Promise<Uint8Array> {
     }
     chunks.push(value);
   }
+  if (chunks.length === 1) return chunks[0];
   const bytes = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
@@ -134,10 +165,13 @@ export async function readBytes(request: Request): Promise<Uint8Array> {
   return bytes;
 }
 
+/** Decoding without `stream` keeps no state between calls, so one decoder serves them all. */
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /** Decodes UTF-8, refusing bytes that are not text. */
 export function utf8(bytes: Uint8Array, what: string): string {
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    return strictUtf8.decode(bytes);
   } catch {
     throw problem(400, "invalid_text", `${what} is not valid UTF-8`);
   }

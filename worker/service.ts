@@ -44,7 +44,7 @@ import type {
   RedriveInput,
   SendResult,
 } from "./schemas.ts";
-import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "./shed.ts";
+import { isOverloaded, SHED_RETRY_AFTER_SECONDS, shed } from "./admission.ts";
 
 export const QUEUE_CACHE_MS = 5_000;
 
@@ -371,7 +371,8 @@ async function sendToQueue(
   sent.sort((a, b) => a.index - b.index);
   failed.sort((a, b) => a.index - b.index);
   count("sent", sent.filter((message) => !message.duplicate).length);
-  if (sent.length === 0) return refuse(failed[0].code, failed[0].detail, retryAfterSeconds);
+  // Refused whole, the send was shed (full or overloaded partitions): counted once, here.
+  if (sent.length === 0) return shed(failed[0].code, failed[0].detail, retryAfterSeconds);
   return { ok: true, messages: sent, failed, backpressure };
 }
 

@@ -4,8 +4,8 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { admit, maxInflight, release, type Ticket } from "../../worker/admission.ts";
 import type { SluiceRpc } from "../../worker/doors/rpc.ts";
-import { admit, maxInflight, release } from "../../worker/shed.ts";
 import { createQueue, ok, queueName, settleDeadLetters, stats } from "../worker/api.ts";
 
 type Binding = Service<SluiceRpc>;
@@ -225,10 +225,10 @@ describe("service-binding door", () => {
     const received = await binding.receive(queue);
     if (!received.ok) throw new Error(received.detail);
 
-    // Other work in flight in this isolate, as many requests would hold.
-    const tickets: number[] = [];
+    // Other receives and reads working in this isolate, as many requests would hold.
+    const tickets: Ticket[] = [];
     const occupy = (count: number) => {
-      for (let n = 0; n < count; n++) tickets.push(admit(env, "essential") as number);
+      for (let n = 0; n < count; n++) tickets.push(admit(env, "consume") as Ticket);
     };
     try {
       occupy(maxInflight(env) / 2);

@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import {
   CreateQueueCommand,
   DeleteMessageCommand,
@@ -7,9 +8,9 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { admit, inflight, release, type Ticket } from "../../worker/admission.ts";
 import { partitionForKey } from "../../worker/placement.ts";
-import { inflight } from "../../worker/shed.ts";
 import { ok, send } from "../worker/api.ts";
 import { type Credentials, createCredentials, queueName, sqsClient } from "./support.ts";
 
@@ -82,30 +83,32 @@ describe("the in-flight limit", () => {
     const { name, url } = await createQueue({});
     await send(name, [{ body: "to delete" }]);
     const [held] = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url }))).Messages ?? [];
-    // A consumer parks on the empty queue: one request in flight.
-    const parked = sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 15 }));
-    await vi.waitFor(() => expect(inflight()).toBe(1));
-
-    const limited = (limit: number) =>
-      sqsClient(key, { maxAttempts: 1, env: { SLUICE_MAX_INFLIGHT: String(limit) } });
-    const shedSend = await limited(2)
-      .send(new SendMessageCommand({ QueueUrl: url, MessageBody: "shed" }))
-      .catch((error) => error);
-    expect(shedSend.name).toBe("ServiceUnavailable");
-    expect(shedSend.$metadata.httpStatusCode).toBe(503);
-    const received = await limited(2).send(new ReceiveMessageCommand({ QueueUrl: url }));
-    expect(received.Messages).toBeUndefined();
-    const shedReceive = await limited(1)
-      .send(new ReceiveMessageCommand({ QueueUrl: url }))
-      .catch((error) => error);
-    expect(shedReceive.name).toBe("ServiceUnavailable");
-    await limited(1).send(
-      new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: held.ReceiptHandle }),
-    );
-
-    await send(name, [{ body: "wake up", contentType: "text/plain" }]);
-    expect((await parked).Messages?.map((message) => message.Body)).toEqual(["wake up"]);
+    // One receive at work in this isolate.
+    const working = admit({ ...env, SLUICE_MAX_INFLIGHT: "1000" }, "consume") as Ticket;
+    try {
+      const shedSend = await limited(2)
+        .send(new SendMessageCommand({ QueueUrl: url, MessageBody: "shed" }))
+        .catch((error) => error);
+      expect(shedSend.name).toBe("ServiceUnavailable");
+      expect(shedSend.$metadata.httpStatusCode).toBe(503);
+      const received = await limited(2).send(new ReceiveMessageCommand({ QueueUrl: url }));
+      expect(received.Messages).toBeUndefined();
+      const shedReceive = await limited(1)
+        .send(new ReceiveMessageCommand({ QueueUrl: url }))
+        .catch((error) => error);
+      expect(shedReceive.name).toBe("ServiceUnavailable");
+      await limited(1).send(
+        new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: held.ReceiptHandle }),
+      );
+    } finally {
+      release(working);
+    }
     expect(inflight()).toBe(0);
-    expect((await ok("GET", `/v1/queues/${name}`)).stats).toMatchObject({ sent: 2, acked: 1 });
+    expect((await ok("GET", `/v1/queues/${name}`)).stats).toMatchObject({ sent: 1, acked: 1 });
   });
 });
+
+/** A client whose requests see SLUICE_MAX_INFLIGHT = `limit`. */
+function limited(limit: number) {
+  return sqsClient(key, { maxAttempts: 1, env: { SLUICE_MAX_INFLIGHT: String(limit) } });
+}

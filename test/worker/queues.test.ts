@@ -10,7 +10,7 @@ import type { QueueRecord } from "../../durable-objects/catalog.ts";
 import type { Principal } from "../../worker/auth.ts";
 import { partitionForKey } from "../../worker/placement.ts";
 import { ackMessages, receiveMessages, sendMessages } from "../../worker/service.ts";
-import { isOverloaded } from "../../worker/shed.ts";
+import { isOverloaded } from "../../worker/admission.ts";
 import { queueName } from "./api.ts";
 
 const ADMIN: Principal = { kind: "admin" };

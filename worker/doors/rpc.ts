@@ -17,9 +17,17 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
 import type * as wire from "../../client/types.ts";
+import {
+  admit,
+  isTicket,
+  overloadRefusal,
+  park,
+  release,
+  type ShedClass,
+  type Ticket,
+} from "../admission.ts";
 import { authenticateKeyId, type Principal } from "../auth.ts";
-import { countShed, isShedReason } from "../metrics.ts";
-import type { Outcome } from "../outcome.ts";
+import type { Outcome, Refusal } from "../outcome.ts";
 import { Problem, problem, REFUSAL_STATUS } from "../problem.ts";
 import { parseWith } from "../request.ts";
 import {
@@ -36,7 +44,6 @@ import {
   SendBatchSchema,
 } from "../schemas.ts";
 import * as queues from "../service.ts";
-import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, type ShedClass } from "../shed.ts";
 
 /** What a binding to `SluiceRpc` configures as `props`. */
 export const BindingPropsSchema = z.object({ keyId: IdSchema });
@@ -93,14 +100,11 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     options: wire.ReceiveOptions = {},
   ): Promise<RpcOutcome<{ messages: wire.ReceivedMessage[] }>> {
-    return this.#onQueue("consume", queue, (principal, name) =>
-      queues.receiveMessages(
-        this.env,
-        principal,
-        name,
-        parseWith(ReceiveBodySchema, options, "options"),
-      ),
-    );
+    return this.#onQueue("consume", queue, async (principal, name, ticket) => {
+      const input = parseWith(ReceiveBodySchema, options, "options");
+      const parked = input.wait > 0 ? park(this.env, ticket, principal) : null;
+      return parked ?? queues.receiveMessages(this.env, principal, name, input);
+    });
   }
 
   ack(queue: string, receipts: string[]): Promise<RpcOutcome<wire.AckResult>> {
@@ -225,37 +229,20 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
    */
   async #run<T>(
     shedClass: ShedClass,
-    operation: (principal: Principal) => Promise<Outcome<T>>,
+    operation: (principal: Principal, ticket: Ticket) => Promise<Outcome<T>>,
   ): Promise<RpcOutcome<T>> {
     const ticket = admit(this.env, shedClass);
-    if (ticket === null) {
-      countShed("inflight_limit");
-      return {
-        ok: false,
-        status: 503,
-        code: "inflight_limit",
-        detail: `this Worker is at its limit of calls in flight and sheds ${shedClass === "produce" ? "sends" : "receives and reads"} first; retry after a second`,
-        retryAfterSeconds: SHED_RETRY_AFTER_SECONDS,
-      };
-    }
+    if (!isTicket(ticket)) return refusal(ticket);
     try {
-      const outcome = await operation(await this.#principal());
-      if (outcome.ok) return outcome;
-      if (isShedReason(outcome.code)) countShed(outcome.code);
-      return { ...outcome, status: REFUSAL_STATUS[outcome.code] };
+      const outcome = await operation(await this.#principal(), ticket);
+      return outcome.ok ? outcome : refusal(outcome);
     } catch (error) {
       if (error instanceof Problem) {
         return { ok: false, status: error.status, code: error.code, detail: error.detail };
       }
-      if (!isOverloaded(error)) throw error;
-      countShed("overloaded");
-      return {
-        ok: false,
-        status: 503,
-        code: "overloaded",
-        detail: "a partition of this queue is overloaded; retry shortly",
-        retryAfterSeconds: SHED_RETRY_AFTER_SECONDS,
-      };
+      const overloaded = overloadRefusal(error);
+      if (overloaded === null) throw error;
+      return refusal(overloaded);
     } finally {
       release(ticket);
     }
@@ -265,10 +252,14 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   #onQueue<T>(
     shedClass: ShedClass,
     queue: unknown,
-    operation: (principal: Principal, name: string) => Promise<Outcome<T>>,
+    operation: (principal: Principal, name: string, ticket: Ticket) => Promise<Outcome<T>>,
   ): Promise<RpcOutcome<T>> {
-    return this.#run(shedClass, (principal) =>
-      operation(principal, parseWith(QueueNameSchema, queue, "queue", "invalid_queue_name")),
+    return this.#run(shedClass, (principal, ticket) =>
+      operation(
+        principal,
+        parseWith(QueueNameSchema, queue, "queue", "invalid_queue_name"),
+        ticket,
+      ),
     );
   }
 
@@ -291,4 +282,9 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     }
     return principal;
   }
+}
+
+/** The RPC door's wire form of a refusal: the HTTP status travels with it. */
+function refusal(refused: Refusal): RpcRefusal {
+  return { ...refused, status: REFUSAL_STATUS[refused.code] };
 }

@@ -43,7 +43,7 @@ import {
   nackMessages,
   receiveMessages,
 } from "../service.ts";
-import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../shed.ts";
+import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../admission.ts";
 import { offeredProtocols, type SluiceRequest, SUBSCRIBE_PROTOCOL } from "./http/middleware.ts";
 
 /** Who subscribed: the admin token, or an API key named by id so a revocation is seen. */

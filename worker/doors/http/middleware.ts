@@ -1,8 +1,10 @@
 /**
  * The steps every request passes through, registered once on the router: answer CORS
- * preflights, shed load, authenticate; after the route, answer 404/405 for what matched
- * nothing, add CORS headers and release the in-flight slot. `renderError` is the router's
- * `catch`: the one place a thrown error becomes problem+json.
+ * preflights, authenticate, admit (admission.ts: shed load by the operation's class); after the
+ * route, answer 404/405 for what matched nothing, add CORS headers and release the in-flight
+ * slot. `renderError` is the router's `catch`: the one place a thrown error becomes
+ * problem+json. Authentication comes before admission and reads no body, so a request that
+ * proves nothing takes no slot; bodies are read by the routes, within `BODY_DEADLINE_MS`.
  *
  * CORS: a preflight carries no token, so it is answered for any origin, without
  * credentials; the real request is then checked against the key it presents (the origins on
@@ -11,15 +13,23 @@
  * sent by browsers on their own, so this adds no cross-site request risk.
  */
 import type { IRequest, RouteEntry } from "itty-router";
+import {
+  admit,
+  isTicket,
+  overloadRefusal,
+  park,
+  release,
+  type ShedClass,
+  type ShedRefusal,
+  type Ticket,
+} from "../../admission.ts";
 import { allowsOrigin, authenticate, type Principal } from "../../auth.ts";
-import { countShed, isShedReason } from "../../metrics.ts";
-import { Problem, problem, problemResponse } from "../../problem.ts";
-import { admit, isOverloaded, release, SHED_RETRY_AFTER_SECONDS, shedClassOf } from "../../shed.ts";
+import { Problem, problem, problemResponse, refusalProblem } from "../../problem.ts";
 
 export type SluiceRequest = IRequest & {
   principal: Principal;
   /** The in-flight slot this request holds. */
-  ticket?: number;
+  ticket?: Ticket;
   /** The browser origin allowed to read this answer. */
   corsOrigin?: string;
 };
@@ -57,18 +67,32 @@ export function preflight(request: SluiceRequest): Response | undefined {
   return new Response(null, { status: 204, headers });
 }
 
-export function shedding(request: SluiceRequest, env: Env): void {
-  const shedClass = shedClassOf(request.method, new URL(request.url).pathname);
-  const ticket = admit(env, shedClass);
-  if (ticket === null) {
-    throw problem(
-      503,
-      "inflight_limit",
-      `this router is at its limit of requests in flight and sheds ${shedClass === "produce" ? "sends" : "receives and reads"} first; retry after a second`,
-      { "Retry-After": String(SHED_RETRY_AFTER_SECONDS) },
-    );
+/** Which class a route belongs to, from its method and path. */
+export function shedClassOf(method: string, pathname: string): ShedClass {
+  if (method === "POST" && /\/(ack|nack|extend)\/?$/.test(pathname)) return "essential";
+  if (method === "POST" && /^\/v1\/queues\/[^/]+\/(messages|dlq\/redrive)\/?$/.test(pathname)) {
+    return "produce";
   }
-  request.ticket = ticket;
+  if (pathname.startsWith("/v1/") && pathname !== "/v1/openapi.json") return "consume";
+  return "essential";
+}
+
+/** Takes the request's slot (admission.ts), freed by `finish` or when its client goes away. */
+export function admission(request: SluiceRequest, env: Env): void {
+  const admitted = admit(
+    env,
+    shedClassOf(request.method, new URL(request.url).pathname),
+    request.signal,
+  );
+  if (!isTicket(admitted)) throw refusalProblem(admitted);
+  request.ticket = admitted;
+}
+
+/** Marks a receive that may wait as parked (admission.ts `park`), or refuses it. */
+export function parkLongPoll(request: SluiceRequest, env: Env): void {
+  if (request.ticket === undefined) return;
+  const refusal = park(env, request.ticket, request.principal);
+  if (refusal !== null) throw refusalProblem(refusal);
 }
 
 function unauthorized(detail: string, error: string): Problem {
@@ -127,19 +151,13 @@ export async function authentication(request: SluiceRequest, env: Env): Promise<
 
 /** The router's `catch`. A problem is rendered as it is; anything else is a 503 or a bug. */
 export function renderError(error: unknown, request: SluiceRequest): Response {
-  let refusal: Problem;
-  if (error instanceof Problem) {
-    refusal = error;
-  } else if (isOverloaded(error)) {
-    refusal = problem(503, "overloaded", "a partition of this queue is overloaded; retry shortly", {
-      "Retry-After": String(SHED_RETRY_AFTER_SECONDS),
-    });
-  } else {
-    console.error(`router: ${request.method} ${new URL(request.url).pathname} failed`, error);
-    refusal = problem(500, "internal", "an unexpected error; this is a bug, please report it");
-  }
-  if (isShedReason(refusal.code)) countShed(refusal.code);
-  return problemResponse(refusal);
+  if (error instanceof Problem) return problemResponse(error);
+  const overloaded: ShedRefusal | null = overloadRefusal(error);
+  if (overloaded !== null) return problemResponse(refusalProblem(overloaded));
+  console.error(`router: ${request.method} ${new URL(request.url).pathname} failed`, error);
+  return problemResponse(
+    problem(500, "internal", "an unexpected error; this is a bug, please report it"),
+  );
 }
 
 /** For what no route answered: 405 with `Allow` when the path exists, else 404. */

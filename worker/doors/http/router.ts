@@ -1,16 +1,16 @@
 /**
  * The HTTP API v1, read top to bottom like the table in DESIGN.md. Cross-cutting steps are
- * registered once here: before the routes (preflight, shedding, authentication), the error
+ * registered once here: before the routes (preflight, authentication, admission), the error
  * renderer, and after the routes (404/405, CORS headers, in-flight release).
  */
 import { type RouteEntry, Router } from "itty-router";
 import {
+  admission,
   authentication,
   finish,
   preflight,
   renderError,
   type SluiceRequest,
-  shedding,
   unmatched,
 } from "./middleware.ts";
 import * as deadLetters from "./routes/dead-letters.ts";
@@ -24,7 +24,7 @@ export const routes: RouteEntry[] = [];
 
 export const router = Router<SluiceRequest, [Env, ExecutionContext]>({
   routes,
-  before: [preflight, shedding, authentication],
+  before: [preflight, authentication, admission],
   catch: renderError,
   finally: [unmatched(routes), finish],
 });

@@ -2,22 +2,27 @@
  * The SQS door: `POST /` in the SQS JSON protocol (`Content-Type: application/x-amz-json-1.0`,
  * `X-Amz-Target: AmazonSQS.<Action>`), signed with AWS Signature Version 4, so the AWS SDKs
  * work against Sluice with only their endpoint changed (docs/sqs.md). Each action calls the
- * service layer every door shares; this module checks the protocol and the signature, sheds
- * load as the HTTP API does (sends first, then receives and reads; deletes and visibility
- * changes never), and renders answers and refusals in the protocol's shape.
+ * service layer every door shares; this module checks the protocol and the signature, admits
+ * the request as the HTTP API does (admission.ts: sends shed first, then receives and reads;
+ * deletes and visibility changes never), and renders answers and refusals in the protocol's
+ * shape.
+ *
+ * A signature covers the body, so the body must be read before the signature can be checked.
+ * Until then the request holds a slot of the small unauthenticated pool; the body must arrive
+ * within `BODY_DEADLINE_MS` (docs/security.md).
  */
-import { countShed } from "../../metrics.ts";
-import { Problem } from "../../problem.ts";
-import { readBytes, utf8 } from "../../request.ts";
 import {
   admit,
-  isOverloaded,
+  authenticated,
+  isTicket,
+  overloadRefusal,
   release,
-  SHED_RETRY_AFTER_SECONDS,
   type ShedClass,
-} from "../../shed.ts";
+} from "../../admission.ts";
+import { Problem } from "../../problem.ts";
+import { readBytes, utf8 } from "../../request.ts";
 import type { SqsAction, SqsCall } from "./call.ts";
-import { errorBody, errorHeaders, SqsError, sqsError } from "./errors.ts";
+import { errorBody, errorHeaders, fromRefusal, SqsError, sqsError } from "./errors.ts";
 import {
   changeMessageVisibility,
   changeMessageVisibilityBatch,
@@ -81,16 +86,9 @@ export async function handleSqs(request: Request, env: Env): Promise<Response> {
   const target = request.headers.get("x-amz-target") ?? "";
   const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : null;
   const entry = action !== null && Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
-  const ticket = admit(env, entry?.shed ?? "essential");
+  const ticket = admit(env, "unauthenticated", request.signal);
   try {
-    if (ticket === null) {
-      countShed("inflight_limit");
-      throw sqsError(
-        "ServiceUnavailable",
-        "this router is at its limit of requests in flight; retry after a second",
-        SHED_RETRY_AFTER_SECONDS,
-      );
-    }
+    if (!isTicket(ticket)) throw fromRefusal(ticket);
     const mediaType = (request.headers.get("content-type") ?? "").split(";")[0].trim();
     if (action === null || mediaType !== CONTENT_TYPE) {
       throw sqsError(
@@ -101,13 +99,15 @@ export async function handleSqs(request: Request, env: Env): Promise<Response> {
     if (entry === undefined) throw unknownAction(action);
     const body = await readBody(request);
     const signer = await verifySignature(env, request, body);
-    const call: SqsCall = { env, ...signer, origin: new URL(request.url).origin };
+    const shed = authenticated(env, ticket, entry.shed);
+    if (shed !== null) throw fromRefusal(shed);
+    const call: SqsCall = { env, ...signer, origin: new URL(request.url).origin, ticket };
     return answer(200, await entry.run(call, parseBody(body)), requestId);
   } catch (error) {
     const refusal = asSqsError(error, request);
     return answer(refusal.status, errorBody(refusal), requestId, errorHeaders(refusal));
   } finally {
-    if (ticket !== null) release(ticket);
+    if (isTicket(ticket)) release(ticket);
   }
 }
 
@@ -121,8 +121,8 @@ async function readBody(request: Request): Promise<Uint8Array> {
   try {
     return await readBytes(request);
   } catch (error) {
-    if (error instanceof Problem) throw sqsError("RequestEntityTooLarge", error.detail);
-    throw error;
+    if (!(error instanceof Problem)) throw error;
+    throw sqsError(error.status === 408 ? "RequestTimeout" : "RequestEntityTooLarge", error.detail);
   }
 }
 
@@ -149,14 +149,8 @@ function parseBody(body: Uint8Array): unknown {
 
 function asSqsError(error: unknown, request: Request): SqsError {
   if (error instanceof SqsError) return error;
-  if (isOverloaded(error)) {
-    countShed("overloaded");
-    return sqsError(
-      "ServiceUnavailable",
-      "a partition of this queue is overloaded; retry shortly",
-      SHED_RETRY_AFTER_SECONDS,
-    );
-  }
+  const overloaded = overloadRefusal(error);
+  if (overloaded !== null) return fromRefusal(overloaded);
   console.error(`sqs: ${request.headers.get("x-amz-target")} failed`, error);
   return sqsError("InternalFailure", "an unexpected error; this is a bug, please report it");
 }

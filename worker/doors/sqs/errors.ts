@@ -45,6 +45,7 @@ const ERRORS = {
   InvalidAction: { query: "InvalidAction", status: 400 },
   SerializationException: { query: "SerializationException", status: 400 },
   RequestEntityTooLarge: { query: "RequestEntityTooLarge", status: 413 },
+  RequestTimeout: { query: "RequestTimeout", status: 408 },
   AccessDenied: { query: "AccessDenied", status: 403 },
   MissingAuthenticationToken: { query: "MissingAuthenticationToken", status: 403 },
   IncompleteSignature: { query: "IncompleteSignature", status: 403 },
@@ -96,6 +97,7 @@ const REFUSAL_ERRORS: Record<RefusalCode, SqsErrorCode> = {
   message_too_large: "InvalidParameterValue",
   backlog_full: "RequestThrottled",
   overloaded: "ServiceUnavailable",
+  inflight_limit: "ServiceUnavailable",
 };
 
 export function fromRefusal(refusal: Refusal): SqsError {

@@ -17,6 +17,7 @@
 import { sha256Hex } from "../../../core/hex.ts";
 import { messageBytes } from "../../../core/message-bytes.ts";
 import type { QueueRecord } from "../../../durable-objects/catalog.ts";
+import { park } from "../../admission.ts";
 import { allows, denial } from "../../auth.ts";
 import type { Outcome } from "../../outcome.ts";
 import type { MessageInput, ReceiptFailure, ReceivedMessage } from "../../schemas.ts";
@@ -301,11 +302,14 @@ export async function receiveMessage(call: SqsCall, input: unknown) {
     attributes: receive.MessageAttributeNames ?? [],
     visibilityTimeout: receive.VisibilityTimeout ?? record.config.visibilityTimeout,
   };
+  const wait = receive.WaitTimeSeconds ?? record.config.sqs?.receiveWaitSeconds ?? 0;
+  const parked = wait > 0 ? park(call.env, call.ticket, call.principal) : null;
+  if (parked !== null) throw fromRefusal(parked);
   const { messages } = expectOk(
     await receiveMessages(call.env, call.principal, record.name, {
       max: receive.MaxNumberOfMessages ?? 1,
       visibilityTimeout: asked.visibilityTimeout,
-      wait: receive.WaitTimeSeconds ?? record.config.sqs?.receiveWaitSeconds ?? 0,
+      wait,
     }),
   );
   const Messages = await Promise.all(

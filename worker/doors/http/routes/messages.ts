@@ -30,7 +30,7 @@ import {
   receiveMessages,
   sendMessages,
 } from "../../../service.ts";
-import type { SluiceRequest } from "../middleware.ts";
+import { parkLongPoll, type SluiceRequest } from "../middleware.ts";
 
 /**
  * 201 when every message is stored; 207 with `failed` when a batch that spans partitions
@@ -113,6 +113,7 @@ function toBase64(bytes: Uint8Array): string {
 export async function receive(request: SluiceRequest, env: Env): Promise<Response> {
   const name = queueParam(request);
   const options = await readJson(request, ReceiveBodySchema);
+  if (options.wait > 0) parkLongPoll(request, env);
   return Response.json(unwrap(await receiveMessages(env, request.principal, name, options)));
 }
 
