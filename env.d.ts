@@ -10,10 +10,21 @@ declare namespace Cloudflare {
     /** The first admin token. Local development reads it from .dev.vars. */
     SLUICE_ADMIN_TOKEN: string;
     /**
-     * Optional: the key API-key secrets are sealed under (for SigV4). Unset, the admin token
-     * is used. Rotating it invalidates SigV4 use of existing keys; Bearer keeps working.
+     * The key API-key secrets are sealed under, for SigV4: required for the SQS door outside
+     * local development, where the admin token stands in (core/deployment.ts). Rotating it
+     * invalidates SigV4 use of existing keys; Bearer keeps working.
      */
     SLUICE_SEAL_KEY?: string;
+    /**
+     * `development` for local development only (.dev.vars): allows a short or example admin
+     * token and lets the admin token stand in for SLUICE_SEAL_KEY (core/deployment.ts).
+     */
+    SLUICE_ENV?: string;
+    /**
+     * Optional: hosts a push URL may point at, comma-separated (`hooks.example.com`), for keys
+     * that are admin of a queue but not of every queue (worker/auth.ts).
+     */
+    SLUICE_PUSH_HOSTS?: string;
     /** Optional: requests one router isolate works on at once before it sheds (worker/admission.ts). */
     SLUICE_MAX_INFLIGHT?: string;
     /**

@@ -16,7 +16,16 @@ export type System =
   | "Redis + BullMQ"
   | "NATS JetStream";
 
-export type Kind = "ceiling" | "produce" | "consume" | "latency" | "burst";
+/** `cost`, `memory` and `profile` rows carry their figures in `detail` (see report.ts). */
+export type Kind =
+  | "ceiling"
+  | "produce"
+  | "consume"
+  | "latency"
+  | "burst"
+  | "cost"
+  | "memory"
+  | "profile";
 
 export interface Measurement {
   /** Stable key, e.g. "sluice/single/1p": ratios and charts find measurements by it. */
@@ -82,7 +91,7 @@ export class Bench {
     const answer = await new Promise<JobAnswer<T>>((resolve, reject) => {
       child.once("message", (message) => resolve(message as JobAnswer<T>));
       child.once("exit", (code) => reject(new Error(`load generator exited (${code})`)));
-      child.send(job);
+      child.send({ ...job, serverPid });
     });
     const seconds = (performance.now() - start) / 1000;
     if (!answer.ok) throw new Error(answer.error);

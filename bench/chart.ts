@@ -68,7 +68,7 @@ function throughputPanel(
   top: number,
 ): { svg: string; height: number } {
   const rows = measurements.filter(
-    (m) => m.rate !== null && m.rate > 0 && m.kind !== "latency" && m.kind !== "burst",
+    (m) => m.rate !== null && m.rate > 0 && ["ceiling", "produce", "consume"].includes(m.kind),
   );
   if (rows.length === 0) return { svg: "", height: 0 };
   const { x, ticks } = logScale(rows.map((m) => m.rate as number));

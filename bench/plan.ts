@@ -21,6 +21,16 @@ export interface Plan {
   /** Messages per receive call; also the unacked credit each peer consumer gets. */
   receiveMax: number;
   drainTimeoutMs: number;
+  /**
+   * Whole message lives (send → receive → ack, every message with a dedupId) metered for the
+   * rows they write and their price: sends of 100 received and acked 100 at a time; 32
+   * concurrent single senders, then consumers receiving up to 10; one message at a time.
+   */
+  lives: { batched: number; single: number; lone: number };
+  /** Messages of 1 KiB in the backlog of the partition whose isolate heap is measured. */
+  memoryBacklog: number;
+  /** The end-to-end scenario once more, with the inspector's sampling profiler on (GC pauses). */
+  gcProfileMs: number;
   /** The run with the median p99 of `rounds` is kept. */
   endToEnd: { rate: number; warmupMs: number; durationMs: number; rounds: number };
   burst: {
@@ -55,6 +65,9 @@ export const FULL: Plan = {
   partitions: [1, 2, 4],
   backlog: 50_000,
   drainTimeoutMs: 60_000,
+  lives: { batched: 20_000, single: 5000, lone: 1000 },
+  memoryBacklog: 1_000_000,
+  gcProfileMs: 8000,
   endToEnd: { rate: 1000, warmupMs: 2000, durationMs: 8000, rounds: 3 },
   burst: {
     steadyRate: 1000,
@@ -78,6 +91,9 @@ export const QUICK: Plan = {
   partitions: [1, 4],
   backlog: 5000,
   drainTimeoutMs: 15_000,
+  lives: { batched: 2000, single: 1000, lone: 200 },
+  memoryBacklog: 50_000,
+  gcProfileMs: 2500,
   endToEnd: { rate: 1000, warmupMs: 500, durationMs: 2500, rounds: 1 },
   burst: {
     steadyRate: 1000,

@@ -3,14 +3,26 @@ import type { Measurement } from "./bench.ts";
 import type { BurstSummary, EndToEndSummary } from "./load/workloads.ts";
 import type { Machine } from "./machine.ts";
 import type { Plan } from "./plan.ts";
+import { ALTERNATIVES, type BilledUnits, usdPerMillion } from "./price.ts";
+import { RUNTIME } from "./runtime.ts";
+import type { LivesCost } from "./scenarios/cost.ts";
+import type { BacklogHeap, ProfiledEndToEnd } from "./scenarios/isolate.ts";
 
 export interface Ratio {
+  /** Stable: docs and issues name a figure by it. */
+  id: string;
   name: string;
+  /** A ratio (1 = as fast) for rate comparisons; otherwise in the unit `display` names. */
   value: number | null;
   display: string;
-  /** What it should reach, when there is a target. */
+  /** What it should reach, when there is a goal. */
   target?: string;
+  /** Whether the goal was met; absent when there is no goal or no value. */
   met?: boolean;
+  /** What the figure was measured on. */
+  runtime: string;
+  /** Why there is no value: the scenario failed, or a figure it needs was missing. */
+  error?: string;
 }
 
 export interface Results {
@@ -23,95 +35,297 @@ export interface Results {
   elapsedSeconds: number;
   workerErrors: { count: number; first: string[] };
   durability: Record<string, string>;
+  /** Peers that were not measured, why, and how to install them. */
+  skipped: { system: string; reason: string; install?: string }[];
   ratios: Ratio[];
   measurements: Measurement[];
 }
 
+/** The ids issues 17 and 11 ask of every run that measures Sluice. */
+export const REQUIRED_IDS = [
+  "rows-per-message-batched",
+  "rows-per-message-single",
+  "rows-per-message-lone",
+  "usd-per-million-batched",
+  "usd-per-million-single",
+  "partition-batched-vs-raw",
+  "partition-single-vs-raw",
+  "recv-ack-vs-batched",
+  "partition-heap-mb-1m-backlog",
+  "single-vs-hello",
+  "e2e-p99-ms",
+  "router-cpu-us-per-send",
+  "gc-pause-max-ms",
+] as const;
+
 const number = (value: number) => value.toLocaleString("en");
+const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+interface Goal {
+  text: string;
+  met: (value: number) => boolean;
+}
+const atLeast = (at: number, text: string): Goal => ({ text, met: (value) => value >= at });
+const atMost = (at: number, text: string): Goal => ({ text, met: (value) => value <= at });
+const below = (at: number, text: string): Goal => ({ text, met: (value) => value < at });
+
+/** A figure that could not be measured says why, and claims nothing. */
+class Unmeasured extends Error {}
 
 export function computeRatios(measurements: Measurement[]): Ratio[] {
   const byId = new Map(measurements.map((m) => [m.id, m]));
-  const rate = (id: string) => byId.get(id)?.rate ?? null;
-  const ratio = (
-    name: string,
-    over: string,
-    under: string,
-    target?: { at: number; text: string },
-  ): Ratio => {
-    const top = rate(over);
-    const bottom = rate(under);
-    if (top === null || bottom === null || bottom === 0) {
-      return { name, value: null, display: "not measured", target: target?.text };
-    }
-    const value = Math.round((top / bottom) * 100) / 100;
-    const display = target && target.at < 1.5 ? `${Math.round(value * 100)} %` : `${value}×`;
-    return {
-      name,
-      value,
-      display: `${display} (${number(top)} vs ${number(bottom)} msg/s)`,
-      ...(target ? { target: target.text, met: value >= target.at } : {}),
-    };
+  /** The measurement, or why there is none. */
+  const measured = (id: string): Measurement => {
+    const m = byId.get(id);
+    if (!m) throw new Unmeasured(`${id} did not run`);
+    if (m.error) throw new Unmeasured(`${id} failed: ${m.error}`);
+    return m;
   };
-  const p99 = byId.get("sluice/e2e")?.latency?.p99 ?? null;
+  const figure = (
+    id: string,
+    name: string,
+    compute: () => { value: number; display: string },
+    goal?: Goal,
+    /** False when the goal does not apply to what was measured (e.g. a smaller quick run). */
+    judged: (value: number) => boolean = () => true,
+  ): Ratio => {
+    const base = { id, name, runtime: RUNTIME, ...(goal ? { target: goal.text } : {}) };
+    try {
+      const { value, display } = compute();
+      if (!Number.isFinite(value)) throw new Unmeasured(`${id} came out as ${value}`);
+      const met = goal && judged(value) ? { met: goal.met(value) } : {};
+      return { ...base, value, display, ...met };
+    } catch (error) {
+      if (!(error instanceof Unmeasured)) throw error;
+      return { ...base, value: null, display: "not measured", error: error.message };
+    }
+  };
+  const ratio = (id: string, name: string, over: string, under: string, goal?: Goal) =>
+    figure(
+      id,
+      name,
+      () => {
+        const top = measured(over).rate;
+        const bottom = measured(under).rate;
+        if (!top || !bottom) throw new Unmeasured(`${over} or ${under} measured no rate`);
+        const value = round(top / bottom, 2);
+        const shown = value < 1.5 ? `${Math.round(value * 100)} %` : `${value}×`;
+        const unit = measured(over).unit;
+        return { value, display: `${shown} (${number(top)} vs ${number(bottom)} ${unit})` };
+      },
+      goal,
+    );
+  const detailOf = <T>(id: string) => {
+    const { detail } = measured(id);
+    if (!detail) throw new Unmeasured(`${id} kept no detail`);
+    return detail as T;
+  };
+
   const ratios: Ratio[] = [
+    ...(["batched", "single", "lone"] as const).map((mode) =>
+      figure(
+        `rows-per-message-${mode}`,
+        `rows written per message over whole lives, ${mode} (send → receive → ack, with dedupId)`,
+        () => {
+          const cost = detailOf<LivesCost>(`sluice/lives/${mode}`);
+          const value = round(cost.usage.rowsWritten / cost.messages, 3);
+          return {
+            value,
+            display: `${value} rows (${number(cost.usage.rowsWritten)} rows written, ${number(cost.usage.statements)} statements, ${number(cost.messages)} messages)`,
+          };
+        },
+        { batched: atMost(0.25, "≤ 0.25"), single: atMost(1, "≤ 1"), lone: atMost(5, "≤ 5") }[mode],
+      ),
+    ),
+    ...(["batched", "single"] as const).map((mode) =>
+      figure(
+        `usd-per-million-${mode}`,
+        `price per million messages, ${mode} (Cloudflare's rates; Queues $1.20, SQS $0.12–1.20)`,
+        () => {
+          const units = billedPerMessage(detailOf<LivesCost>(`sluice/lives/${mode}`));
+          const value = round(usdPerMillion(units), 3);
+          return {
+            value,
+            display: `$${value.toFixed(3)} (per message: ${round(units.workerRequests, 3)} Worker requests, ${round(units.durableObjectRequests, 3)} DO requests, ${round(units.rowsWritten, 3)} rows written, ${round(units.rowsRead, 1)} rows read)`,
+          };
+        },
+        mode === "batched" ? atMost(0.3, "≤ $0.30") : atMost(1.2, "≤ $1.20"),
+      ),
+    ),
     ratio(
+      "partition-batched-vs-raw",
+      "batched sends to the partition alone vs raw SQLite inserts in a DO",
+      "partition/batch",
+      "raw-sqlite/loop",
+      atLeast(1, "≥ 100 %"),
+    ),
+    ratio(
+      "partition-single-vs-raw",
+      "single sends to the partition alone (32 senders over RPC) vs raw SQLite inserts in a DO",
+      "partition/single",
+      "raw-sqlite/loop",
+      atLeast(0.25, "≥ 25 %"),
+    ),
+    ratio(
+      "recv-ack-vs-batched",
+      "receive + ack draining a backlog vs batched sends (1 partition)",
+      "sluice/drain/1p",
+      "sluice/batch/1p",
+      atLeast(0.8, "≥ 80 %"),
+    ),
+    ratio(
+      "single-vs-hello",
+      "single-message sends through the router vs hello-world Worker requests",
+      "sluice/single/1p",
+      "hello/single",
+      atLeast(0.3, "≥ 30 %"),
+    ),
+    figure(
+      "e2e-p99-ms",
+      "end-to-end p99 at 1 000 msg/s (send → receive)",
+      () => {
+        const p99 = measured("sluice/e2e").latency?.p99;
+        if (p99 === undefined) throw new Unmeasured("sluice/e2e measured no latency");
+        return { value: p99, display: `${p99} ms` };
+      },
+      atMost(25, "≤ 25 ms"),
+    ),
+    figure("router-cpu-us-per-send", "router CPU per single send", () => {
+      const through = cpuPerMessage(measured("sluice/single/1p"), "messages");
+      const alone = cpuPerMessage(measured("partition/single"), "sent");
+      const value = Math.round(through - alone);
+      return {
+        value,
+        display: `${value} µs (workerd CPU per send: ${Math.round(through)} µs through the router, ${Math.round(alone)} µs to the partition alone)`,
+      };
+    }),
+    figure("gc-pause-max-ms", "longest GC pause in the isolate, end-to-end scenario", () => {
+      const profiled = detailOf<ProfiledEndToEnd>("sluice/e2e/profiled");
+      return {
+        value: profiled.gcPauseMaxMs,
+        display: `${profiled.gcPauseMaxMs} ms (${profiled.gcPausesOver10Ms} pauses over 10 ms, ${number(profiled.gcTotalMs)} ms of GC in ${number(profiled.sampledMs)} ms sampled)`,
+      };
+    }),
+    figure("e2e-heap-mb", "isolate heap under the end-to-end scenario (peak, polled)", () => {
+      const profiled = detailOf<ProfiledEndToEnd>("sluice/e2e/profiled");
+      return {
+        value: profiled.heapPeakMB,
+        display: `${profiled.heapPeakMB} MB peak, ${profiled.heapLastMB} MB at the end`,
+      };
+    }),
+    ((): Ratio => {
+      const backlog = byId.get("sluice/memory")?.detail as BacklogHeap | undefined;
+      const count = backlog?.messages ?? 0;
+      const partial = count > 0 && count < FULL_BACKLOG;
+      return figure(
+        "partition-heap-mb-1m-backlog",
+        `isolate heap with ${number(count || FULL_BACKLOG)} messages of 1 KiB in one partition's backlog${partial ? ` (a quick run: the goal is for ${number(FULL_BACKLOG)})` : ""}`,
+        () => {
+          const heap = detailOf<BacklogHeap>("sluice/memory");
+          const value = Math.max(heap.filledMB, heap.restartedMB);
+          return {
+            value,
+            display: `${value} MB (after a full GC: ${heap.emptyMB} MB empty, ${heap.filledMB} MB filled, ${heap.restartedMB} MB after a restart)`,
+          };
+        },
+        below(64, "< 64 MB"),
+        () => count >= FULL_BACKLOG,
+      );
+    })(),
+    ratio(
+      "single-group-commit-vs-naive",
       "single-message sends, group commit vs naive partition (1 partition, 32 senders)",
       "sluice/single/1p",
       "naive/single/1p",
-      { at: 5, text: "≥ 5×" },
+      atLeast(5, "≥ 5×"),
     ),
     ratio(
+      "partition-group-commit-vs-naive",
       "the partition alone, group commit vs none (32 senders over RPC, no HTTP, no router)",
       "partition/single",
       "naive-partition/single",
-      { at: 5, text: "≥ 5×" },
+      atLeast(5, "≥ 5×"),
     ),
     ratio(
+      "batched-vs-raw",
       "batched sends (1 partition) vs raw SQLite inserts in a DO",
       "sluice/batch/1p",
       "raw-sqlite/loop",
-      { at: 0.5, text: "≥ 50 %" },
+      atLeast(0.5, "≥ 50 %"),
     ),
-    ratio("receive + ack vs batched sends (1 partition)", "sluice/drain/1p", "sluice/batch/1p", {
-      at: 0.5,
-      text: "≥ 50 %",
-    }),
-    {
-      name: "end-to-end p99 at 1 000 msg/s",
-      value: p99,
-      display: p99 === null ? "not measured" : `${p99} ms`,
-      target: "< 50 ms",
-      ...(p99 === null ? {} : { met: p99 < 50 }),
-    },
     ratio(
+      "batched-vs-raw-http",
       "batched sends vs raw SQLite over HTTP (same request)",
       "sluice/batch/1p",
       "raw-sqlite/http",
     ),
     ratio(
-      "batched sends to the partition alone vs raw SQLite inserts",
-      "partition/batch",
-      "raw-sqlite/loop",
-    ),
-    ratio(
+      "batched-router-vs-partition",
       "batched sends through the router vs to the partition alone",
       "sluice/batch/1p",
       "partition/batch",
     ),
-    ratio("batched sends, group commit vs naive partition", "sluice/batch/1p", "naive/batch/1p"),
-    ratio("single-message sends vs hello-world requests", "sluice/single/1p", "hello/single"),
-    ratio("single-message sends, 4 partitions vs 1", "sluice/single/4p", "sluice/single/1p"),
-    ratio("batched sends, 4 partitions vs 1", "sluice/batch/4p", "sluice/batch/1p"),
+    ratio(
+      "batched-group-commit-vs-naive",
+      "batched sends, group commit vs naive partition",
+      "sluice/batch/1p",
+      "naive/batch/1p",
+    ),
+    ratio(
+      "single-4p-vs-1p",
+      "single-message sends, 4 partitions vs 1",
+      "sluice/single/4p",
+      "sluice/single/1p",
+    ),
+    ratio(
+      "batched-4p-vs-1p",
+      "batched sends, 4 partitions vs 1",
+      "sluice/batch/4p",
+      "sluice/batch/1p",
+    ),
   ];
   for (const peer of ["rabbitmq", "bullmq", "nats"]) {
     const system = byId.get(`${peer}/single`)?.system ?? peer;
-    ratios.push(
-      ratio(`single-message sends, Sluice vs ${system}`, "sluice/single/1p", `${peer}/single`),
-      ratio(`batched sends, Sluice vs ${system}`, "sluice/batch/1p", `${peer}/batch`),
-      ratio(`receive + ack, Sluice vs ${system}`, "sluice/drain/1p", `${peer}/drain`),
-    );
+    const runtime = `${RUNTIME} for Sluice; ${system} on this machine`;
+    for (const [id, name, sluice, workload] of [
+      ["single", "single-message sends", "sluice/single/1p", "single"],
+      ["batched", "batched sends", "sluice/batch/1p", "batch"],
+      ["recv-ack", "receive + ack", "sluice/drain/1p", "drain"],
+    ] as const) {
+      const versus = ratio(
+        `${id}-vs-${peer}`,
+        `${name}, Sluice vs ${system}`,
+        sluice,
+        `${peer}/${workload}`,
+      );
+      ratios.push({ ...versus, runtime });
+    }
   }
   return ratios;
+}
+
+/** The backlog issue 17 states its memory goal for. */
+const FULL_BACKLOG = 1_000_000;
+
+/** Worker requests, DO requests and rows one message of these lives used, on average. */
+export function billedPerMessage(cost: LivesCost): BilledUnits {
+  const { requests, usage, messages } = cost;
+  return {
+    workerRequests: (requests.send + requests.receive + requests.ack) / messages,
+    durableObjectRequests: usage.requests / messages,
+    rowsWritten: usage.rowsWritten / messages,
+    rowsRead: usage.rowsRead / messages,
+  };
+}
+
+/** workerd CPU µs per message over a send scenario's measured window. */
+function cpuPerMessage(m: Measurement, countField: "messages" | "sent"): number {
+  const detail = m.detail as { serverCpuSeconds?: number | null } & Record<string, unknown>;
+  const count = detail?.[countField];
+  if (typeof detail?.serverCpuSeconds !== "number" || typeof count !== "number" || count === 0) {
+    throw new Unmeasured(`${m.id} kept no server CPU time for its measured window`);
+  }
+  return (detail.serverCpuSeconds / count) * 1e6;
 }
 
 const cell = (value: string | number | null | undefined) =>
@@ -134,8 +348,9 @@ function measurementRow(m: Measurement): string {
   return `| ${m.system} | ${m.scenario} | ${m.setup} | ${rate} | ${cell(m.latency?.p50)} | ${cell(m.latency?.p99)} | ${cpu} |`;
 }
 
-function peerTable(measurements: Measurement[]): string[] {
+function peerTable(measurements: Measurement[], skipped: Results["skipped"]): string[] {
   const byId = new Map(measurements.map((m) => [m.id, m]));
+  const skippedSystems = new Set(skipped.map((skip) => skip.system));
   const systems: [string, string][] = [
     ["Sluice (1 partition)", "sluice"],
     ["RabbitMQ", "rabbitmq"],
@@ -151,6 +366,7 @@ function peerTable(measurements: Measurement[]): string[] {
     "| system | single sends (msg/s) | batched sends (msg/s) | receive + ack (msg/s) | e2e p50 (ms) | e2e p99 (ms) |",
     "|---|---:|---:|---:|---:|---:|",
     ...systems.map(([name, prefix]) => {
+      if (skippedSystems.has(name)) return `| ${name} | skipped (see below) | | | | |`;
       const e2e = byId.get(`${prefix}/e2e`);
       return `| ${name} | ${rate(`${prefix}/single${suffix(prefix)}`)} | ${rate(`${prefix}/batch${suffix(prefix)}`)} | ${rate(`${prefix}/drain${suffix(prefix)}`)} | ${cell(e2e?.latency?.p50)} | ${cell(e2e?.latency?.p99)} |`;
     }),
@@ -198,6 +414,54 @@ function burstSection(measurements: Measurement[]): string[] {
   ];
 }
 
+/** The value, or why there is none. */
+function shown(ratio: Ratio): string {
+  return ratio.error ? `**not measured**: ${ratio.error}` : ratio.display;
+}
+
+/** Sluice's price per million messages next to what Cloudflare Queues and SQS charge. */
+function priceSection(results: Results): string[] {
+  const byId = new Map(results.measurements.map((m) => [m.id, m]));
+  const rows = (["batched", "single", "lone"] as const).map((mode) => {
+    const m = byId.get(`sluice/lives/${mode}`);
+    const price = results.ratios.find((r) => r.id === `usd-per-million-${mode}`);
+    if (!m || m.error || !m.detail) {
+      return `| Sluice, ${mode} | ${m?.error ? `not measured: ${m.error}` : "not run"} | | | | |`;
+    }
+    const cost = m.detail as LivesCost;
+    const units = billedPerMessage(cost);
+    const usd = price?.value ?? round(usdPerMillion(units), 3);
+    return `| Sluice, ${mode} | ${round(units.workerRequests, 3)} | ${round(units.durableObjectRequests, 3)} | ${round(units.rowsWritten, 3)} | ${round(units.rowsRead, 1)} | **$${usd.toFixed(3)}** |`;
+  });
+  return [
+    "## What a message costs",
+    "",
+    "Per message over whole lives (send → receive → ack, each with a dedupId; bench/README.md has the shapes), and the price of a million at Cloudflare's rates: " +
+      "Worker requests $0.30/M, Durable Object requests $0.15/M, rows written $1.00/M, rows read $0.001/M (Durable Object duration not counted).",
+    "",
+    "| system | Worker requests | DO requests | rows written | rows read | $ per million messages |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...rows,
+    ...ALTERNATIVES.map(
+      (alt) => `| ${alt.system} (${alt.how}) | | | | | $${alt.usdPerMillion.toFixed(2)} |`,
+    ),
+    "",
+  ];
+}
+
+function skippedSection(results: Results): string[] {
+  if (results.skipped.length === 0) return [];
+  return [
+    "## Not measured",
+    "",
+    ...results.skipped.map(
+      (skip) =>
+        `- ${skip.system}: ${skip.reason}${skip.install ? ` (install: \`${skip.install}\`)` : ""}`,
+    ),
+    "",
+  ];
+}
+
 export function renderMarkdown(results: Results, chartFile: string): string {
   const { machine, plan } = results;
   const targets = results.ratios.filter((r) => r.target);
@@ -218,16 +482,19 @@ export function renderMarkdown(results: Results, chartFile: string): string {
     "",
     "## Targets",
     "",
-    "| comparison | measured | target | met |",
-    "|---|---|---|---|",
+    `Every figure below was measured on ${RUNTIME}, in this one run.`,
+    "",
+    "| id | figure | measured | target | met |",
+    "|---|---|---|---|---|",
     ...targets.map(
       (r) =>
-        `| ${r.name} | ${r.display} | ${r.target} | ${r.met === undefined ? "–" : r.met ? "yes" : "**no**"} |`,
+        `| \`${r.id}\` | ${r.name} | ${shown(r)} | ${r.target} | ${r.met === undefined ? "–" : r.met ? "yes" : "**no**"} |`,
     ),
     "",
+    ...priceSection(results),
     "## Sluice and its peers",
     "",
-    ...peerTable(results.measurements),
+    ...peerTable(results.measurements, results.skipped),
     "",
     ...sendShare(results.measurements),
     ...burstSection(results.measurements),
@@ -240,10 +507,11 @@ export function renderMarkdown(results: Results, chartFile: string): string {
     "|---|---|---|---:|---:|---:|---:|",
     ...results.measurements.map(measurementRow),
     "",
-    "## Other ratios",
+    "## Other figures",
     "",
-    ...others.map((r) => `- ${r.name}: ${r.display}`),
+    ...others.map((r) => `- \`${r.id}\` ${r.name}: ${shown(r)}`),
     "",
+    ...skippedSection(results),
     "## Durability settings",
     "",
     ...Object.entries(results.durability).map(([system, text]) => `- ${system}: ${text}`),

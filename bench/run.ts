@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- --quick] [-- --only sluice|peers]`: measures Sluice, its baselines and
- * its peers in one run and writes bench/results/<date>.{md,json,svg} and latest.md.
+ * `npm run bench [-- --quick] [-- --only sluice|peers] [-- --no-install]`: measures Sluice,
+ * its baselines and its peers in one run and writes bench/results/<date>.{md,json,svg} and
+ * latest.md. Exits non-zero when a figure issues 11 and 17 ask for could not be measured.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -11,18 +12,28 @@ import { renderChart } from "./chart.ts";
 import { describeMachine, loadAverage, measuredCommit } from "./machine.ts";
 import { stopAllServers } from "./peers/server.ts";
 import { FULL, QUICK } from "./plan.ts";
-import { computeRatios, type Results, renderMarkdown } from "./report.ts";
+import { computeRatios, REQUIRED_IDS, type Results, renderMarkdown } from "./report.ts";
 import { MEASURED_ON, ROOT, type Runtime, startRuntime } from "./runtime.ts";
-import { PEERS, runPeerScenarios } from "./scenarios/peers.ts";
+import { runCostScenarios } from "./scenarios/cost.ts";
+import { runIsolateScenarios } from "./scenarios/isolate.ts";
+import { PEERS, runPeerScenarios, type Skip } from "./scenarios/peers.ts";
 import { runSluiceScenarios } from "./scenarios/sluice.ts";
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, only: { type: "string" } },
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    /** Measure the peers that are installed; do not apt-get the missing ones. */
+    "no-install": { type: "boolean", default: false },
+  },
 });
+/** workerd's inspector, for the heap and GC figures (bench/scenarios/isolate.ts). */
+const INSPECTOR_PORT = 9329;
 const plan = flags.quick ? QUICK : FULL;
 const runs = (part: "sluice" | "peers") => flags.only === undefined || flags.only === part;
 
 const bench = new Bench(plan);
+const skipped: Skip[] = [];
 let runtime: Runtime | undefined;
 async function cleanUp() {
   bench.abort();
@@ -59,16 +70,26 @@ try {
       [commit, afterBundling].find((label) => label.includes("uncommitted")) ?? afterBundling;
     console.log(`Sluice and baselines (${MEASURED_ON}):`);
     await runSluiceScenarios(bench, runtime);
+    console.log("What a message costs (whole lives, metered by the partition):");
+    await runCostScenarios(bench, runtime);
+    // The same bundles, restarted with the inspector open: nothing above ran with it.
+    console.log("The isolate through workerd's inspector (GC pauses, heap):");
+    await runIsolateScenarios(bench, runtime, INSPECTOR_PORT);
     await runtime.stop();
   }
   if (runs("peers")) {
-    const installed = spawnSync("bash", [join(ROOT, "bench", "install-peers.sh")], {
-      stdio: "inherit",
-    });
-    if (installed.status !== 0)
-      console.log("  could not install the peer brokers; measuring what is there");
+    if (!flags["no-install"]) {
+      const installed = spawnSync("bash", [join(ROOT, "bench", "install-peers.sh")], {
+        stdio: "inherit",
+      });
+      if (installed.status !== 0)
+        console.log("  could not install the peer brokers; measuring what is there");
+    }
     console.log("Peers:");
-    for (const peer of PEERS) await runPeerScenarios(bench, peer);
+    for (const peer of PEERS) {
+      const skip = await runPeerScenarios(bench, peer);
+      if (skip) skipped.push(skip);
+    }
   }
 } finally {
   await cleanUp();
@@ -89,6 +110,7 @@ const results: Results = {
       "a 2xx means committed to the Durable Object's SQLite (workerd's local storage on this disk)",
     ...Object.fromEntries(PEERS.map((peer) => [peer.system, peer.durability])),
   },
+  skipped,
   ratios: computeRatios(bench.measurements),
   measurements: bench.measurements,
 };
@@ -103,10 +125,31 @@ const markdown = renderMarkdown(results, `${name}.svg`);
 writeFileSync(join(directory, `${name}.md`), markdown);
 if (plan.name === "full") writeFileSync(join(directory, "latest.md"), markdown);
 
-console.log("\nTargets:");
-for (const ratio of results.ratios.filter((r) => r.target)) {
+console.log("\nFigures:");
+for (const ratio of results.ratios.filter(
+  (r) => r.target || REQUIRED_IDS.includes(r.id as never),
+)) {
+  if (ratio.error) {
+    console.log(`  ${ratio.id}: NOT MEASURED: ${ratio.error}`);
+    continue;
+  }
   const verdict = ratio.met === undefined ? "" : ratio.met ? "  met" : "  NOT met";
-  console.log(`  ${ratio.name}: ${ratio.display} (target ${ratio.target})${verdict}`);
+  const target = ratio.target ? ` (target ${ratio.target})` : "";
+  console.log(`  ${ratio.id}: ${ratio.display}${target}${verdict}`);
+}
+for (const skip of skipped) {
+  console.log(
+    `  ${skip.system}: skipped, ${skip.reason}${skip.install ? `; ${skip.install}` : ""}`,
+  );
 }
 console.log(`\nWrote bench/results/${name}.{md,json,svg} in ${results.elapsedSeconds} s.`);
+const unmeasured = runs("sluice")
+  ? results.ratios.filter((r) => REQUIRED_IDS.includes(r.id as never) && r.value === null)
+  : [];
+if (unmeasured.length > 0) {
+  console.log(
+    `\n${unmeasured.length} required figure(s) could not be measured: ${unmeasured.map((r) => r.id).join(", ")}`,
+  );
+  process.exit(1);
+}
 process.exit(0);

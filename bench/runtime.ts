@@ -14,6 +14,8 @@ import { childrenNamed, wranglerRequire } from "./machine.ts";
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const ADMIN_TOKEN = "bench-admin-token";
+/** What every Sluice figure was measured on, in short (not `wrangler dev`). */
+export const RUNTIME = "bare workerd via Miniflare";
 export const MEASURED_ON =
   "workerd through Miniflare, each Worker on a direct loopback socket (no wrangler dev proxy, no entry Worker, no static-asset router)";
 
@@ -25,6 +27,14 @@ export interface Runtime {
   bundles: Record<"sluice" | "partitionDriver", string>;
   /** Errors the Workers logged, counted, with the first few. */
   errors: { count: number; first: string[] };
+  /** workerd's V8 inspector, when the runtime runs with one. */
+  inspectorPort?: number;
+  /**
+   * Stops workerd and starts it again with the same bundles on the same storage (so every
+   * Durable Object starts afresh from what it stored), with the inspector open on
+   * `inspectorPort` if given; `origins` and `workerdPid` then name the new process.
+   */
+  restart(options?: { inspectorPort?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -132,63 +142,65 @@ async function startIn(
   };
   const sluiceOptions = {
     ...apiOptions,
-    bindings: { ...(workerOptions.bindings as object), SLUICE_ADMIN_TOKEN: ADMIN_TOKEN },
+    // A local run: the short bench token is allowed (core/deployment.ts).
+    bindings: {
+      ...(workerOptions.bindings as object),
+      SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
+      SLUICE_ENV: "development",
+    },
     unsafeDirectSockets: directSocket,
   };
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      resourcePersistencePath: join(work, "state"),
-      inspectorPort: options.inspectorPort,
-      handleStructuredLogs: (log: { level: string; message: string }) => {
-        if (log.level !== "error") return;
-        errors.count++;
-        if (errors.first.length < 5) errors.first.push(log.message.slice(0, 500));
+  const miniflareOptions = convertV4MiniflareOptions({
+    resourcePersistencePath: join(work, "state"),
+    inspectorPort: options.inspectorPort,
+    handleStructuredLogs: (log: { level: string; message: string }) => {
+      if (log.level !== "error") return;
+      errors.count++;
+      if (errors.first.length < 5) errors.first.push(log.message.slice(0, 500));
+    },
+    workers: [
+      { ...sluiceOptions, name: "sluice", ...moduleOf(sluiceBundle) },
+      {
+        ...sluiceOptions,
+        name: "sluice-naive",
+        ...moduleOf(naiveBundle),
+        durableObjects: {
+          ...(workerOptions.durableObjects as object),
+          PARTITION: { className: "NaivePartition", useSQLite: true },
+        },
       },
-      workers: [
-        { ...sluiceOptions, name: "sluice", ...moduleOf(sluiceBundle) },
-        {
-          ...sluiceOptions,
-          name: "sluice-naive",
-          ...moduleOf(naiveBundle),
-          durableObjects: {
-            ...(workerOptions.durableObjects as object),
-            PARTITION: { className: "NaivePartition", useSQLite: true },
-          },
+      {
+        name: "hello",
+        ...moduleOf(helloBundle),
+        compatibilityDate: workerOptions.compatibilityDate,
+        compatibilityFlags: workerOptions.compatibilityFlags,
+        unsafeDirectSockets: directSocket,
+      },
+      {
+        name: "raw-sqlite",
+        ...moduleOf(rawBundle),
+        compatibilityDate: workerOptions.compatibilityDate,
+        compatibilityFlags: workerOptions.compatibilityFlags,
+        durableObjects: { RAW_SQLITE: { className: "RawSqlite", useSQLite: true } },
+        unsafeDirectSockets: directSocket,
+      },
+      {
+        name: "partition-driver",
+        ...moduleOf(driverBundle),
+        compatibilityDate: workerOptions.compatibilityDate,
+        compatibilityFlags: workerOptions.compatibilityFlags,
+        durableObjects: {
+          PARTITION: { className: "Partition", useSQLite: true },
+          NAIVE_PARTITION: { className: "NaivePartition", useSQLite: true },
         },
-        {
-          name: "hello",
-          ...moduleOf(helloBundle),
-          compatibilityDate: workerOptions.compatibilityDate,
-          compatibilityFlags: workerOptions.compatibilityFlags,
-          unsafeDirectSockets: directSocket,
-        },
-        {
-          name: "raw-sqlite",
-          ...moduleOf(rawBundle),
-          compatibilityDate: workerOptions.compatibilityDate,
-          compatibilityFlags: workerOptions.compatibilityFlags,
-          durableObjects: { RAW_SQLITE: { className: "RawSqlite", useSQLite: true } },
-          unsafeDirectSockets: directSocket,
-        },
-        {
-          name: "partition-driver",
-          ...moduleOf(driverBundle),
-          compatibilityDate: workerOptions.compatibilityDate,
-          compatibilityFlags: workerOptions.compatibilityFlags,
-          durableObjects: {
-            PARTITION: { className: "Partition", useSQLite: true },
-            NAIVE_PARTITION: { className: "NaivePartition", useSQLite: true },
-          },
-          unsafeDirectSockets: directSocket,
-        },
-      ],
-    }),
-  );
+        unsafeDirectSockets: directSocket,
+      },
+    ],
+  });
+  const mf = new Miniflare(miniflareOptions);
   await mf.ready;
   const origin = async (name: string) => (await mf.unsafeGetDirectURL(name)).origin as string;
-  const [workerdPid] = childrenNamed("workerd");
-  let stopped: Promise<void> | undefined;
-  return {
+  const locate = async () => ({
     origins: {
       sluice: await origin("sluice"),
       naive: await origin("sluice-naive"),
@@ -196,9 +208,20 @@ async function startIn(
       rawSqlite: await origin("raw-sqlite"),
       partitionDriver: await origin("partition-driver"),
     },
-    workerdPid: workerdPid ?? -1,
+    workerdPid: childrenNamed("workerd")[0] ?? -1,
+  });
+  let stopped: Promise<void> | undefined;
+  const runtime: Runtime = {
+    ...(await locate()),
     bundles: { sluice: sluiceBundle, partitionDriver: driverBundle },
     errors,
+    inspectorPort: options.inspectorPort,
+    restart: async ({ inspectorPort } = {}) => {
+      // Miniflare restarts workerd on every setOptions; the storage directory stays.
+      if (inspectorPort !== undefined) miniflareOptions.inspectorPort = inspectorPort;
+      await mf.setOptions(miniflareOptions);
+      Object.assign(runtime, await locate(), { inspectorPort: miniflareOptions.inspectorPort });
+    },
     stop: () => {
       stopped ??= (mf.dispose() as Promise<void>).finally(() =>
         rmSync(work, { recursive: true, force: true }),
@@ -206,4 +229,5 @@ async function startIn(
       return stopped;
     },
   };
+  return runtime;
 }

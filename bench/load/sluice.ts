@@ -9,9 +9,11 @@ export interface SluiceTarget {
   queue: string;
   /** Messages asked for per receive call. */
   receiveMax: number;
+  /** Every message carries a dedupId of its own (a UUID). */
+  dedup?: boolean;
 }
 
-interface ReceivedMessage {
+export interface ReceivedMessage {
   receipt: string;
   body: BenchBody;
 }
@@ -26,6 +28,8 @@ export class SluiceDriver implements Driver {
   /** Producers and consumers get separate connections, so long polls never queue sends. */
   readonly #producers: Pool;
   readonly #consumers: Pool;
+  /** HTTP requests made, by kind: each is one Worker request on Cloudflare's bill. */
+  readonly requests = { send: 0, receive: 0, ack: 0, other: 0 };
 
   constructor(target: SluiceTarget) {
     this.#target = target;
@@ -45,8 +49,10 @@ export class SluiceDriver implements Driver {
   }
 
   async send(bodies: BenchBody[]): Promise<SendResult> {
-    const payload =
-      bodies.length === 1 ? { body: bodies[0] } : { messages: bodies.map((body) => ({ body })) };
+    const message = (body: BenchBody) =>
+      this.#target.dedup ? { body, dedupId: crypto.randomUUID() } : { body };
+    const payload = bodies.length === 1 ? message(bodies[0]) : { messages: bodies.map(message) };
+    this.requests.send++;
     try {
       const answer = await this.#producers.request({
         path: this.#paths.messages,
@@ -71,13 +77,13 @@ export class SluiceDriver implements Driver {
     let running = true;
     const consume = async () => {
       while (running) {
-        const messages = await this.#receive();
+        const messages = await this.receive(this.#target.receiveMax);
         if (messages.length === 0) continue;
         onMessages(
           messages.map((message) => message.body),
           performance.now(),
         );
-        await this.#post(this.#paths.ack, { receipts: messages.map((m) => m.receipt) });
+        await this.ack(messages);
       }
     };
     const loops = Array.from({ length: count }, consume);
@@ -90,6 +96,7 @@ export class SluiceDriver implements Driver {
   }
 
   async depth(): Promise<number | null> {
+    this.requests.other++;
     const answer = await this.#consumers.request({
       path: this.#paths.queue,
       method: "GET",
@@ -109,12 +116,18 @@ export class SluiceDriver implements Driver {
     await Promise.all([this.#producers.close(), this.#consumers.close()]);
   }
 
-  async #receive(): Promise<ReceivedMessage[]> {
-    const answer = await this.#post(this.#paths.receive, {
-      max: this.#target.receiveMax,
-      wait: RECEIVE_WAIT_SECONDS,
-    });
+  /** One receive call (a long poll); a refusal or an error reads as nothing received. */
+  async receive(max: number): Promise<ReceivedMessage[]> {
+    this.requests.receive++;
+    const answer = await this.#post(this.#paths.receive, { max, wait: RECEIVE_WAIT_SECONDS });
     return (answer as { messages?: ReceivedMessage[] } | null)?.messages ?? [];
+  }
+
+  /** Acks the messages in one call; returns how many the queue acked (0 when refused). */
+  async ack(messages: ReceivedMessage[]): Promise<number> {
+    this.requests.ack++;
+    const answer = await this.#post(this.#paths.ack, { receipts: messages.map((m) => m.receipt) });
+    return (answer as { acked?: number } | null)?.acked ?? 0;
   }
 
   /** A consumer's call; a refusal (shed, error) counts as an empty answer after a short pause. */

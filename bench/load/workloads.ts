@@ -28,6 +28,8 @@ export interface SendResultSummary {
   /** Time from sending a request to its confirmation. */
   latency: LatencySummary | null;
   refused: Statuses;
+  /** CPU seconds the server used inside the measured window, when its clock was given. */
+  serverCpuSeconds: number | null;
 }
 
 /**
@@ -37,10 +39,17 @@ export interface SendResultSummary {
 export async function closedLoopSend(
   driver: Driver,
   options: { senders: number; batch: number; warmupMs: number; durationMs: number },
+  serverCpuClock?: () => number,
 ): Promise<SendResultSummary> {
   const start = performance.now();
   const windowStart = start + options.warmupMs;
   const end = windowStart + options.durationMs;
+  const cpuAt: number[] = [];
+  const readCpu = () => serverCpuClock && cpuAt.push(serverCpuClock());
+  const cpuTimers = [
+    setTimeout(readCpu, options.warmupMs),
+    setTimeout(readCpu, options.warmupMs + options.durationMs),
+  ];
   const latencies: number[] = [];
   const refused: Statuses = {};
   let messages = 0;
@@ -58,7 +67,9 @@ export async function closedLoopSend(
     }
   };
   await Promise.all(Array.from({ length: options.senders }, sender));
+  for (const timer of cpuTimers) clearTimeout(timer);
   return {
+    serverCpuSeconds: cpuAt.length === 2 ? cpuAt[1] - cpuAt[0] : null,
     rate: perSecond(messages, options.durationMs),
     requestRate: perSecond(requests, options.durationMs),
     messages,

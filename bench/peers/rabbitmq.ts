@@ -11,6 +11,8 @@ import type { BenchBody } from "../load/body.ts";
 import type { Consumers, Driver, SendResult } from "../load/driver.ts";
 import { type Server, startServer } from "./server.ts";
 
+/** The server script of Debian's rabbitmq-server package. */
+export const RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 const PORT = 35672;
 const DIST_PORT = 35673;
 const EPMD_PORT = "34369";
@@ -21,7 +23,7 @@ const PREFETCH = 100;
 export function startRabbitMQ(): Promise<Server> {
   return startServer({
     name: "rabbitmq",
-    command: "/usr/lib/rabbitmq/bin/rabbitmq-server",
+    command: RABBITMQ_SERVER,
     args: () => [],
     env: (dir) => {
       writeFileSync(join(dir, "enabled_plugins"), "[].\n");

@@ -4,13 +4,16 @@
  * the method, path, query, the headers named in SignedHeaders and the SHA-256 of the exact
  * body bytes, so a body changed on the way is refused. Any region is accepted (it names the
  * queues' ARNs); the service must be `sqs`. The admin token has no key id and cannot sign:
- * administer queues through SQS with an API key that has the admin scope.
+ * administer queues through SQS with an API key that has the admin scope. Without a seal key
+ * (`SLUICE_SEAL_KEY`, core/deployment.ts) no secret can be unsealed: every request is refused
+ * with AccessDenied saying so.
  *
  * Keys are looked up through auth.ts, cached as Bearer keys are: a revoked key stops signing at
  * once in the isolate that revoked it, in others within `KEY_CACHE_MS`. An access key id
  * without the shape of a key id is refused without asking the catalog.
  */
 
+import { sealKeyProblem } from "../../../core/deployment.ts";
 import { sha256Hex, toHex } from "../../../core/hex.ts";
 import {
   type Principal,
@@ -165,6 +168,8 @@ export async function verifySignature(
   request: Request,
   body: Uint8Array,
 ): Promise<Signer> {
+  const sealProblem = sealKeyProblem(env);
+  if (sealProblem !== null) throw sqsError("AccessDenied", sealProblem);
   if (new URL(request.url).searchParams.has("X-Amz-Signature")) {
     throw incomplete("presigned URLs are not supported; sign with the Authorization header");
   }
