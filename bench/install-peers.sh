@@ -6,7 +6,8 @@
 set -euo pipefail
 
 missing=()
-command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+# The server script bench/peers/rabbitmq.ts starts.
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || missing+=(rabbitmq-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -130,7 +130,7 @@ for (const ratio of results.ratios.filter(
   (r) => r.target || REQUIRED_IDS.includes(r.id as never),
 )) {
   if (ratio.error) {
-    console.log(`  ${ratio.id}: NOT MEASURED: ${ratio.error}`);
+    if (runs("sluice")) console.log(`  ${ratio.id}: NOT MEASURED: ${ratio.error}`);
     continue;
   }
   const verdict = ratio.met === undefined ? "" : ratio.met ? "  met" : "  NOT met";
