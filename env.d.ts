@@ -4,6 +4,7 @@ declare namespace Cloudflare {
     PARTITION: DurableObjectNamespace<import("./durable-objects/partition.ts").Partition>;
     DEAD_LETTERS: DurableObjectNamespace<import("./durable-objects/dead-letters.ts").DeadLetters>;
     CATALOG: DurableObjectNamespace<import("./durable-objects/catalog.ts").Catalog>;
+    SCHEDULER: DurableObjectNamespace<import("./durable-objects/scheduler.ts").Scheduler>;
     SUBSCRIPTION: DurableObjectNamespace<import("./worker/doors/websocket.ts").Subscription>;
     /** The dashboard's built files, dashboard/dist ([assets] in wrangler.toml). */
     ASSETS: Fetcher;

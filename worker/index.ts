@@ -8,6 +8,7 @@ import { handleSqs, isSqsRequest } from "./doors/sqs/door.ts";
 export { Catalog } from "../durable-objects/catalog.ts";
 export { DeadLetters } from "../durable-objects/dead-letters.ts";
 export { Partition } from "../durable-objects/partition.ts";
+export { Scheduler } from "../durable-objects/scheduler.ts";
 export { SluiceRpc } from "./doors/rpc.ts";
 export { Subscription } from "./doors/websocket.ts";
 
