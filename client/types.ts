@@ -195,6 +195,8 @@ export interface QueueStats {
   sent: number;
   acked: number;
   backlogBytes: number;
+  /** What the queue's partitions cost since each last started: statements and rows billed. */
+  usage: { requests: number; statements: number; rowsRead: number; rowsWritten: number };
 }
 
 export interface QueueDefinition {

@@ -10,15 +10,35 @@ export const MAX_BATCH = 100;
 export type ContentType = "application/json" | "text/plain" | "application/octet-stream";
 
 /**
- * Sent with every partition call: who the partition is and the configuration it runs under.
- * The partition keeps the newest `configVersion` it has seen, so its alarm (which has no
- * caller) runs under the configuration of the last call.
+ * Sent with every partition call: what only the caller knows, the configuration the queue runs
+ * under. The partition knows who it is from its name (`<queue>/<index>`), and keeps the newest
+ * `configVersion` it has seen, so its alarm (which has no caller) runs under the configuration
+ * of the last call.
  */
 export interface PartitionContext {
-  queue: string;
-  partition: number;
   config: QueueConfig;
   configVersion: number;
+}
+
+/**
+ * A lease as the partition names it: the message's seq and the lease's token. The router
+ * decodes a receipt (receipt.ts) once, sends it to the partition it names, and passes these.
+ */
+export interface LeaseRef {
+  seq: number;
+  token: string;
+}
+
+/**
+ * What a partition's storage work cost, cumulative since the object last started: the figures
+ * Cloudflare bills. `requests` counts RPC calls and alarms; `statements`, `rowsRead` and
+ * `rowsWritten` count every SQL statement the partition ran (cursor.rowsRead/rowsWritten).
+ */
+export interface PartitionUsage {
+  requests: number;
+  statements: number;
+  rowsRead: number;
+  rowsWritten: number;
 }
 
 /** A message as a producer sends it, already validated by the router. */
@@ -48,7 +68,7 @@ export interface PartitionStats {
   leased: number;
   /** Waiting for a delay or retry backoff to pass. */
   delayed: number;
-  /** Bytes of message bodies held (ready + leased + delayed). */
+  /** Bytes of messages held (ready + leased + delayed), as message-bytes.ts counts them. */
   backlogBytes: number;
   /** sentAt of the oldest message held, or null when empty. */
   oldestSentAt: number | null;
@@ -61,6 +81,7 @@ export interface PartitionStats {
   acked: number;
   nacked: number;
   expired: number;
+  usage: PartitionUsage;
 }
 
 export type SendOutcome =
@@ -99,7 +120,7 @@ export interface PeekedMessage extends Omit<LeasedMessage, "receipt" | "leaseExp
 }
 
 export type ReceiptFailureCode =
-  /** Not a receipt this service issued, or for another partition. */
+  /** Not a receipt this service issued, or for another partition (or not a lease reference). */
   | "receipt_invalid"
   /** The lease ended (expired, or the message was re-leased, acked or dead-lettered). */
   | "receipt_stale";

@@ -11,16 +11,64 @@
  */
 export type SqlValue = string | number | null | ArrayBuffer;
 
-export type Sql = <Row extends Record<string, SqlValue> = Record<string, SqlValue>>(
+export type Sql = (<Row extends Record<string, SqlValue> = Record<string, SqlValue>>(
   strings: TemplateStringsArray,
   ...values: SqlValue[]
-) => SqlStorageCursor<Row>;
+) => SqlStorageCursor<Row>) & {
+  /** Runs SQL text built from fixed parts only (every value bound as `?`), for `insertRows`. */
+  text<Row extends Record<string, SqlValue>>(
+    query: string,
+    ...values: SqlValue[]
+  ): SqlStorageCursor<Row>;
+};
 
-export function sqlOf(storage: DurableObjectStorage): Sql {
-  return <Row extends Record<string, SqlValue>>(
+/** What an object's statements cost, cumulative: the figures Cloudflare bills. */
+export interface SqlUsage {
+  statements: number;
+  rowsRead: number;
+  rowsWritten: number;
+}
+
+/**
+ * Counts every statement run through one `Sql` and the rows it read and wrote. A cursor's row
+ * counts grow while it is consumed, so each is added once the next statement starts or the
+ * usage is read, by which time its caller has consumed it.
+ */
+export class SqlMeter {
+  #usage: SqlUsage = { statements: 0, rowsRead: 0, rowsWritten: 0 };
+  #open: SqlStorageCursor<Record<string, SqlValue>>[] = [];
+
+  track<Row extends Record<string, SqlValue>>(cursor: SqlStorageCursor<Row>): void {
+    this.#settle();
+    this.#usage.statements++;
+    this.#open.push(cursor as unknown as SqlStorageCursor<Record<string, SqlValue>>);
+  }
+
+  get usage(): SqlUsage {
+    this.#settle();
+    return { ...this.#usage };
+  }
+
+  #settle(): void {
+    for (const cursor of this.#open) {
+      this.#usage.rowsRead += cursor.rowsRead;
+      this.#usage.rowsWritten += cursor.rowsWritten;
+    }
+    this.#open = [];
+  }
+}
+
+export function sqlOf(storage: DurableObjectStorage, meter: SqlMeter = new SqlMeter()): Sql {
+  const text = <Row extends Record<string, SqlValue>>(query: string, ...values: SqlValue[]) => {
+    const cursor = storage.sql.exec<Row>(query, ...values);
+    meter.track(cursor);
+    return cursor;
+  };
+  const sql = <Row extends Record<string, SqlValue>>(
     strings: TemplateStringsArray,
     ...values: SqlValue[]
-  ) => storage.sql.exec<Row>(strings.join("?"), ...values);
+  ) => text<Row>(strings.join("?"), ...values);
+  return Object.assign(sql, { text });
 }
 
 /** Most values one statement may bind: a limit of Durable Object SQLite. */
@@ -32,7 +80,7 @@ export const MAX_BOUND_PARAMETERS = 100;
  * and `returning` the RETURNING clause: both fixed text; every value is bound as `?`.
  */
 export function insertRows<Row extends Record<string, SqlValue>>(
-  storage: DurableObjectStorage,
+  sql: Sql,
   insert: string,
   rows: SqlValue[][],
   returning: string,
@@ -45,9 +93,7 @@ export function insertRows<Row extends Record<string, SqlValue>>(
   for (let start = 0; start < rows.length; start += perStatement) {
     const chunk = rows.slice(start, start + perStatement);
     const values = Array(chunk.length).fill(tuple).join(", ");
-    returned.push(
-      ...storage.sql.exec<Row>(`${insert} VALUES ${values} ${returning}`, ...chunk.flat()),
-    );
+    returned.push(...sql.text<Row>(`${insert} VALUES ${values} ${returning}`, ...chunk.flat()));
   }
   return returned;
 }
@@ -82,8 +128,11 @@ export type Migration = (sql: Sql) => void;
  * Brings the schema up to date from the constructor: a `schema_version` row says how many
  * steps already ran, and only the missing ones run, in one transaction with the new version.
  */
-export function migrate(storage: DurableObjectStorage, steps: readonly Migration[]): void {
-  const sql = sqlOf(storage);
+export function migrate(
+  storage: DurableObjectStorage,
+  steps: readonly Migration[],
+  sql: Sql = sqlOf(storage),
+): void {
   storage.transactionSync(() => {
     sql`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`;
     const row = sql<{ version: number }>`SELECT version FROM schema_version`.toArray()[0];

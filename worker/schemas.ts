@@ -208,6 +208,13 @@ export const QueueStatsSchema = z.object({
   sent: z.number().int(),
   acked: z.number().int(),
   backlogBytes: z.number().int(),
+  /** What the queue's partitions cost since each last started (statements and rows billed). */
+  usage: z.object({
+    requests: z.number().int(),
+    statements: z.number().int(),
+    rowsRead: z.number().int(),
+    rowsWritten: z.number().int(),
+  }),
 });
 
 export const QueueDefinitionSchema = z.object({ name: z.string(), config: QueueConfigSchema });

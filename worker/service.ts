@@ -14,8 +14,10 @@ import type {
   ItemFailure,
   LeasedMessage,
   NewMessage,
+  LeaseRef,
   PartitionContext,
   PartitionStats,
+  PartitionUsage,
 } from "../core/contract.ts";
 import { MAX_BATCH } from "../core/contract.ts";
 import { messageBytes } from "../core/message-bytes.ts";
@@ -77,13 +79,9 @@ function deadLetters(env: Env, queue: string) {
   return env.DEAD_LETTERS.getByName(queue);
 }
 
-function contextOf(record: QueueRecord, index: number): PartitionContext {
-  return {
-    queue: record.name,
-    partition: index,
-    config: record.config,
-    configVersion: record.version,
-  };
+/** What a partition call carries: the partition knows its queue and index from its name. */
+function contextOf(record: QueueRecord): PartitionContext {
+  return { config: record.config, configVersion: record.version };
 }
 
 function partitionIndexes(record: QueueRecord): number[] {
@@ -145,7 +143,7 @@ function eachPartition<R>(
 ): Promise<R[]> {
   return Promise.all(
     partitionIndexes(record).map((index) =>
-      call(partition(env, record.name, index), contextOf(record, index)),
+      call(partition(env, record.name, index), contextOf(record)),
     ),
   );
 }
@@ -288,7 +286,20 @@ async function statsOf(env: Env, record: QueueRecord): Promise<QueueStats> {
     sent: sum("sent"),
     acked: sum("acked"),
     backlogBytes: sum("backlogBytes"),
+    usage: sumUsage(partitions.map((stats) => stats.usage)),
   };
+}
+
+/** What the queue's partitions cost since each last started: an operator metric. */
+function sumUsage(usages: PartitionUsage[]): PartitionUsage {
+  const total: PartitionUsage = { requests: 0, statements: 0, rowsRead: 0, rowsWritten: 0 };
+  for (const usage of usages) {
+    total.requests += usage.requests;
+    total.statements += usage.statements;
+    total.rowsRead += usage.rowsRead;
+    total.rowsWritten += usage.rowsWritten;
+  }
+  return total;
 }
 
 // ───────────────────────────── messages ─────────────────────────────
@@ -347,7 +358,7 @@ async function sendToQueue(
       const batch = indexes.map((index) => messages[index]);
       let outcome: Awaited<ReturnType<Partition["send"]>>;
       try {
-        outcome = await partition(env, name, target).send(contextOf(record, target), batch);
+        outcome = await partition(env, name, target).send(contextOf(record), batch);
       } catch (error) {
         if (!isOverloaded(error)) throw error;
         const detail = `partition ${target} of queue '${name}' is overloaded; retry shortly`;
@@ -391,7 +402,7 @@ export const receiveMessages = onQueue(
     if (outOfRange) return outOfRange;
 
     const lease = async (index: number, max: number, waitMs: number) => {
-      const answer = await partition(env, name, index).receive(contextOf(record, index), {
+      const answer = await partition(env, name, index).receive(contextOf(record), {
         max,
         waitMs,
         ...(options.visibilityTimeout === undefined
@@ -476,8 +487,9 @@ async function sweep(order: number[], max: number, lease: Lease): Promise<Leased
 type Settled<R> = { outcomes: R[]; failed: ReceiptFailure[] };
 
 /**
- * Sends each receipt to the partition it names, one call per partition. Receipts that are
- * not ours, or whose partition is overloaded, fail per item; the rest settle.
+ * Sends each receipt to the partition it names, one call per partition, decoded once here:
+ * the partition gets the lease references (seq and token). Receipts that are not ours, or
+ * whose partition is overloaded, fail per item; the rest settle.
  */
 async function settle<R extends { failed: ItemFailure[]; stats: PartitionStats }>(
   env: Env,
@@ -486,15 +498,19 @@ async function settle<R extends { failed: ItemFailure[]; stats: PartitionStats }
   call: (
     stub: DurableObjectStub<Partition>,
     context: PartitionContext,
-    receipts: string[],
+    leases: LeaseRef[],
   ) => Promise<R>,
 ): Promise<Settled<R>> {
   const failures: { index: number; failure: ReceiptFailure }[] = [];
   const fail = (index: number, code: ReceiptFailure["code"]) =>
     failures.push({ index, failure: { receipt: receipts[index], code } });
+  const leases: LeaseRef[] = [];
   const groups = groupByPartition(receipts, (receipt, index) => {
     const decoded = decodeReceipt(receipt);
-    if (decoded !== null && decoded.partition < record.config.partitions) return decoded.partition;
+    if (decoded !== null && decoded.partition < record.config.partitions) {
+      leases[index] = { seq: decoded.seq, token: decoded.token };
+      return decoded.partition;
+    }
     fail(index, "receipt_invalid");
     return null;
   });
@@ -504,8 +520,8 @@ async function settle<R extends { failed: ItemFailure[]; stats: PartitionStats }
       try {
         const outcome = await call(
           partition(env, record.name, target),
-          contextOf(record, target),
-          indexes.map((index) => receipts[index]),
+          contextOf(record),
+          indexes.map((index) => leases[index]),
         );
         recordLoad(record.name, outcome.stats);
         for (const item of outcome.failed) fail(indexes[item.index], item.code);
@@ -586,7 +602,7 @@ export const peekMessages = onQueue(
     const indexes = query.partition === undefined ? partitionIndexes(record) : [query.partition];
     const pages = await Promise.all(
       indexes.map((index) =>
-        partition(env, record.name, index).peek(contextOf(record, index), {
+        partition(env, record.name, index).peek(contextOf(record), {
           limit: query.limit,
           ...(query.after === undefined ? {} : { after: query.after }),
         }),

@@ -3,11 +3,18 @@
  * the baseline that shows what group commit buys. Same router, same front path; the
  * benchmark binds PARTITION to NaivePartition.
  */
+
+import type { RoundStrategy } from "../../durable-objects/partition/group-commit.ts";
 import { Partition } from "../../durable-objects/partition.ts";
 
 export * from "../../worker/index.ts";
 export { default } from "../../worker/index.ts";
 
+/** One send per commit round: no sharing of transactions or syncs. */
+export const oneSendPerRound: RoundStrategy = () => 1;
+
 export class NaivePartition extends Partition {
-  protected override readonly groupCommit = false;
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env, oneSendPerRound);
+  }
 }

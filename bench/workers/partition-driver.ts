@@ -5,14 +5,43 @@
  */
 import type { NewMessage, PartitionContext } from "../../core/contract.ts";
 import { DEFAULT_QUEUE_CONFIG } from "../../core/queue-config.ts";
-import type { Partition } from "../../durable-objects/partition.ts";
+import { type RoundStrategy, takeAll } from "../../durable-objects/partition/group-commit.ts";
+import { Partition as Deployed } from "../../durable-objects/partition.ts";
+import { oneSendPerRound } from "./naive.ts";
 
-export { Partition } from "../../durable-objects/partition.ts";
-export { NaivePartition } from "./naive.ts";
+/** A partition that counts its commit rounds (storage transactions written for sends). */
+class CountingPartition extends Deployed {
+  #rounds = 0;
+
+  constructor(ctx: DurableObjectState, env: Env, strategy: RoundStrategy) {
+    super(ctx, env, (waiting) => {
+      this.#rounds++;
+      return strategy(waiting);
+    });
+  }
+
+  get rounds(): number {
+    return this.#rounds;
+  }
+}
+
+/** The deployed partition, counting rounds. */
+export class Partition extends CountingPartition {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env, takeAll);
+  }
+}
+
+/** The naive baseline (naive.ts): one send per round, counting rounds. */
+export class NaivePartition extends CountingPartition {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env, oneSendPerRound);
+  }
+}
 
 interface DriverEnv {
-  PARTITION: DurableObjectNamespace<Partition>;
-  NAIVE_PARTITION: DurableObjectNamespace<Partition>;
+  PARTITION: DurableObjectNamespace<CountingPartition>;
+  NAIVE_PARTITION: DurableObjectNamespace<CountingPartition>;
 }
 
 interface Drive {
@@ -31,8 +60,6 @@ export default {
     const queue = `drive-${crypto.randomUUID()}`;
     const partition = namespace.getByName(`${queue}/0`);
     const context: PartitionContext = {
-      queue,
-      partition: 0,
       config: { ...DEFAULT_QUEUE_CONFIG, ordering: "unordered" },
       configVersion: 1,
     };
@@ -52,7 +79,7 @@ export default {
     };
     await Promise.all(Array.from({ length: drive.senders }, sender));
     const elapsedMs = Date.now() - start;
-    const transactions = await partition.sendTransactions;
+    const transactions = await partition.rounds;
     return Response.json({ sent, sends: sent / drive.batch, elapsedMs, transactions });
   },
 } satisfies ExportedHandler<DriverEnv>;

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import type { DeadMessage } from "../../core/contract.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
 import {
+  leases,
   messages,
   openPartition,
   receiveNow,
@@ -121,7 +122,7 @@ describe("a dead-letter hand-off whose answer is lost", () => {
       };
     });
 
-    await partition.stub.nack(partition.context, [leased.receipt], { reason: "bad" });
+    await partition.stub.nack(partition.context, leases([leased.receipt]), { reason: "bad" });
     await partition.runAlarm();
     const [pending] = await partition.rows<{ tries: number; next_attempt_at: number }>(
       "SELECT tries, next_attempt_at FROM dead_letter_outbox",

@@ -7,8 +7,14 @@
  */
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { MAX_BATCH, type NewMessage, type PartitionContext } from "../../core/contract.ts";
+import {
+  type LeaseRef,
+  MAX_BATCH,
+  type NewMessage,
+  type PartitionContext,
+} from "../../core/contract.ts";
 import { QueueConfigSchema } from "../../core/queue-config.ts";
+import { decodeReceipt } from "../../core/receipt.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
 import { rowsOf } from "./sql.ts";
 
@@ -17,11 +23,21 @@ export const START = Date.UTC(2040, 0, 1);
 export type PartitionStub = DurableObjectStub<Partition>;
 
 export function contextFor(
-  queue: string,
   config: Record<string, unknown> = {},
   configVersion = 1,
 ): PartitionContext {
-  return { queue, partition: 0, config: QueueConfigSchema.parse(config), configVersion };
+  return { config: QueueConfigSchema.parse(config), configVersion };
+}
+
+/**
+ * Receipts as the router hands them to a partition: decoded to lease references. Text that
+ * is not a receipt becomes a reference no partition issued (seq 0), as a forged one would be.
+ */
+export function leases(receipts: string[]): LeaseRef[] {
+  return receipts.map((receipt) => {
+    const decoded = decodeReceipt(receipt);
+    return decoded ? { seq: decoded.seq, token: decoded.token } : { seq: 0, token: receipt };
+  });
 }
 
 /** A JSON message; `fields` adds key, dedupId, delaySeconds, priority, headers. */
@@ -81,7 +97,7 @@ export async function openPartition(config: Record<string, unknown> = {}): Promi
   return {
     queue,
     stub,
-    context: contextFor(queue, config),
+    context: contextFor(config),
     now: () => now,
     advance(ms) {
       now += ms;

@@ -279,8 +279,11 @@ export class PartitionModel {
     }
   }
 
-  /** Stats as the object reports them, less pendingDeadLetters, which races the hand-off. */
-  stats(): Omit<PartitionStats, "pendingDeadLetters"> {
+  /**
+   * Stats as the object reports them, less pendingDeadLetters, which races the hand-off, and
+   * usage, which measures the storage rather than the semantics.
+   */
+  stats(): Omit<PartitionStats, "pendingDeadLetters" | "usage"> {
     const count = (state: ModelMessage["state"]) =>
       this.messages.filter((m) => m.state === state).length;
     return {

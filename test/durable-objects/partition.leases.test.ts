@@ -3,11 +3,13 @@ import { describe, expect, it } from "vitest";
 import { decodeReceipt, encodeReceipt } from "../../core/receipt.ts";
 import {
   bodies,
+  leases,
   message,
   messages,
   openPartition,
   peek,
   receiveNow,
+  sendOk,
   type TestPartition,
 } from "./partition-fixtures.ts";
 
@@ -47,40 +49,62 @@ describe("leases", () => {
   });
 });
 
+describe("answer size", () => {
+  it("finding 4: a receive larger than the RPC limit leases only what it answers", async () => {
+    const partition = await openPartition({ ordering: "unordered", maxMessageBytes: 1024 * 1024 });
+    const megabyte = "x".repeat(1_000_000 - 2);
+    // 33 MB of bodies: more than one RPC answer may carry (32 MiB). Sent in three calls, as a
+    // send is an RPC too.
+    for (let call = 0; call < 3; call++) {
+      await sendOk(
+        partition,
+        messages(11).map((m) => ({ ...m, body: JSON.stringify(megabyte) })),
+      );
+    }
+
+    const { messages: leased, stats } = await receiveNow(partition, 100);
+    expect(leased.length).toBeGreaterThan(0);
+    expect(leased.length).toBeLessThan(33);
+    expect(stats).toMatchObject({ leased: leased.length, ready: 33 - leased.length });
+    // What was not answered is not leased: the next receive gets it.
+    const { messages: rest } = await receiveNow(partition, 100);
+    expect(rest.length).toBeGreaterThan(0);
+    expect(new Set([...leased, ...rest].map((m) => m.seq)).size).toBe(leased.length + rest.length);
+  });
+});
+
 describe("ack", () => {
   it("deletes the message and refuses the same receipt again as stale", async () => {
     const partition = await openPartition();
     const [leased] = await sendAndLease(partition);
 
-    const first = await partition.stub.ack(partition.context, [leased.receipt]);
+    const first = await partition.stub.ack(partition.context, leases([leased.receipt]));
     expect(first).toMatchObject({ acked: 1, failed: [], stats: { leased: 0, acked: 1 } });
     expect(await peek(partition)).toEqual([]);
 
-    const again = await partition.stub.ack(partition.context, [leased.receipt]);
+    const again = await partition.stub.ack(partition.context, leases([leased.receipt]));
     expect(again).toMatchObject({ acked: 0, failed: [{ index: 0, code: "receipt_stale" }] });
   });
 
-  it("answers per item: invalid receipts, receipts of another partition, stale ones", async () => {
+  it("answers per item: references it never issued, stale ones", async () => {
     const partition = await openPartition({ ordering: "unordered" });
     const leased = await sendAndLease(partition, 2);
     const decoded = decodeReceipt(leased[0].receipt);
     if (!decoded) throw new Error("undecodable receipt");
-    const otherPartition = encodeReceipt({ ...decoded, partition: 3 });
     const wrongToken = encodeReceipt({ ...decoded, token: "0".repeat(32) });
 
     const outcome = await partition.stub.ack(partition.context, [
-      "not a receipt",
-      otherPartition,
-      wrongToken,
-      leased[1].receipt,
-      "",
+      ...leases(["not a receipt", wrongToken, leased[1].receipt, ""]),
+      { seq: decoded.seq, token: "not hex" },
+      { seq: -1, token: decoded.token },
     ]);
     expect(outcome.acked).toBe(1);
     expect(outcome.failed).toEqual([
       { index: 0, code: "receipt_invalid" },
-      { index: 1, code: "receipt_invalid" },
-      { index: 2, code: "receipt_stale" },
+      { index: 1, code: "receipt_stale" },
+      { index: 3, code: "receipt_invalid" },
       { index: 4, code: "receipt_invalid" },
+      { index: 5, code: "receipt_invalid" },
     ]);
     expect(bodies(await peek(partition))).toEqual([0]);
   });
@@ -90,7 +114,7 @@ describe("ack", () => {
     const [leased] = await sendAndLease(partition, 1, 10);
     partition.advance(10_000);
 
-    const outcome = await partition.stub.ack(partition.context, [leased.receipt]);
+    const outcome = await partition.stub.ack(partition.context, leases([leased.receipt]));
     expect(outcome.failed).toEqual([{ index: 0, code: "receipt_stale" }]);
     expect(outcome.stats).toMatchObject({ acked: 0, leased: 0 });
   });
@@ -102,7 +126,10 @@ describe("ack", () => {
     const [second] = (await receiveNow(partition)).messages;
     expect(second.seq).toBe(first.seq);
 
-    const outcome = await partition.stub.ack(partition.context, [first.receipt, second.receipt]);
+    const outcome = await partition.stub.ack(
+      partition.context,
+      leases([first.receipt, second.receipt]),
+    );
     expect(outcome).toMatchObject({ acked: 1, failed: [{ index: 0, code: "receipt_stale" }] });
   });
 
@@ -110,7 +137,7 @@ describe("ack", () => {
     const partition = await openPartition();
     const [leased] = await sendAndLease(partition);
     await partition.stub.purge(partition.context);
-    const outcome = await partition.stub.ack(partition.context, [leased.receipt]);
+    const outcome = await partition.stub.ack(partition.context, leases([leased.receipt]));
     expect(outcome.failed).toEqual([{ index: 0, code: "receipt_stale" }]);
   });
 });
@@ -120,7 +147,7 @@ describe("nack", () => {
     const partition = await openPartition({ ordering: "unordered", retry: NO_JITTER });
     const [leased] = await sendAndLease(partition);
 
-    const outcome = await partition.stub.nack(partition.context, [leased.receipt], {
+    const outcome = await partition.stub.nack(partition.context, leases([leased.receipt]), {
       reason: "payment service down",
     });
     expect(outcome).toMatchObject({ retried: 1, deadLettered: 0, failed: [] });
@@ -142,7 +169,7 @@ describe("nack", () => {
     for (let attempt = 1; attempt <= 3; attempt++) {
       const [leased] = (await receiveNow(partition)).messages;
       expect(leased.attempts).toBe(attempt);
-      await partition.stub.nack(partition.context, [leased.receipt], {});
+      await partition.stub.nack(partition.context, leases([leased.receipt]), {});
       const [waiting] = await peek(partition);
       waits.push(waiting.visibleAt - partition.now());
       partition.advance(waiting.visibleAt - partition.now());
@@ -156,11 +183,7 @@ describe("nack", () => {
       retry: { initialDelay: 100, maxDelay: 100, jitter: true },
     });
     const leased = await sendAndLease(partition, 20);
-    await partition.stub.nack(
-      partition.context,
-      leased.map((m) => m.receipt),
-      {},
-    );
+    await partition.stub.nack(partition.context, leases(leased.map((m) => m.receipt)), {});
     const waits = (await peek(partition)).map((m) => m.visibleAt - partition.now());
     for (const wait of waits) {
       expect(wait).toBeGreaterThanOrEqual(0);
@@ -172,8 +195,8 @@ describe("nack", () => {
   it("waits delaySeconds instead of the backoff when given, 0 meaning at once", async () => {
     const partition = await openPartition({ ordering: "unordered", retry: NO_JITTER });
     const leased = await sendAndLease(partition, 2);
-    await partition.stub.nack(partition.context, [leased[0].receipt], { delaySeconds: 45 });
-    await partition.stub.nack(partition.context, [leased[1].receipt], { delaySeconds: 0 });
+    await partition.stub.nack(partition.context, leases([leased[0].receipt]), { delaySeconds: 45 });
+    await partition.stub.nack(partition.context, leases([leased[1].receipt]), { delaySeconds: 0 });
 
     const [later, now] = await peek(partition);
     expect(later).toMatchObject({ state: "delayed", visibleAt: partition.now() + 45_000 });
@@ -183,11 +206,11 @@ describe("nack", () => {
   it("refuses stale and invalid receipts per item and retries the rest", async () => {
     const partition = await openPartition({ ordering: "unordered" });
     const leased = await sendAndLease(partition, 2);
-    await partition.stub.ack(partition.context, [leased[0].receipt]);
+    await partition.stub.ack(partition.context, leases([leased[0].receipt]));
 
     const outcome = await partition.stub.nack(
       partition.context,
-      [leased[0].receipt, "garbage", leased[1].receipt],
+      leases([leased[0].receipt, "garbage", leased[1].receipt]),
       {},
     );
     expect(outcome).toMatchObject({
@@ -206,17 +229,17 @@ describe("extend", () => {
     const [leased] = await sendAndLease(partition, 1, 10);
     partition.advance(8_000);
 
-    const outcome = await partition.stub.extend(partition.context, [leased.receipt], 60);
+    const outcome = await partition.stub.extend(partition.context, leases([leased.receipt]), 60);
     expect(outcome).toMatchObject({ extended: 1, failed: [] });
     partition.advance(10_000);
     expect((await receiveNow(partition)).messages).toEqual([]);
-    expect((await partition.stub.ack(partition.context, [leased.receipt])).acked).toBe(1);
+    expect((await partition.stub.ack(partition.context, leases([leased.receipt]))).acked).toBe(1);
   });
 
   it("ends the extended lease at the new time", async () => {
     const partition = await openPartition({ retry: { initialDelay: 0 } });
     const [leased] = await sendAndLease(partition, 1, 10);
-    await partition.stub.extend(partition.context, [leased.receipt], 60);
+    await partition.stub.extend(partition.context, leases([leased.receipt]), 60);
 
     partition.advance(60_000);
     const [again] = (await receiveNow(partition)).messages;
@@ -227,7 +250,11 @@ describe("extend", () => {
     const partition = await openPartition();
     const [leased] = await sendAndLease(partition, 1, 10);
     partition.advance(10_000);
-    const outcome = await partition.stub.extend(partition.context, [leased.receipt, "x"], 60);
+    const outcome = await partition.stub.extend(
+      partition.context,
+      leases([leased.receipt, "x"]),
+      60,
+    );
     expect(outcome).toMatchObject({
       extended: 0,
       failed: [
@@ -285,7 +312,7 @@ describe("dead letters", () => {
     const [second] = (await receiveNow(partition)).messages;
     expect(second.attempts).toBe(2);
 
-    const outcome = await partition.stub.nack(partition.context, [second.receipt], {
+    const outcome = await partition.stub.nack(partition.context, leases([second.receipt]), {
       reason: "invalid order",
     });
     expect(outcome).toMatchObject({ retried: 0, deadLettered: 1 });
@@ -330,7 +357,7 @@ describe("dead letters", () => {
     const fates: number[] = [];
     for (let attempt = 1; attempt <= 3; attempt++) {
       const [leased] = (await receiveNow(partition)).messages;
-      const outcome = await partition.stub.nack(partition.context, [leased.receipt], {});
+      const outcome = await partition.stub.nack(partition.context, leases([leased.receipt]), {});
       fates.push(outcome.deadLettered);
     }
     expect(fates).toEqual([0, 0, 1]);
@@ -341,7 +368,7 @@ describe("dead letters", () => {
     const [leased] = await sendAndLease(partition);
     await partition.breakDeadLetters();
 
-    await partition.stub.nack(partition.context, [leased.receipt], { reason: "bad" });
+    await partition.stub.nack(partition.context, leases([leased.receipt]), { reason: "bad" });
     await partition.runAlarm();
     const outbox = await partition.rows<{ seq: number; tries: number; next_attempt_at: number }>(
       "SELECT seq, tries, next_attempt_at FROM dead_letter_outbox",
@@ -365,7 +392,7 @@ describe("dead letters", () => {
     const partition = await openPartition({ maxAttempts: 1 });
     const [leased] = await sendAndLease(partition);
     await partition.breakDeadLetters();
-    await partition.stub.nack(partition.context, [leased.receipt], {});
+    await partition.stub.nack(partition.context, leases([leased.receipt]), {});
     await partition.runAlarm();
 
     // Full jitter draws each wait from zero to the cap (1 s, 2 s, 4 s, ...).
@@ -386,11 +413,7 @@ describe("dead letters", () => {
   it("delivers dead letters in batches when many die at once", async () => {
     const partition = await openPartition({ ordering: "unordered", maxAttempts: 1 });
     const leased = await sendAndLease(partition, 30);
-    await partition.stub.nack(
-      partition.context,
-      leased.map((m) => m.receipt),
-      {},
-    );
+    await partition.stub.nack(partition.context, leases(leased.map((m) => m.receipt)), {});
     await partition.runAlarm();
     expect(await deadLettersOf(partition).count()).toBe(30);
   });

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   bodies,
   contextFor,
+  leases,
   message,
   messages,
   openPartition,
@@ -29,16 +30,16 @@ describe("the alarm", () => {
     expect(await partition.alarmAt()).toBe(start + 60_000);
 
     // Extending the lease moves the alarm with it.
-    await partition.stub.extend(partition.context, [leased.receipt], 900);
+    await partition.stub.extend(partition.context, leases([leased.receipt]), 900);
     expect(await partition.alarmAt()).toBe(start + 600_000);
 
     // Acking the lease and the delayed message leaves nothing due but retention.
-    await partition.stub.ack(partition.context, [leased.receipt]);
+    await partition.stub.ack(partition.context, leases([leased.receipt]));
     partition.advance(600_000);
     await partition.runAlarm();
     const [b] = (await receiveNow(partition, 1, 60)).messages;
     expect(await partition.alarmAt()).toBe(partition.now() + 60_000);
-    await partition.stub.ack(partition.context, [b.receipt]);
+    await partition.stub.ack(partition.context, leases([b.receipt]));
     expect(await partition.alarmAt()).toBeNull();
   });
 
@@ -47,7 +48,7 @@ describe("the alarm", () => {
     await partition.stub.send(partition.context, [message("doomed")]);
     const [leased] = (await receiveNow(partition)).messages;
     await partition.breakDeadLetters();
-    await partition.stub.nack(partition.context, [leased.receipt], {});
+    await partition.stub.nack(partition.context, leases([leased.receipt]), {});
     await partition.runAlarm();
 
     const [row] = await partition.rows<{ next_attempt_at: number }>(
@@ -67,13 +68,14 @@ describe("the alarm", () => {
     await partition.runAlarm();
     await partition.runAlarm();
     const thrice = await partition.stub.peek(partition.context, { limit: 10 });
-    expect(thrice).toEqual(once);
+    // Usage counts the alarms themselves; everything else is as the first alarm left it.
+    expect(withoutUsage(thrice)).toEqual(withoutUsage(once));
     expect(once.messages[0]).toMatchObject({ state: "delayed", attempts: 1 });
   });
 
   it("runs under the newest configuration any call brought", async () => {
     const partition = await openPartition({ maxAttempts: 5 });
-    const newer = contextFor(partition.queue, { maxAttempts: 1 }, 2);
+    const newer = contextFor({ maxAttempts: 1 }, 2);
     await partition.stub.send(newer, [message("m")]);
     // A call with an older configuration (a stale router cache) does not undo it.
     const [leased] = (await receiveNow(partition, 1, 10)).messages;
@@ -112,7 +114,7 @@ describe("retention", () => {
     const [leased] = (await receiveNow(partition, 1, 600)).messages;
 
     partition.advance(60_000);
-    const outcome = await partition.stub.ack(partition.context, [leased.receipt]);
+    const outcome = await partition.stub.ack(partition.context, leases([leased.receipt]));
     expect(outcome.failed).toEqual([{ index: 0, code: "receipt_stale" }]);
     expect(outcome.stats).toMatchObject({ expired: 1, leased: 0 });
   });
@@ -192,7 +194,7 @@ describe("purge", () => {
     await partition.stub.send(partition.context, [message("doomed")]);
     const [leased] = (await receiveNow(partition)).messages;
     await partition.breakDeadLetters();
-    await partition.stub.nack(partition.context, [leased.receipt], {});
+    await partition.stub.nack(partition.context, leases([leased.receipt]), {});
 
     const outcome = await partition.stub.purge(partition.context);
     expect(outcome).toMatchObject({ purged: 0, stats: { pendingDeadLetters: 1 } });
@@ -210,8 +212,8 @@ describe("stats", () => {
       message("delayed", { delaySeconds: 60 }),
     ]);
     const leased = (await receiveNow(partition, 3)).messages;
-    await partition.stub.ack(partition.context, [leased[0].receipt]);
-    await partition.stub.nack(partition.context, [leased[1].receipt], {});
+    await partition.stub.ack(partition.context, leases([leased[0].receipt]));
+    await partition.stub.nack(partition.context, leases([leased[1].receipt]), {});
     await partition.runAlarm();
 
     const stats = await partition.stub.stats(partition.context);
@@ -228,6 +230,12 @@ describe("stats", () => {
       acked: 1,
       nacked: 1,
       expired: 0,
+      usage: {
+        requests: 6,
+        statements: expect.any(Number),
+        rowsRead: expect.any(Number),
+        rowsWritten: expect.any(Number),
+      },
     });
   });
 });
@@ -297,17 +305,20 @@ describe("storage", () => {
     await partition.stub.send(partition.context, [message("dedup", { dedupId: "d" })]);
     const [kept, doomed] = (await receiveNow(partition, 2, 60)).messages;
     await partition.breakDeadLetters();
-    await partition.stub.nack(partition.context, [doomed.receipt], {});
+    await partition.stub.nack(partition.context, leases([doomed.receipt]), {});
     const before = await partition.stub.stats(partition.context);
 
     await partition.restart();
 
-    expect(await partition.stub.stats(partition.context)).toEqual(before);
+    const after = await partition.stub.stats(partition.context);
+    // Usage is counted since the object started: the restarted one has served this call only.
+    expect({ ...after, usage: undefined }).toEqual({ ...before, usage: undefined });
+    expect(after.usage.requests).toBe(1);
     expect(before).toMatchObject({ leased: 1, ready: 2, pendingDeadLetters: 1, sent: 4 });
     const twin = await partition.stub.send(partition.context, [message("dedup", { dedupId: "d" })]);
     expect(twin.ok && twin.messages[0].duplicate).toBe(true);
     // The lease survived: its receipt still acks.
-    expect((await partition.stub.ack(partition.context, [kept.receipt])).acked).toBe(1);
+    expect((await partition.stub.ack(partition.context, leases([kept.receipt]))).acked).toBe(1);
     // The outbox survived, and the restarted instance (with a working env) hands it off when
     // the retry falls due.
     const [row] = await partition.rows<{ next_attempt_at: number }>(
@@ -332,3 +343,8 @@ describe("storage", () => {
     expect(again).toMatchObject({ id: leased.id, attempts: 2 });
   });
 });
+
+/** A peek's answer without the usage figures, which every call moves. */
+function withoutUsage(answer: { stats: { usage: unknown } }) {
+  return { ...answer, stats: { ...answer.stats, usage: undefined } };
+}

@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { NewMessage, PartitionStats } from "../../core/contract.ts";
-import { openPartition, type TestPartition } from "./partition-fixtures.ts";
+import { leases, openPartition, type TestPartition } from "./partition-fixtures.ts";
 import { type ModelReceipt, PartitionModel } from "./partition-model.ts";
 
 /**
@@ -123,9 +123,10 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
   let bodies = 0;
 
   const expectStats = (stats: PartitionStats) => {
-    const { pendingDeadLetters, ...rest } = stats;
+    const { pendingDeadLetters, usage, ...rest } = stats;
     expect(rest).toEqual(model.stats());
     expect(pendingDeadLetters).toBeLessThanOrEqual(model.dead.length);
+    expect(usage.requests).toBeGreaterThan(0);
   };
   const resolve = (picks: ReceiptPick[]) => {
     // Which leases are current depends on what has fallen due by now; the object applies
@@ -209,7 +210,7 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
         const named = resolve(action.picks);
         const real = await partition.stub.ack(
           partition.context,
-          named.map((n) => n.receipt),
+          leases(named.map((n) => n.receipt)),
         );
         const expected = model.ack(named.map((n) => n.lease));
         expect({ acked: real.acked, failed: real.failed }).toEqual(expected);
@@ -221,7 +222,7 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
         const options = { delaySeconds: action.delaySeconds, reason: action.reason };
         const real = await partition.stub.nack(
           partition.context,
-          named.map((n) => n.receipt),
+          leases(named.map((n) => n.receipt)),
           options,
         );
         const expected = model.nack(
@@ -237,7 +238,7 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
         const named = resolve(action.picks);
         const real = await partition.stub.extend(
           partition.context,
-          named.map((n) => n.receipt),
+          leases(named.map((n) => n.receipt)),
           action.visibilityTimeout,
         );
         const expected = model.extend(

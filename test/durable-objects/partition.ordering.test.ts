@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   bodies,
+  leases,
   message,
   openPartition,
   receiveNow,
@@ -19,7 +20,7 @@ async function send(partition: TestPartition, ...batch: Parameters<typeof messag
 const keyed = (body: string, key: string): Parameters<typeof message> => [body, { key }];
 
 async function ack(partition: TestPartition, receipts: string[]) {
-  const outcome = await partition.stub.ack(partition.context, receipts);
+  const outcome = await partition.stub.ack(partition.context, leases(receipts));
   expect(outcome.failed).toEqual([]);
 }
 
@@ -74,7 +75,7 @@ describe("fifo ordering", () => {
     const partition = await openPartition();
     await send(partition, keyed("a1", "a"), keyed("a2", "a"));
     const run = (await receiveNow(partition, 2)).messages;
-    await partition.stub.nack(partition.context, [run[0].receipt], { delaySeconds: 0 });
+    await partition.stub.nack(partition.context, leases([run[0].receipt]), { delaySeconds: 0 });
 
     expect((await receiveNow(partition)).messages).toEqual([]);
     await ack(partition, [run[1].receipt]);
@@ -87,7 +88,7 @@ describe("fifo ordering", () => {
     const partition = await openPartition();
     await send(partition, keyed("a1", "a"), keyed("a2", "a"), keyed("b1", "b"));
     const head = (await receiveNow(partition)).messages[0];
-    await partition.stub.nack(partition.context, [head.receipt], { delaySeconds: 10 });
+    await partition.stub.nack(partition.context, leases([head.receipt]), { delaySeconds: 10 });
 
     expect(bodies((await receiveNow(partition, 10)).messages)).toEqual(["b1"]);
     partition.advance(9_999);
@@ -147,7 +148,7 @@ describe("fifo ordering", () => {
     const partition = await openPartition({ maxAttempts: 1 });
     await send(partition, keyed("a1", "a"), keyed("a2", "a"));
     const head = (await receiveNow(partition)).messages[0];
-    await partition.stub.nack(partition.context, [head.receipt], {});
+    await partition.stub.nack(partition.context, leases([head.receipt]), {});
     expect(bodies((await receiveNow(partition)).messages)).toEqual(["a2"]);
   });
 });
@@ -166,7 +167,7 @@ describe("unordered", () => {
     const partition = await openPartition({ ordering: "unordered" });
     await send(partition, keyed("a1", "a"), keyed("a2", "a"));
     const first = (await receiveNow(partition)).messages[0];
-    await partition.stub.nack(partition.context, [first.receipt], { delaySeconds: 60 });
+    await partition.stub.nack(partition.context, leases([first.receipt]), { delaySeconds: 60 });
     expect(bodies((await receiveNow(partition, 10)).messages)).toEqual(["a2"]);
   });
 });
@@ -192,7 +193,7 @@ describe("priority ordering", () => {
     await send(partition, ["high", { priority: 5 }], ["low", { priority: 1 }]);
     const high = (await receiveNow(partition)).messages[0];
     await send(partition, ["high later", { priority: 5 }]);
-    await partition.stub.nack(partition.context, [high.receipt], { delaySeconds: 0 });
+    await partition.stub.nack(partition.context, leases([high.receipt]), { delaySeconds: 0 });
 
     expect(bodies((await receiveNow(partition, 10)).messages)).toEqual([
       "high",
@@ -253,7 +254,7 @@ describe("long polling", () => {
     const leased = (await receiveNow(partition)).messages[0];
     const parked = await parkedReceive(partition, 20_000);
 
-    await partition.stub.nack(partition.context, [leased.receipt], { delaySeconds: 0 });
+    await partition.stub.nack(partition.context, leases([leased.receipt]), { delaySeconds: 0 });
     const answer = await parked.answer;
     expect(bodies(answer.messages)).toEqual(["retry me"]);
     expect(answer.messages[0].attempts).toBe(2);

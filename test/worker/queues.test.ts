@@ -33,6 +33,7 @@ function statsOf(partition: number): PartitionStats {
     acked: 0,
     nacked: 0,
     expired: 0,
+    usage: { requests: 0, statements: 0, rowsRead: 0, rowsWritten: 0 },
   };
 }
 
