@@ -14,7 +14,10 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {
-                SLUICE_ADMIN_TOKEN: "test-admin-token",
+                // Deployed-like: a full-length admin token and a seal key, no SLUICE_ENV
+                // (core/deployment.ts); tests of local development set it per request.
+                SLUICE_ADMIN_TOKEN: "test-admin-token-0123456789abcdef",
+                SLUICE_SEAL_KEY: "test-seal-key-0123456789abcdef0123",
                 // Push signing keys (test/durable-objects/push.test.ts): "next" signs.
                 SLUICE_PUSH_SIGNING_KEYS: JSON.stringify({
                   previous: "previous-push-signing-secret",

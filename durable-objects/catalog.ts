@@ -5,13 +5,14 @@
  * API-key secrets are shown once, at creation. For Bearer authentication only the SHA-256
  * of a secret is kept, looked up through an index. AWS Signature V4 (access key id = key id,
  * secret = key secret) needs the secret itself, so it is ALSO kept sealed with AES-256-GCM
- * under a key derived (HKDF-SHA-256) from `SLUICE_SEAL_KEY`, or from `SLUICE_ADMIN_TOKEN`
- * when that is unset. Rotating the seal key invalidates SigV4 use of existing keys; Bearer
- * keeps working.
+ * under a key derived (HKDF-SHA-256) from `SLUICE_SEAL_KEY` (in local development the admin
+ * token stands in; core/deployment.ts). Without a seal key a key is made for Bearer only.
+ * Rotating the seal key invalidates SigV4 use of existing keys; Bearer keeps working.
  */
 import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { KEY_ID_BYTES, SECRET_BYTES } from "../core/api-keys.ts";
+import { sealKeyMaterial } from "../core/deployment.ts";
 import { sha256Hex, toHex } from "../core/hex.ts";
 import {
   applyConfigPatch,
@@ -320,7 +321,8 @@ export class Catalog extends DurableObject<Env> {
     const id = `key_${toHex(crypto.getRandomValues(new Uint8Array(KEY_ID_BYTES)))}`;
     const secret = `sk_${toBase64Url(crypto.getRandomValues(new Uint8Array(SECRET_BYTES)))}`;
     const secretHash = await hashSecret(secret);
-    const sealed = await sealSecret(await this.#sealingKey(), id, secret);
+    const sealingKey = this.#sealingKey();
+    const sealed = sealingKey === null ? UNSEALED : await sealSecret(await sealingKey, id, secret);
 
     const key: ApiKey = { id, ...parsed.data, createdAt: Date.now() };
     this.#sql`INSERT INTO api_keys
@@ -364,8 +366,9 @@ export class Catalog extends DurableObject<Env> {
   async signingSecret(id: string): Promise<string | null> {
     const row = this.#sql<{ sealed_secret: string }>`
       SELECT sealed_secret FROM api_keys WHERE id = ${id}`.toArray()[0];
-    if (!row) return null;
-    const secret = await unsealSecret(await this.#sealingKey(), id, row.sealed_secret);
+    const sealingKey = this.#sealingKey();
+    if (!row || sealingKey === null || row.sealed_secret === UNSEALED) return null;
+    const secret = await unsealSecret(await sealingKey, id, row.sealed_secret);
     if (secret === null) {
       console.warn(`Catalog: the secret of ${id} does not unseal; was the seal key rotated?`);
     }
@@ -385,11 +388,10 @@ export class Catalog extends DurableObject<Env> {
     return toTopicRecord(row, subscriptions);
   }
 
-  #sealingKey(): Promise<CryptoKey> {
-    const material = this.env.SLUICE_SEAL_KEY || this.env.SLUICE_ADMIN_TOKEN;
-    if (!material) {
-      throw new Error("Catalog: set SLUICE_SEAL_KEY or SLUICE_ADMIN_TOKEN to seal API-key secrets");
-    }
+  /** Null without a seal key (core/deployment.ts): keys are then made for Bearer only. */
+  #sealingKey(): Promise<CryptoKey> | null {
+    const material = sealKeyMaterial(this.env);
+    if (material === null) return null;
     this.#sealKey ??= deriveSealKey(material);
     return this.#sealKey;
   }
@@ -401,6 +403,9 @@ export function hashSecret(secret: string): Promise<string> {
 }
 
 const SEAL_INFO = new TextEncoder().encode("sluice/api-key-secret/v1");
+
+/** The sealed secret of a key made without a seal key: it authenticates Bearer only. */
+const UNSEALED = "";
 
 export async function deriveSealKey(material: string): Promise<CryptoKey> {
   const base = await crypto.subtle.importKey(

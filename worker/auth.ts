@@ -19,10 +19,12 @@
  */
 
 import { isKeyIdShaped, isSecretShaped } from "../core/api-keys.ts";
+import { adminTokenProblem } from "../core/deployment.ts";
 import { toHex } from "../core/hex.ts";
 import type { ApiKey, Scope } from "../durable-objects/catalog.ts";
 import { LookupCache } from "./cache.ts";
 import { type Outcome, refuse } from "./outcome.ts";
+import { problem } from "./problem.ts";
 import type { CreateKeyInput } from "./schemas.ts";
 
 export type Principal = { kind: "admin" } | { kind: "key"; key: ApiKey };
@@ -93,7 +95,8 @@ async function lookUp<V>(
  * The principal a bearer token stands for, or null for a token nobody issued. The token is
  * digested once: the digest is compared with the admin token's in constant time (digests have
  * equal length whatever the guess), and its hex is what the catalog looks keys up by
- * (`hashSecret`). A token without the shape of a key's secret is refused without asking the
+ * (`hashSecret`). The admin token is refused with a problem that says why when it is too weak
+ * for a deployment (core/deployment.ts). A token without the shape of a key's secret is refused without asking the
  * catalog, and unknown tokens are remembered apart from keys (`LookupCache`), so guessing
  * costs the one catalog object at most one call per distinct well-shaped guess.
  */
@@ -103,6 +106,8 @@ export async function authenticate(env: Env, token: string): Promise<Principal |
     env.SLUICE_ADMIN_TOKEN &&
     crypto.subtle.timingSafeEqual(digest, await adminDigest(env.SLUICE_ADMIN_TOKEN))
   ) {
+    const weak = adminTokenProblem(env);
+    if (weak !== null) throw problem(401, "admin_token_refused", weak);
     return ADMIN;
   }
   if (!isSecretShaped(token)) return null;
@@ -217,22 +222,16 @@ export function allowsOrigin(principal: Principal, origin: string, ownOrigin: st
   return principal.key.origins.includes("*") || principal.key.origins.includes(origin);
 }
 
-// ───────────── key administration (admin scope on every queue) ─────────────
+// ─── key administration (admin scope on every queue, checked by operations.ts `invoke`) ───
 
 export async function createKey(
   env: Env,
-  principal: Principal,
   input: CreateKeyInput,
 ): Promise<Outcome<{ key: ApiKey & { secret: string } }>> {
-  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
   return { ok: true, key: await catalog(env).createKey(input) };
 }
 
-export async function listKeys(
-  env: Env,
-  principal: Principal,
-): Promise<Outcome<{ keys: ApiKey[] }>> {
-  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
+export async function listKeys(env: Env): Promise<Outcome<{ keys: ApiKey[] }>> {
   return { ok: true, keys: await catalog(env).listKeys() };
 }
 
@@ -240,12 +239,7 @@ export async function listKeys(
  * Deletes a key; this isolate forgets it at once on every door (Bearer, service binding and
  * SigV4), others within `KEY_CACHE_MS`.
  */
-export async function deleteKey(
-  env: Env,
-  principal: Principal,
-  id: string,
-): Promise<Outcome<object>> {
-  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
+export async function deleteKey(env: Env, id: string): Promise<Outcome<object>> {
   const deleted = await catalog(env).deleteKey(id);
   keysByHash.deleteWhere((key) => key.id === id);
   keysById.deleteWhere((key) => key.id === id);

@@ -46,7 +46,10 @@ beforeAll(async () => {
     root: ROOT,
     workers: [
       { configPath: PRODUCER_CONFIG },
-      { configPath: "wrangler.toml", secrets: { SLUICE_ADMIN_TOKEN: token } },
+      {
+        configPath: "wrangler.toml",
+        secrets: { SLUICE_ADMIN_TOKEN: token, SLUICE_ENV: "development" },
+      },
     ],
   });
   await harness.listen();

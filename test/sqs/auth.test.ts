@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ok, send } from "../worker/api.ts";
+import { ADMIN_TOKEN, ok, send } from "../worker/api.ts";
 import {
   adminClient,
   type Credentials,
@@ -223,7 +223,7 @@ describe("AWS Signature Version 4", () => {
   });
 
   it("does not take the admin token as a secret: the admin uses an admin-scoped key", async () => {
-    const client = sqsClient({ accessKeyId: "admin", secretAccessKey: "test-admin-token" });
+    const client = sqsClient({ accessKeyId: "admin", secretAccessKey: ADMIN_TOKEN });
     const refusal = await client.send(new ListQueuesCommand({})).catch((error) => error);
     expect(refusal.name).toBe("InvalidClientTokenId");
   });

@@ -8,7 +8,7 @@ import { expect } from "vitest";
 import worker from "../../worker/index.ts";
 import type { QueueStats } from "../../worker/schemas.ts";
 
-export const ADMIN_TOKEN = "test-admin-token";
+export const ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 export const ORIGIN = "http://sluice.test";
 
 /** A queue name no other test uses (storage lives as long as the test file). */

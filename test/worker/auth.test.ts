@@ -1,5 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { call, callWithEnv, createKey, createQueue, expectProblem, ok, queueName } from "./api.ts";
+import {
+  ADMIN_TOKEN,
+  call,
+  callWithEnv,
+  createKey,
+  createQueue,
+  expectProblem,
+  ok,
+  queueName,
+} from "./api.ts";
 
 /**
  * Every route against every kind of caller. A route either lets the caller through (then it
@@ -200,7 +209,7 @@ const tokens = new Map<string, string>();
 
 beforeAll(async () => {
   for (const { caller, key } of CALLERS) {
-    tokens.set(caller, key ? await createKey(key.scopes, key.queues) : "test-admin-token");
+    tokens.set(caller, key ? await createKey(key.scopes, key.queues) : ADMIN_TOKEN);
   }
 });
 

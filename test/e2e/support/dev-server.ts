@@ -55,7 +55,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const port = options.port ?? (await freePort());
   const ownsState = options.stateDir === undefined;
   const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "sluice-e2e-"));
-  const vars = { SLUICE_ADMIN_TOKEN: token, ...options.vars };
+  // wrangler dev is local development: the admin token stands in for a seal key (SigV4).
+  const vars = { SLUICE_ADMIN_TOKEN: token, SLUICE_ENV: "development", ...options.vars };
   const args = [
     "dev",
     "--ip",
