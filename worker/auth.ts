@@ -96,9 +96,10 @@ async function lookUp<V>(
  * digested once: the digest is compared with the admin token's in constant time (digests have
  * equal length whatever the guess), and its hex is what the catalog looks keys up by
  * (`hashSecret`). The admin token is refused with a problem that says why when it is too weak
- * for a deployment (core/deployment.ts). A token without the shape of a key's secret is refused without asking the
- * catalog, and unknown tokens are remembered apart from keys (`LookupCache`), so guessing
- * costs the one catalog object at most one call per distinct well-shaped guess.
+ * for a deployment (core/deployment.ts). A token without the shape of a key's secret is
+ * refused without asking the catalog, and unknown tokens are remembered apart from keys
+ * (`LookupCache`), so guessing costs the one catalog object at most one call per distinct
+ * well-shaped guess.
  */
 export async function authenticate(env: Env, token: string): Promise<Principal | null> {
   const digest = await sha256(token);
@@ -222,16 +223,22 @@ export function allowsOrigin(principal: Principal, origin: string, ownOrigin: st
   return principal.key.origins.includes("*") || principal.key.origins.includes(origin);
 }
 
-// ─── key administration (admin scope on every queue, checked by operations.ts `invoke`) ───
+// ───────────── key administration (admin scope on every queue) ─────────────
 
 export async function createKey(
   env: Env,
+  principal: Principal,
   input: CreateKeyInput,
 ): Promise<Outcome<{ key: ApiKey & { secret: string } }>> {
+  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
   return { ok: true, key: await catalog(env).createKey(input) };
 }
 
-export async function listKeys(env: Env): Promise<Outcome<{ keys: ApiKey[] }>> {
+export async function listKeys(
+  env: Env,
+  principal: Principal,
+): Promise<Outcome<{ keys: ApiKey[] }>> {
+  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
   return { ok: true, keys: await catalog(env).listKeys() };
 }
 
@@ -239,7 +246,12 @@ export async function listKeys(env: Env): Promise<Outcome<{ keys: ApiKey[] }>> {
  * Deletes a key; this isolate forgets it at once on every door (Bearer, service binding and
  * SigV4), others within `KEY_CACHE_MS`.
  */
-export async function deleteKey(env: Env, id: string): Promise<Outcome<object>> {
+export async function deleteKey(
+  env: Env,
+  principal: Principal,
+  id: string,
+): Promise<Outcome<object>> {
+  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
   const deleted = await catalog(env).deleteKey(id);
   keysByHash.deleteWhere((key) => key.id === id);
   keysById.deleteWhere((key) => key.id === id);
