@@ -1,23 +1,33 @@
 /**
- * Checks that a push request came from Sluice: the `Sluice-Signature` header
- * (`t=<unix seconds>,k=<key id>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`) against the raw
- * body and the signing keys Sluice was given (`SLUICE_PUSH_SIGNING_KEYS`). Web Crypto only,
- * so it runs in Workers, Node 20+, Deno, Bun and browsers.
+ * Checks that a push request came from Sluice, for this queue, to this URL: the
+ * `Sluice-Signature` header
+ * (`t=<unix seconds>,k=<key id>,v2=<hex HMAC-SHA256 of "<t>\n<queue>\n<url>\n<raw body>">`)
+ * against the raw body, the queue and URL the receiver expects, and the signing keys Sluice was
+ * given (`SLUICE_PUSH_SIGNING_KEYS`). Web Crypto only, so it runs in Workers, Node 20+, Deno,
+ * Bun and browsers.
  *
  * @example
  *   const raw = await request.text();
- *   const checked = await verify(raw, request.headers.get("Sluice-Signature"), keys);
+ *   const checked = await verify(raw, request.headers.get("Sluice-Signature"), keys, {
+ *     queue: "orders",
+ *     url: "https://hooks.example.com/orders", // the queue's push.url
+ *   });
  *   if (!checked.ok) return new Response(checked.detail, { status: 401 });
  *   const { messages } = JSON.parse(raw);
  *
  * Verify the body exactly as received, before parsing it: any change to it, even of
- * whitespace, fails the check.
+ * whitespace, fails the check. The queue and URL are signed too, so a body signed for another
+ * queue, or sent to another endpoint that holds the same keys, fails it as well.
  */
 
 /** Key id → secret, the same JSON object as Sluice's `SLUICE_PUSH_SIGNING_KEYS`. */
 export type PushSigningKeys = Record<string, string>;
 
 export interface VerifyOptions {
+  /** The queue this endpoint takes pushes from. */
+  queue: string;
+  /** This endpoint's URL, as the queue's `push.url` names it. */
+  url: string;
   /**
    * How far the signature's time may be from now, in seconds, before the request is refused
    * as a replay (or a wrong clock). Default 300.
@@ -28,13 +38,13 @@ export interface VerifyOptions {
 }
 
 export type VerifyFailureCode =
-  /** No header, or not of the form `t=…,k=…,v1=…`. */
+  /** No header, or not of the form `t=…,k=…,v2=…`. */
   | "signature_malformed"
   /** Signed with a key id the given keys do not hold. */
   | "key_unknown"
   /** The signature's time is outside the tolerance: a replay, or a clock far off. */
   | "signature_expired"
-  /** The body or the time was changed, or the secret differs. */
+  /** The body or the time was changed, it was signed for another queue or URL, or the secret differs. */
   | "signature_mismatch";
 
 export type VerifyResult =
@@ -43,22 +53,22 @@ export type VerifyResult =
 
 export const DEFAULT_TOLERANCE_SECONDS = 300;
 
-const SIGNATURE_PATTERN = /^t=(\d{1,12}),k=([A-Za-z0-9._-]{1,64}),v1=([0-9a-f]{64})$/;
+const SIGNATURE_PATTERN = /^t=(\d{1,12}),k=([A-Za-z0-9._-]{1,64}),v2=([0-9a-f]{64})$/;
 const utf8 = new TextEncoder();
 
-/** Whether `body` with `header` was signed by one of `keys`, recently. */
+/** Whether `body` with `header` was signed by one of `keys`, recently, for this queue and URL. */
 export async function verify(
   body: string | Uint8Array,
   header: string | null | undefined,
   keys: PushSigningKeys,
-  options: VerifyOptions = {},
+  options: VerifyOptions,
 ): Promise<VerifyResult> {
   const match = SIGNATURE_PATTERN.exec(header?.trim() ?? "");
   if (!match) {
     return {
       ok: false,
       code: "signature_malformed",
-      detail: "the Sluice-Signature header is missing or not t=<seconds>,k=<key id>,v1=<hex>",
+      detail: "the Sluice-Signature header is missing or not t=<seconds>,k=<key id>,v2=<hex>",
     };
   }
   const [, time, keyId, hex] = match;
@@ -76,10 +86,12 @@ export async function verify(
       detail: `the signature's time is ${Math.round(skew)} s from now; at most ${tolerance} s is accepted`,
     };
   }
+  // The text Sluice signs (durable-objects/push.ts, signedText): time, queue, URL and body.
   const bytes = typeof body === "string" ? utf8.encode(body) : body;
-  const signed = new Uint8Array(time.length + 1 + bytes.byteLength);
-  signed.set(utf8.encode(`${time}.`));
-  signed.set(bytes, time.length + 1);
+  const target = utf8.encode(`${time}\n${options.queue}\n${new URL(options.url).href}\n`);
+  const signed = new Uint8Array(target.byteLength + bytes.byteLength);
+  signed.set(target);
+  signed.set(bytes, target.byteLength);
   const key = await crypto.subtle.importKey(
     "raw",
     utf8.encode(secret),
@@ -92,7 +104,7 @@ export async function verify(
     return {
       ok: false,
       code: "signature_mismatch",
-      detail: "the signature does not match the body",
+      detail: `the signature does not match the body, queue '${options.queue}' and URL ${options.url}`,
     };
   }
   return { ok: true, keyId, timestamp };

@@ -6,7 +6,9 @@
  * The request is `POST <push.url>` with `Content-Type: application/json`, the body
  * `{queue, partition, messages: [{id, body, contentType, headers, key, attempts, sentAt}]}`
  * (`body` as a pull receive answers it) and the header
- * `Sluice-Signature: t=<unix seconds>,k=<key id>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`.
+ * `Sluice-Signature: t=<unix seconds>,k=<key id>,v2=<hex HMAC-SHA256 of "<t>\n<queue>\n<url>\n<raw body>">`
+ * (`signedText`). The queue and the URL are signed with the body, so a delivery cannot be
+ * passed off as another queue's, nor replayed to another endpoint that trusts the same key.
  * A 2xx answer within `push.timeout` seconds acks the batch; anything else fails it with a
  * reason that quotes the answer: `push: HTTP 500: <first 200 characters of its body>`,
  * `push: timed out after 30 s`. Redirects are not followed: a signed body goes only where the
@@ -103,9 +105,25 @@ export function signingKey(
   return { ok: true, key: { id, secret } };
 }
 
-/** The `Sluice-Signature` header for `body` sent at `unixSeconds`. */
+/** Where a signed body goes: the queue it is from and the URL (as configured) it is sent to. */
+export interface PushTarget {
+  queue: string;
+  url: string;
+}
+
+/**
+ * The text a push signature covers: time, queue, URL (normalised as a URL parser writes it)
+ * and body, one per line. Neither a queue name nor a URL holds a line break, so no two targets
+ * sign the same text.
+ */
+export function signedText(unixSeconds: number, target: PushTarget, body: string): string {
+  return `${unixSeconds}\n${target.queue}\n${new URL(target.url).href}\n${body}`;
+}
+
+/** The `Sluice-Signature` header for `body` sent to `target` at `unixSeconds`. */
 export async function signatureHeader(
   key: SigningKey,
+  target: PushTarget,
   body: string,
   unixSeconds: number,
 ): Promise<string> {
@@ -116,8 +134,12 @@ export async function signatureHeader(
     false,
     ["sign"],
   );
-  const mac = await crypto.subtle.sign("HMAC", hmac, utf8.encode(`${unixSeconds}.${body}`));
-  return `t=${unixSeconds},k=${key.id},v1=${toHex(mac)}`;
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    hmac,
+    utf8.encode(signedText(unixSeconds, target, body)),
+  );
+  return `t=${unixSeconds},k=${key.id},v2=${toHex(mac)}`;
 }
 
 /** The request body: messages as a pull receive shows them, without receipts or leases. */
@@ -151,7 +173,12 @@ export async function deliver(
   const signal = AbortSignal.timeout(push.timeout * 1000);
   try {
     const body = pushBody(batch);
-    const signature = await signatureHeader(signing.key, body, Math.floor(Date.now() / 1000));
+    const signature = await signatureHeader(
+      signing.key,
+      { queue: batch.queue, url: push.url },
+      body,
+      Math.floor(Date.now() / 1000),
+    );
     const response = await fetcher(push.url, {
       method: "POST",
       headers: {

@@ -107,7 +107,8 @@ describe("push delivery", () => {
     });
     for (const delivery of pushed.deliveries) {
       const signature = delivery.request.headers.get("sluice-signature");
-      expect(await verify(delivery.raw, signature, KEYS)).toMatchObject({
+      const target = { queue: partition.queue, url: PUSH.url };
+      expect(await verify(delivery.raw, signature, KEYS, target)).toMatchObject({
         ok: true,
         keyId: "next",
       });

@@ -135,14 +135,16 @@ describe("push delivery over HTTP", () => {
     for (const [index, delivery] of pushed.entries()) {
       expect(delivery.messages.map((m) => m.body)).toEqual([{ order: 1 }, { order: 2 }, "three"]);
       expect(delivery.messages.map((m) => m.attempts)).toEqual([index + 1, index + 1, index + 1]);
-      expect(await verify(delivery.raw, delivery.signature, KEYS)).toMatchObject({
+      const target = { queue: "push-flaky", url };
+      expect(await verify(delivery.raw, delivery.signature, KEYS, target)).toMatchObject({
         ok: true,
         keyId: SIGNING_KEY_ID,
       });
     }
     expect(JSON.parse(pushed[0].raw)).toMatchObject({ queue: "push-flaky", partition: 0 });
     const tampered = pushed[2].raw.replace('"order":2', '"order":20');
-    expect(await verify(tampered, pushed[2].signature, KEYS)).toMatchObject({
+    const target = { queue: "push-flaky", url };
+    expect(await verify(tampered, pushed[2].signature, KEYS, target)).toMatchObject({
       ok: false,
       code: "signature_mismatch",
     });

@@ -1,0 +1,71 @@
+/**
+ * Push signatures bind a delivery to its queue and its URL, so a signed body is worth nothing
+ * anywhere else; and only an admin of every queue (or a host on SLUICE_PUSH_HOSTS) may say
+ * where a queue's messages are pushed.
+ */
+import { describe, expect, it } from "vitest";
+import { verify } from "../../client/verify.ts";
+import type { LeasedMessage } from "../../core/contract.ts";
+import { deliver, type PushConfig } from "../../durable-objects/push.ts";
+
+const KEYS = { next: "next-push-signing-secret" };
+const PUSH: PushConfig = {
+  url: "https://orders.example.com/hook",
+  batchSize: 10,
+  timeout: 5,
+  concurrency: 1,
+};
+
+const MESSAGE: LeasedMessage = {
+  id: "m1",
+  receipt: "r1",
+  body: '{"total":12}',
+  contentType: "application/json",
+  headers: {},
+  key: null,
+  priority: 0,
+  attempts: 1,
+  sentAt: 0,
+  partition: 0,
+  seq: 1,
+  leaseExpiresAt: 0,
+};
+
+/** What `deliver` sends for a batch of queue `orders`: the raw body and its signature. */
+async function delivered(): Promise<{ raw: string; signature: string }> {
+  let sent: { raw: string; signature: string } | undefined;
+  const fetcher = (async (_url: string, init: RequestInit) => {
+    const headers = init.headers as Record<string, string>;
+    sent = { raw: init.body as string, signature: headers["Sluice-Signature"] };
+    return new Response(null, { status: 204 });
+  }) as unknown as typeof fetch;
+  const signing = { ok: true as const, key: { id: "next", secret: KEYS.next } };
+  const result = await deliver(
+    PUSH,
+    { queue: "orders", partition: 0, messages: [MESSAGE] },
+    signing,
+    fetcher,
+  );
+  expect(result).toEqual({ ok: true });
+  if (sent === undefined) throw new Error("nothing was sent");
+  return sent;
+}
+
+describe("finding 5: push signatures", () => {
+  it("finding 5: a push signature verifies only for the queue and the URL it was made for", async () => {
+    const { raw, signature } = await delivered();
+    expect(await verify(raw, signature, KEYS, { queue: "orders", url: PUSH.url })).toMatchObject({
+      ok: true,
+      keyId: "next",
+    });
+    for (const [queue, url] of [
+      ["payments", PUSH.url],
+      ["orders", "https://payments.example.com/hook"],
+    ]) {
+      expect(await verify(raw, signature, KEYS, { queue, url }), `${queue} ${url}`).toMatchObject({
+        ok: false,
+        code: "signature_mismatch",
+      });
+    }
+  });
+});
