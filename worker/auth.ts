@@ -205,6 +205,24 @@ export function topicDenial(principal: Principal, permission: Permission, topic:
   return `${who} does not have ${what} on topic '${topic}' (its topics patterns)`;
 }
 
+/**
+ * Why `principal` may not send a queue's messages to `url` (its `push.url`), or null when it
+ * may. Setting it is admin of the queue, but the messages then leave Sluice for that host:
+ * an admin of every queue may point push anywhere, an admin of fewer queues only at a host
+ * on the Worker's allow-list `SLUICE_PUSH_HOSTS` (comma-separated host names).
+ */
+export function pushTargetDenial(env: Env, principal: Principal, url: string): string | null {
+  if (allows(principal, "admin")) return null;
+  const host = URL.parse(url)?.hostname ?? "";
+  const allowed = (env.SLUICE_PUSH_HOSTS ?? "")
+    .split(",")
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== "");
+  if (allowed.includes(host)) return null;
+  const listed = allowed.length === 0 ? "none is set" : `it lists ${allowed.join(", ")}`;
+  return `${denial(principal, "admin")}, so it may set push.url only to a host on SLUICE_PUSH_HOSTS (${listed}); '${host}' is not on it`;
+}
+
 /** A sentence for a 403 that says what was missing. */
 export function denial(principal: Principal, permission: Permission, queue?: string): string {
   const who = principal.kind === "key" ? `API key '${principal.key.name}'` : "this token";

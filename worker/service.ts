@@ -26,7 +26,7 @@ import { decodeReceipt } from "../core/receipt.ts";
 import type { QueueRecord } from "../durable-objects/catalog.ts";
 import type { Partition } from "../durable-objects/partition.ts";
 import { signingKey } from "../durable-objects/push.ts";
-import { allows, denial, type Permission, type Principal } from "./auth.ts";
+import { allows, denial, type Permission, type Principal, pushTargetDenial } from "./auth.ts";
 import { TtlCache } from "./cache.ts";
 import { count } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
@@ -197,6 +197,8 @@ export async function putQueue(
   if (patch.push) {
     const signing = signingKey(env);
     if (!signing.ok) return refuse("invalid_config", `push: ${signing.detail}`);
+    const denied = pushTargetDenial(env, principal, patch.push.url);
+    if (denied !== null) return refuse("forbidden", denied);
   }
   const outcome = await catalog(env).putQueue(name, patch);
   if (!outcome.ok) return refuse(outcome.code, outcome.detail);

@@ -7,6 +7,14 @@ import { describe, expect, it } from "vitest";
 import { verify } from "../../client/verify.ts";
 import type { LeasedMessage } from "../../core/contract.ts";
 import { deliver, type PushConfig } from "../../durable-objects/push.ts";
+import {
+  callWithEnv,
+  createKey,
+  createQueue,
+  expectProblem,
+  ok,
+  queueName,
+} from "../worker/api.ts";
 
 const KEYS = { next: "next-push-signing-secret" };
 const PUSH: PushConfig = {
@@ -67,5 +75,51 @@ describe("finding 5: push signatures", () => {
         code: "signature_mismatch",
       });
     }
+  });
+});
+
+describe("finding 5: who may set push.url", () => {
+  const hook = (host: string) => ({ push: { url: `https://${host}/hook` } });
+
+  it("finding 5: an admin of one queue may not point its push at another team's host", async () => {
+    const queue = queueName("orders");
+    await createQueue(queue);
+    const token = await createKey(["admin"], [queue]);
+    const response = await callWithEnv(
+      "PUT",
+      `/v1/queues/${queue}`,
+      { SLUICE_PUSH_HOSTS: undefined },
+      { token, json: hook("payments.example.com") },
+    );
+    const problem = await expectProblem(response, 403, "forbidden");
+    expect(problem.detail).toContain("SLUICE_PUSH_HOSTS");
+    expect((await ok("GET", `/v1/queues/${queue}`)).config.push).toBeUndefined();
+  });
+
+  it("finding 5: an admin of one queue may point its push at a host on SLUICE_PUSH_HOSTS", async () => {
+    const queue = queueName("orders");
+    await createQueue(queue);
+    const token = await createKey(["admin"], [queue]);
+    const response = await callWithEnv(
+      "PUT",
+      `/v1/queues/${queue}`,
+      { SLUICE_PUSH_HOSTS: "hooks.example.com, orders.example.com" },
+      { token, json: hook("orders.example.com") },
+    );
+    expect(response.status, await response.clone().text()).toBe(200);
+    const { config } = await ok("GET", `/v1/queues/${queue}`);
+    expect(config.push.url).toBe("https://orders.example.com/hook");
+  });
+
+  it("finding 5: an admin of every queue may point push anywhere", async () => {
+    const queue = queueName("orders");
+    const token = await createKey(["admin"], ["*"]);
+    const response = await callWithEnv(
+      "PUT",
+      `/v1/queues/${queue}`,
+      { SLUICE_PUSH_HOSTS: undefined },
+      { token, json: hook("anywhere.example.com") },
+    );
+    expect(response.status, await response.clone().text()).toBe(201);
   });
 });
