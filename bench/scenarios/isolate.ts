@@ -138,7 +138,13 @@ export async function runIsolateScenarios(
     async () => {
       await inspectorOpen;
       const queue = "memory";
-      await createQueue(runtime.origins.sluice, queue, { partitions: 1, ordering: "unordered" });
+      // Limits above the backlog: the default hard limit is 1,000,000 messages.
+      const limit = 2 * messages;
+      await createQueue(runtime.origins.sluice, queue, {
+        partitions: 1,
+        ordering: "unordered",
+        backlog: { soft: limit, hard: limit },
+      });
       const empty = await measureLiveHeap(port);
       const { result } = await bench.job<{ messages: number; rate: number }>(
         {
