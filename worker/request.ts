@@ -5,7 +5,7 @@
  */
 import type { IRequest } from "itty-router";
 import type { z } from "zod";
-import { problem } from "./problem.ts";
+import { type Problem, problem } from "./problem.ts";
 import { IdSchema, QueueNameSchema } from "./schemas.ts";
 
 /**
@@ -99,12 +99,18 @@ export function mediaType(request: Request): string {
   return (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
 }
 
-function tooLarge(): never {
-  throw problem(
+function tooLarge(): Problem {
+  return problem(
     413,
     "request_too_large",
     `the request body is larger than ${MAX_REQUEST_BYTES} bytes; send fewer or smaller messages per request`,
   );
+}
+
+/** The refusal of a body whose declared length is over the limit, from the header alone. */
+export function declaredTooLarge(request: Request): Problem | null {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  return declared > MAX_REQUEST_BYTES ? tooLarge() : null;
 }
 
 /**
@@ -113,8 +119,8 @@ function tooLarge(): never {
  * longer than that (docs/security.md).
  */
 export async function readBytes(request: Request): Promise<Uint8Array> {
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (declared > MAX_REQUEST_BYTES) tooLarge();
+  const refusal = declaredTooLarge(request);
+  if (refusal !== null) throw refusal;
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -151,7 +157,7 @@ async function readLimited(reader: ReadableStreamDefaultReader<Uint8Array>): Pro
     length += value.byteLength;
     if (length > MAX_REQUEST_BYTES) {
       await reader.cancel();
-      tooLarge();
+      throw tooLarge();
     }
     chunks.push(value);
   }

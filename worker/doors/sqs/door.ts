@@ -8,8 +8,9 @@
  * shape.
  *
  * A signature covers the body, so the body must be read before the signature can be checked.
- * Until then the request holds a slot of the small unauthenticated pool; the body must arrive
- * within `BODY_DEADLINE_MS` (docs/security.md).
+ * Until then the request holds a slot of the small unauthenticated pool, and only once the
+ * headers have named a live key with a fresh date (`authorize`); the body must arrive within
+ * `BODY_DEADLINE_MS` (docs/security.md).
  */
 import {
   admit,
@@ -20,7 +21,7 @@ import {
   type ShedClass,
 } from "../../admission.ts";
 import { Problem } from "../../problem.ts";
-import { readBytes, utf8 } from "../../request.ts";
+import { declaredTooLarge, readBytes, utf8 } from "../../request.ts";
 import type { SqsAction, SqsCall } from "./call.ts";
 import { errorBody, errorHeaders, fromRefusal, SqsError, sqsError } from "./errors.ts";
 import {
@@ -41,7 +42,7 @@ import {
   purgeQueueAction,
   setQueueAttributes,
 } from "./queue-actions.ts";
-import { verifySignature } from "./sigv4.ts";
+import { authorize, verifySignature } from "./sigv4.ts";
 
 const CONTENT_TYPE = "application/x-amz-json-1.0";
 const TARGET_PREFIX = "AmazonSQS.";
@@ -97,8 +98,12 @@ export async function handleSqs(request: Request, env: Env): Promise<Response> {
       );
     }
     if (entry === undefined) throw unknownAction(action);
+    // What the headers alone can refuse is refused before a byte of the body is read.
+    const declared = declaredTooLarge(request);
+    if (declared !== null) throw sqsError("RequestEntityTooLarge", declared.detail);
+    const headers = await authorize(env, request);
     const body = await readBody(request);
-    const signer = await verifySignature(env, request, body);
+    const signer = await verifySignature(request, body, headers);
     const shed = authenticated(env, ticket, entry.shed);
     if (shed !== null) throw fromRefusal(shed);
     const call: SqsCall = { env, ...signer, origin: new URL(request.url).origin, ticket };

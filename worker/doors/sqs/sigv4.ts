@@ -16,8 +16,8 @@
 import { sealKeyProblem } from "../../../core/deployment.ts";
 import { sha256Hex, toHex } from "../../../core/hex.ts";
 import {
-  type Principal,
   type SigningCredentials as Credentials,
+  type Principal,
   signingCredentials,
 } from "../../auth.ts";
 import { sqsError } from "./errors.ts";
@@ -162,12 +162,20 @@ async function expectedSignature(
   return toHex(await hmac(key, stringToSign));
 }
 
-/** Who signed the request, or the SQS error that refuses it. */
-export async function verifySignature(
-  env: Env,
-  request: Request,
-  body: Uint8Array,
-): Promise<Signer> {
+/** What the headers showed before the body was read: a fresh signature by a live key. */
+export interface CheckedHeaders {
+  auth: Authorization;
+  amzDate: string;
+  credentials: Credentials;
+}
+
+/**
+ * Checks everything the headers alone can show (the Authorization header's form, the date
+ * and the key) before a byte of the body is read, so a client that cannot name a live key
+ * holds nothing while it trickles a body (docs/security.md). The signature itself covers the
+ * body, so `verifySignature` checks it once the body is read.
+ */
+export async function authorize(env: Env, request: Request): Promise<CheckedHeaders> {
   const sealProblem = sealKeyProblem(env);
   if (sealProblem !== null) throw sqsError("AccessDenied", sealProblem);
   if (new URL(request.url).searchParams.has("X-Amz-Signature")) {
@@ -218,6 +226,15 @@ export async function verifySignature(
       `no API key has the access key id '${auth.accessKeyId}' (it may have been revoked); create one with POST /v1/keys`,
     );
   }
+  return { auth, amzDate, credentials };
+}
+
+/** Who signed the request, or the SQS error that refuses it. */
+export async function verifySignature(
+  request: Request,
+  body: Uint8Array,
+  { auth, amzDate, credentials }: CheckedHeaders,
+): Promise<Signer> {
   const expected = await expectedSignature(request, body, auth, amzDate, credentials.secret);
   if (!crypto.subtle.timingSafeEqual(encoder.encode(expected), encoder.encode(auth.signature))) {
     throw sqsError(
