@@ -110,8 +110,8 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
         if (!top || !bottom) throw new Unmeasured(`${over} or ${under} measured no rate`);
         const value = round(top / bottom, 2);
         const shown = value < 1.5 ? `${Math.round(value * 100)} %` : `${value}×`;
-        const unit = measured(over).unit;
-        return { value, display: `${shown} (${number(top)} vs ${number(bottom)} ${unit})` };
+        const sides = `${number(top)} ${measured(over).unit} vs ${number(bottom)} ${measured(under).unit}`;
+        return { value, display: `${shown} (${sides})` };
       },
       goal,
     );
