@@ -241,22 +241,16 @@ export function allowsOrigin(principal: Principal, origin: string, ownOrigin: st
   return principal.key.origins.includes("*") || principal.key.origins.includes(origin);
 }
 
-// ───────────── key administration (admin scope on every queue) ─────────────
+// ─── key administration (admin scope on every queue, checked by operations.ts `invoke`) ───
 
 export async function createKey(
   env: Env,
-  principal: Principal,
   input: CreateKeyInput,
 ): Promise<Outcome<{ key: ApiKey & { secret: string } }>> {
-  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
   return { ok: true, key: await catalog(env).createKey(input) };
 }
 
-export async function listKeys(
-  env: Env,
-  principal: Principal,
-): Promise<Outcome<{ keys: ApiKey[] }>> {
-  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
+export async function listKeys(env: Env): Promise<Outcome<{ keys: ApiKey[] }>> {
   return { ok: true, keys: await catalog(env).listKeys() };
 }
 
@@ -264,12 +258,7 @@ export async function listKeys(
  * Deletes a key; this isolate forgets it at once on every door (Bearer, service binding and
  * SigV4), others within `KEY_CACHE_MS`.
  */
-export async function deleteKey(
-  env: Env,
-  principal: Principal,
-  id: string,
-): Promise<Outcome<object>> {
-  if (!allows(principal, "admin")) return refuse("forbidden", denial(principal, "admin"));
+export async function deleteKey(env: Env, id: string): Promise<Outcome<object>> {
   const deleted = await catalog(env).deleteKey(id);
   keysByHash.deleteWhere((key) => key.id === id);
   keysById.deleteWhere((key) => key.id === id);

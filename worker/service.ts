@@ -1,7 +1,8 @@
 /**
- * The queue operations every door shares: the HTTP routes, the service-binding entrypoint
- * and the SQS protocol all call these with an authenticated principal. Nothing here knows
- * about HTTP: answers are values, expected failures are refusals (`outcome.ts`), and a thrown
+ * The queue operations every door shares: the HTTP routes, the service-binding entrypoint,
+ * the WebSocket door and the SQS protocol all call these through the operation table
+ * (operations.ts `invoke`), which decides who may. Nothing here knows about HTTP: answers are
+ * values, expected failures are refusals (`outcome.ts`), and a thrown
  * error is a bug or an overloaded Durable Object (`isOverloaded`).
  *
  * Queue records are cached in the isolate for `QUEUE_CACHE_MS`: a queue created, changed or
@@ -13,8 +14,8 @@ import type {
   DeadMessage,
   ItemFailure,
   LeasedMessage,
-  NewMessage,
   LeaseRef,
+  NewMessage,
   PartitionContext,
   PartitionStats,
   PartitionUsage,
@@ -26,6 +27,7 @@ import { decodeReceipt } from "../core/receipt.ts";
 import type { QueueRecord } from "../durable-objects/catalog.ts";
 import type { Partition } from "../durable-objects/partition.ts";
 import { signingKey } from "../durable-objects/push.ts";
+import { isOverloaded, SHED_RETRY_AFTER_SECONDS, shed } from "./admission.ts";
 import { allows, denial, type Permission, type Principal, pushTargetDenial } from "./auth.ts";
 import { TtlCache } from "./cache.ts";
 import { count } from "./metrics.ts";
@@ -46,7 +48,6 @@ import type {
   RedriveInput,
   SendResult,
 } from "./schemas.ts";
-import { isOverloaded, SHED_RETRY_AFTER_SECONDS, shed } from "./admission.ts";
 
 export const QUEUE_CACHE_MS = 5_000;
 
@@ -96,9 +97,18 @@ async function queueRecord(env: Env, name: string): Promise<QueueRecord | null> 
   return record;
 }
 
+async function stored(env: Env, name: string): Promise<StoredQueue | Refusal> {
+  const record = await queueRecord(env, name);
+  if (record === null) {
+    return refuse("queue_not_found", `no queue named '${name}'; create it first`);
+  }
+  return { ok: true, record };
+}
+
 /**
- * The queue, once the principal may act on it. Permission is checked first, so a key
- * learns nothing about queues outside its patterns.
+ * The queue, once the principal may act on it with `permission`, for the checks the operation
+ * table cannot make: a redrive's target, the SQS door's reads. Permission is checked first,
+ * so a key learns nothing about queues outside its patterns.
  */
 async function resolve(
   env: Env,
@@ -109,29 +119,19 @@ async function resolve(
   if (!allows(principal, permission, name)) {
     return refuse("forbidden", denial(principal, permission, name));
   }
-  const record = await queueRecord(env, name);
-  if (record === null) {
-    return refuse("queue_not_found", `no queue named '${name}'; create it first`);
-  }
-  return { ok: true, record };
+  return stored(env, name);
 }
 
 /**
- * An operation on one stored queue, as the doors call it: `(env, principal, name, ...args)`.
- * The operation runs only once the principal holds `permission` on the queue (`resolve`).
+ * An operation on one stored queue, as the operation table calls it: `(env, name, ...args)`.
+ * Who may call it the table has decided (operations.ts `invoke`) before the queue is looked up.
  */
 function onQueue<Args extends unknown[], Answer>(
-  permission: Permission,
   operation: (env: Env, record: QueueRecord, ...args: Args) => Promise<Outcome<Answer>>,
 ) {
-  return async (
-    env: Env,
-    principal: Principal,
-    name: string,
-    ...args: Args
-  ): Promise<Outcome<Answer>> => {
-    const resolved = await resolve(env, principal, permission, name);
-    return resolved.ok ? operation(env, resolved.record, ...args) : resolved;
+  return async (env: Env, name: string, ...args: Args): Promise<Outcome<Answer>> => {
+    const found = await stored(env, name);
+    return found.ok ? operation(env, found.record, ...args) : found;
   };
 }
 
@@ -192,8 +192,6 @@ export async function putQueue(
   name: string,
   patch: QueueConfigPatch,
 ): Promise<Outcome<{ created: boolean; queue: Omit<QueueView, "stats"> }>> {
-  if (!allows(principal, "admin", name))
-    return refuse("forbidden", denial(principal, "admin", name));
   if (patch.push) {
     const signing = signingKey(env);
     if (!signing.ok) return refuse("invalid_config", `push: ${signing.detail}`);
@@ -225,7 +223,6 @@ export async function listQueues(
 }
 
 export const getQueue = onQueue(
-  "read",
   async (env, record): Promise<Outcome<{ queue: QueueView }>> => ({
     ok: true,
     queue: await viewOf(env, record),
@@ -236,22 +233,19 @@ export const getQueue = onQueue(
  * The queue's stored definition (configuration, version, timestamps) without its stats, for
  * a door that needs defaults or times the queue view does not show (the SQS door).
  */
-export const queueDefinition = onQueue(
-  "read",
-  async (_env, record): Promise<Outcome<{ record: QueueRecord }>> => ({ ok: true, record }),
-);
+export async function queueDefinition(
+  env: Env,
+  principal: Principal,
+  name: string,
+): Promise<Outcome<{ record: QueueRecord }>> {
+  return resolve(env, principal, "read", name);
+}
 
 /**
  * Deletes the definition first (so no new sends are routed here), then drops every
  * partition's messages and the dead letters.
  */
-export async function deleteQueue(
-  env: Env,
-  principal: Principal,
-  name: string,
-): Promise<Outcome<object>> {
-  if (!allows(principal, "admin", name))
-    return refuse("forbidden", denial(principal, "admin", name));
+export async function deleteQueue(env: Env, name: string): Promise<Outcome<object>> {
   const record = await catalog(env).getQueue(name);
   records.delete(name);
   if (record === null || !(await catalog(env).deleteQueue(name))) {
@@ -311,7 +305,6 @@ export type SendAnswer = Outcome<
 >;
 
 export const sendMessages = onQueue(
-  "produce",
   (env, record, inputs: MessageInput[]): Promise<SendAnswer> =>
     sendToQueue(env, record, inputs.map(toNewMessage)),
 );
@@ -396,7 +389,6 @@ async function sendToQueue(
  * stranded under a lease nobody holds.
  */
 export const receiveMessages = onQueue(
-  "consume",
   async (env, record, options: ReceiveInput): Promise<Outcome<{ messages: ReceivedMessage[] }>> => {
     const { name, config } = record;
     if (config.push) return pushQueueRefusal(name, config.push.url);
@@ -439,7 +431,7 @@ function pushQueueRefusal(name: string, url: string): Refusal {
  * Whether the principal may hold a WebSocket consumer on the queue: what a receive needs. The
  * socket's leases are then taken by `receiveMessages`, which checks again each time.
  */
-export const checkSubscribe = onQueue("consume", async (_env, record): Promise<Outcome<object>> => {
+export const checkSubscribe = onQueue(async (_env, record): Promise<Outcome<object>> => {
   const { push } = record.config;
   return push ? pushQueueRefusal(record.name, push.url) : { ok: true };
 });
@@ -543,7 +535,6 @@ function total<R>(outcomes: R[], field: (outcome: R) => number): number {
 }
 
 export const ackMessages = onQueue(
-  "consume",
   async (
     env,
     record,
@@ -559,7 +550,6 @@ export const ackMessages = onQueue(
 );
 
 export const nackMessages = onQueue(
-  "consume",
   async (
     env,
     record,
@@ -578,7 +568,6 @@ export const nackMessages = onQueue(
 );
 
 export const extendLeases = onQueue(
-  "consume",
   async (
     env,
     record,
@@ -597,7 +586,6 @@ export const extendLeases = onQueue(
  * partition; without `partition` every partition is read and the oldest `limit` returned.
  */
 export const peekMessages = onQueue(
-  "consume",
   async (env, record, query: PeekQuery): Promise<Outcome<{ messages: PeekedMessageView[] }>> => {
     const outOfRange = partitionOutOfRange(record, query.partition);
     if (outOfRange) return outOfRange;
@@ -620,18 +608,14 @@ export const peekMessages = onQueue(
 );
 
 /** Drops every message held by the queue's partitions (not its dead letters). */
-export const purgeQueue = onQueue(
-  "admin",
-  async (env, record): Promise<Outcome<{ purged: number }>> => {
-    const answers = await eachPartition(env, record, (stub, context) => stub.purge(context));
-    return { ok: true, purged: total(answers, (answer) => answer.purged) };
-  },
-);
+export const purgeQueue = onQueue(async (env, record): Promise<Outcome<{ purged: number }>> => {
+  const answers = await eachPartition(env, record, (stub, context) => stub.purge(context));
+  return { ok: true, purged: total(answers, (answer) => answer.purged) };
+});
 
 // ───────────────────────────── dead letters ─────────────────────────────
 
 export const listDeadLetters = onQueue(
-  "consume",
   async (
     env,
     record,
@@ -654,7 +638,6 @@ function deadLetterNotFound(record: QueueRecord, id: string): Refusal {
 }
 
 export const getDeadLetter = onQueue(
-  "consume",
   async (env, record, id: string): Promise<Outcome<{ message: DeadMessageView }>> => {
     const message = await deadLetters(env, record.name).get(id);
     if (message === null) return deadLetterNotFound(record, id);
@@ -663,7 +646,6 @@ export const getDeadLetter = onQueue(
 );
 
 export const deleteDeadLetter = onQueue(
-  "admin",
   async (env, record, id: string): Promise<Outcome<object>> => {
     const { removed } = await deadLetters(env, record.name).remove([id]);
     if (removed === 0) return deadLetterNotFound(record, id);
@@ -672,7 +654,6 @@ export const deleteDeadLetter = onQueue(
 );
 
 export const purgeDeadLetters = onQueue(
-  "admin",
   async (env, record): Promise<Outcome<{ purged: number }>> => ({
     ok: true,
     ...(await deadLetters(env, record.name).purge()),
@@ -692,7 +673,8 @@ export async function redriveDeadLetters(
   name: string,
   input: RedriveInput,
 ): Promise<Outcome<{ redriven: number; remaining: number }>> {
-  const source = await resolve(env, principal, "admin", name);
+  // The table checked admin on the source; the target, named in the body, needs produce.
+  const source = await stored(env, name);
   if (!source.ok) return source;
   const targetName = input.target ?? name;
   const target =

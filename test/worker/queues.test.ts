@@ -7,13 +7,10 @@ import type { LeasedMessage, NewMessage, PartitionStats } from "../../core/contr
 import { QueueConfigSchema } from "../../core/queue-config.ts";
 import { encodeReceipt } from "../../core/receipt.ts";
 import type { QueueRecord } from "../../durable-objects/catalog.ts";
-import type { Principal } from "../../worker/auth.ts";
+import { isOverloaded } from "../../worker/admission.ts";
 import { partitionForKey } from "../../worker/placement.ts";
 import { ackMessages, receiveMessages, sendMessages } from "../../worker/service.ts";
-import { isOverloaded } from "../../worker/admission.ts";
 import { queueName } from "./api.ts";
-
-const ADMIN: Principal = { kind: "admin" };
 
 function overloaded(): Error {
   return Object.assign(new Error("Durable Object is overloaded"), { overloaded: true });
@@ -105,7 +102,7 @@ const KEY_ON = ["a", "b", "c", "d", "e", "f"].reduce<Record<number, string>>((fo
 describe("an overloaded partition", () => {
   it("fails only its own messages of a batch", async () => {
     const { name, env } = twoPartitions();
-    const outcome = await sendMessages(env, ADMIN, name, [
+    const outcome = await sendMessages(env, name, [
       { body: "to 1", key: KEY_ON[1], contentType: "application/json" },
       { body: "to 0", key: KEY_ON[0], contentType: "application/json" },
     ]);
@@ -118,7 +115,7 @@ describe("an overloaded partition", () => {
 
   it("refuses a send that stored nothing, with a time to retry", async () => {
     const { name, env } = twoPartitions();
-    const outcome = await sendMessages(env, ADMIN, name, [
+    const outcome = await sendMessages(env, name, [
       { body: 1, key: KEY_ON[1], contentType: "application/json" },
     ]);
     expect(outcome).toMatchObject({ ok: false, code: "overloaded", retryAfterSeconds: 1 });
@@ -127,14 +124,14 @@ describe("an overloaded partition", () => {
   it("is skipped by a receive that finds messages elsewhere", async () => {
     const { name, env } = twoPartitions([leased(0, 1), leased(0, 2)]);
     for (let sweep = 0; sweep < 2; sweep++) {
-      const outcome = await receiveMessages(env, ADMIN, name, { max: 1, wait: 0 });
+      const outcome = await receiveMessages(env, name, { max: 1, wait: 0 });
       expect(outcome).toMatchObject({ ok: true, messages: [{ partition: 0, body: sweep + 1 }] });
     }
   });
 
   it("surfaces when a receive found nothing anywhere", async () => {
     const { name, env } = twoPartitions();
-    const error = await receiveMessages(env, ADMIN, name, { max: 1, wait: 0 }).catch((e) => e);
+    const error = await receiveMessages(env, name, { max: 1, wait: 0 }).catch((e) => e);
     expect(isOverloaded(error)).toBe(true);
   });
 
@@ -142,7 +139,7 @@ describe("an overloaded partition", () => {
     const { name, env } = twoPartitions();
     const onZero = leased(0, 7).receipt;
     const onOne = leased(1, 9).receipt;
-    const outcome = await ackMessages(env, ADMIN, name, [onOne, onZero]);
+    const outcome = await ackMessages(env, name, [onOne, onZero]);
     expect(outcome).toEqual({
       ok: true,
       acked: 1,

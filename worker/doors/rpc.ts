@@ -1,7 +1,8 @@
 /**
  * The service-binding door: a Worker bound to Sluice's `SluiceRpc` entrypoint calls these
- * methods instead of making HTTP requests. They are the HTTP API's operations over the same
- * service layer (`service.ts`), with the same validation (`schemas.ts`), scopes and shedding.
+ * methods instead of making HTTP requests. They are the HTTP API's operations (operations.ts:
+ * each method names the one it performs, `RPC_OPERATIONS`), with the same validation
+ * (`schemas.ts`), scopes and shedding.
  *
  * Who calls: the binding's `props` name an API key, `{ keyId: "key_…" }` (wrangler config:
  * `[[services]] … entrypoint = "SluiceRpc"`, `props = { keyId = "key_…" }`). The binding acts
@@ -17,16 +18,9 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
 import type * as wire from "../../client/types.ts";
-import {
-  admit,
-  isTicket,
-  overloadRefusal,
-  park,
-  release,
-  type ShedClass,
-  type Ticket,
-} from "../admission.ts";
+import { admit, isTicket, overloadRefusal, park, release, type Ticket } from "../admission.ts";
 import { authenticateKeyId, type Principal } from "../auth.ts";
+import { type Callable, invoke, operations } from "../operations.ts";
 import type { Outcome, Refusal } from "../outcome.ts";
 import { Problem, problem, REFUSAL_STATUS } from "../problem.ts";
 import { parseWith } from "../request.ts";
@@ -43,7 +37,6 @@ import {
   RedriveBodySchema,
   SendBatchSchema,
 } from "../schemas.ts";
-import * as queues from "../service.ts";
 
 /** What a binding to `SluiceRpc` configures as `props`. */
 export const BindingPropsSchema = z.object({ keyId: IdSchema });
@@ -70,27 +63,50 @@ export interface RpcSendResult {
 
 const NackOptionsSchema = NackBodySchema.omit({ receipts: true });
 
+/** The operation's service call for the binding's key (operations.ts `invoke`). */
+type Call<Args extends unknown[], T> = (...args: Args) => Promise<Outcome<T>>;
+
+/** Who is calling, and the admission slot the call holds. */
+interface Caller {
+  principal: Principal;
+  ticket: Ticket;
+}
+
+/**
+ * Each method of the entrypoint and the operation it performs (operations.ts), whose scope
+ * and shed class it takes.
+ */
+export const RPC_OPERATIONS = {
+  send: operations.send,
+  sendBatch: operations.send,
+  receive: operations.receive,
+  ack: operations.ack,
+  nack: operations.nack,
+  extend: operations.extend,
+  peek: operations.peek,
+  getQueue: operations.getQueue,
+  listQueues: operations.listQueues,
+  listDeadLetters: operations.listDeadLetters,
+  getDeadLetter: operations.getDeadLetter,
+  redriveDeadLetters: operations.redriveDeadLetters,
+  deleteDeadLetter: operations.deleteDeadLetter,
+  purgeDeadLetters: operations.purgeDeadLetters,
+};
+
 export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   // ───────────────────────────── producing ─────────────────────────────
 
   /** One message; the answer lists it like a batch of one. */
   send(queue: string, message: wire.NewMessage): Promise<RpcOutcome<RpcSendResult>> {
-    return this.#onQueue("produce", queue, (principal, name) =>
-      queues.sendMessages(this.env, principal, name, [
-        parseWith(MessageInputSchema, message, "message"),
-      ]),
+    return this.#onQueue(RPC_OPERATIONS.send, queue, (call, name) =>
+      call(name, [parseWith(MessageInputSchema, message, "message")]),
     );
   }
 
   /** Up to 100 messages: stored in part (`failed` lists the rest) only across partitions. */
   sendBatch(queue: string, messages: wire.NewMessage[]): Promise<RpcOutcome<RpcSendResult>> {
-    return this.#onQueue("produce", queue, (principal, name) =>
-      queues.sendMessages(
-        this.env,
-        principal,
-        name,
-        parseWith(SendBatchSchema.shape.messages, messages, "messages"),
-      ),
+    return this.#onQueue(RPC_OPERATIONS.sendBatch, queue, (call, name) =>
+      call(name, parseWith(SendBatchSchema.shape.messages, messages, "messages")),
     );
   }
 
@@ -100,21 +116,16 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     options: wire.ReceiveOptions = {},
   ): Promise<RpcOutcome<{ messages: wire.ReceivedMessage[] }>> {
-    return this.#onQueue("consume", queue, async (principal, name, ticket) => {
+    return this.#onQueue(RPC_OPERATIONS.receive, queue, async (call, name, caller) => {
       const input = parseWith(ReceiveBodySchema, options, "options");
-      const parked = input.wait > 0 ? park(this.env, ticket, principal) : null;
-      return parked ?? queues.receiveMessages(this.env, principal, name, input);
+      const parked = input.wait > 0 ? park(this.env, caller.ticket, caller.principal) : null;
+      return parked ?? call(name, input);
     });
   }
 
   ack(queue: string, receipts: string[]): Promise<RpcOutcome<wire.AckResult>> {
-    return this.#onQueue("essential", queue, (principal, name) =>
-      queues.ackMessages(
-        this.env,
-        principal,
-        name,
-        parseWith(ReceiptsSchema, receipts, "receipts"),
-      ),
+    return this.#onQueue(RPC_OPERATIONS.ack, queue, (call, name) =>
+      call(name, parseWith(ReceiptsSchema, receipts, "receipts")),
     );
   }
 
@@ -123,10 +134,8 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     receipts: string[],
     options: wire.NackOptions = {},
   ): Promise<RpcOutcome<wire.NackResult>> {
-    return this.#onQueue("essential", queue, (principal, name) =>
-      queues.nackMessages(
-        this.env,
-        principal,
+    return this.#onQueue(RPC_OPERATIONS.nack, queue, (call, name) =>
+      call(
         name,
         parseWith(ReceiptsSchema, receipts, "receipts"),
         parseWith(NackOptionsSchema, options, "options"),
@@ -139,10 +148,8 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     receipts: string[],
     visibilityTimeout: number,
   ): Promise<RpcOutcome<wire.ExtendResult>> {
-    return this.#onQueue("essential", queue, (principal, name) =>
-      queues.extendLeases(
-        this.env,
-        principal,
+    return this.#onQueue(RPC_OPERATIONS.extend, queue, (call, name) =>
+      call(
         name,
         parseWith(ReceiptsSchema, receipts, "receipts"),
         parseWith(ExtendBodySchema.shape.visibilityTimeout, visibilityTimeout, "visibilityTimeout"),
@@ -154,8 +161,8 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     query: wire.PeekQuery = {},
   ): Promise<RpcOutcome<{ messages: wire.PeekedMessage[] }>> {
-    return this.#onQueue("consume", queue, (principal, name) =>
-      queues.peekMessages(this.env, principal, name, parseWith(PeekQuerySchema, query, "query")),
+    return this.#onQueue(RPC_OPERATIONS.peek, queue, (call, name) =>
+      call(name, parseWith(PeekQuerySchema, query, "query")),
     );
   }
 
@@ -163,13 +170,11 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
 
   /** The queue's configuration and stats. */
   getQueue(queue: string): Promise<RpcOutcome<{ queue: wire.Queue }>> {
-    return this.#onQueue("consume", queue, (principal, name) =>
-      queues.getQueue(this.env, principal, name),
-    );
+    return this.#onQueue(RPC_OPERATIONS.getQueue, queue, (call, name) => call(name));
   }
 
   listQueues(): Promise<RpcOutcome<{ queues: wire.Queue[] }>> {
-    return this.#run("consume", (principal) => queues.listQueues(this.env, principal));
+    return this.#run(RPC_OPERATIONS.listQueues, (call) => call());
   }
 
   // ───────────────────────────── dead letters ─────────────────────────────
@@ -178,19 +183,14 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     query: wire.DeadLetterQuery = {},
   ): Promise<RpcOutcome<wire.DeadLetterPage>> {
-    return this.#onQueue("consume", queue, (principal, name) =>
-      queues.listDeadLetters(
-        this.env,
-        principal,
-        name,
-        parseWith(DeadLetterQuerySchema, query, "query"),
-      ),
+    return this.#onQueue(RPC_OPERATIONS.listDeadLetters, queue, (call, name) =>
+      call(name, parseWith(DeadLetterQuerySchema, query, "query")),
     );
   }
 
   getDeadLetter(queue: string, id: string): Promise<RpcOutcome<{ message: wire.DeadMessage }>> {
-    return this.#onQueue("consume", queue, (principal, name) =>
-      queues.getDeadLetter(this.env, principal, name, parseWith(IdSchema, id, "id")),
+    return this.#onQueue(RPC_OPERATIONS.getDeadLetter, queue, (call, name) =>
+      call(name, parseWith(IdSchema, id, "id")),
     );
   }
 
@@ -198,43 +198,38 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     input: wire.RedriveInput,
   ): Promise<RpcOutcome<wire.RedriveResult>> {
-    return this.#onQueue("produce", queue, (principal, name) =>
-      queues.redriveDeadLetters(
-        this.env,
-        principal,
-        name,
-        parseWith(RedriveBodySchema, input, "input"),
-      ),
+    return this.#onQueue(RPC_OPERATIONS.redriveDeadLetters, queue, (call, name) =>
+      call(name, parseWith(RedriveBodySchema, input, "input")),
     );
   }
 
   deleteDeadLetter(queue: string, id: string): Promise<RpcOutcome<object>> {
-    return this.#onQueue("consume", queue, (principal, name) =>
-      queues.deleteDeadLetter(this.env, principal, name, parseWith(IdSchema, id, "id")),
+    return this.#onQueue(RPC_OPERATIONS.deleteDeadLetter, queue, (call, name) =>
+      call(name, parseWith(IdSchema, id, "id")),
     );
   }
 
   purgeDeadLetters(queue: string): Promise<RpcOutcome<{ purged: number }>> {
-    return this.#onQueue("consume", queue, (principal, name) =>
-      queues.purgeDeadLetters(this.env, principal, name),
-    );
+    return this.#onQueue(RPC_OPERATIONS.purgeDeadLetters, queue, (call, name) => call(name));
   }
 
   // ───────────────────────────── plumbing ─────────────────────────────
 
   /**
-   * Admits the call as the router would a request of `shedClass`, resolves the binding's key,
-   * runs the operation and turns every expected failure (shed, unknown key, bad argument,
+   * Admits the call as the router would a request for `op` (its shed class), resolves the
+   * binding's key, runs the operation (whose `call` checks the key's scope) and turns every expected failure (shed, unknown key, bad argument,
    * refusal, overloaded object) into an `RpcRefusal`.
    */
-  async #run<T>(
-    shedClass: ShedClass,
-    operation: (principal: Principal, ticket: Ticket) => Promise<Outcome<T>>,
+  async #run<Args extends unknown[], T>(
+    op: Callable<Args, T>,
+    operation: (call: Call<Args, T>, caller: Caller) => Promise<Outcome<T>>,
   ): Promise<RpcOutcome<T>> {
-    const ticket = admit(this.env, shedClass);
+    const ticket = admit(this.env, op.shed);
     if (!isTicket(ticket)) return refusal(ticket);
     try {
-      const outcome = await operation(await this.#principal(), ticket);
+      const principal = await this.#principal();
+      const call: Call<Args, T> = (...args) => invoke(op, this.env, principal, ...args);
+      const outcome = await operation(call, { principal, ticket });
       return outcome.ok ? outcome : refusal(outcome);
     } catch (error) {
       if (error instanceof Problem) {
@@ -249,17 +244,13 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   }
 
   /** `#run` for an operation on one queue, whose name is checked like any other argument. */
-  #onQueue<T>(
-    shedClass: ShedClass,
+  #onQueue<Args extends unknown[], T>(
+    op: Callable<Args, T>,
     queue: unknown,
-    operation: (principal: Principal, name: string, ticket: Ticket) => Promise<Outcome<T>>,
+    operation: (call: Call<Args, T>, name: string, caller: Caller) => Promise<Outcome<T>>,
   ): Promise<RpcOutcome<T>> {
-    return this.#run(shedClass, (principal, ticket) =>
-      operation(
-        principal,
-        parseWith(QueueNameSchema, queue, "queue", "invalid_queue_name"),
-        ticket,
-      ),
+    return this.#run(op, (call, caller) =>
+      operation(call, parseWith(QueueNameSchema, queue, "queue", "invalid_queue_name"), caller),
     );
   }
 

@@ -1,14 +1,9 @@
 /**
- * The WebSocket door: `GET /v1/queues/:q/subscribe` upgrades to a socket held by a
- * `Subscription` object of its own, which leases on the client's behalf, as a pull consumer
- * would, within the credit the client grants. The object's share (the socket, its attachment,
- * the credit) is durable-objects/subscription.ts; this class adds the protocol and the calls
- * into the service layer.
- *
- * Browsers cannot set headers on a WebSocket, so a page offers its token as a subprotocol
- * beside `sluice.v1`: `new WebSocket(url, ["sluice.v1", "bearer." + token])`; the answer
- * names `sluice.v1`. Other clients may send `Authorization: Bearer` as anywhere else. A query
- * parameter is not accepted: URLs end up in logs and browser history.
+ * The WebSocket door: a `Subscription` object per connection (opened by the subscribe route,
+ * doors/http/subscribe.ts) leases on its client's behalf, as a pull consumer would, within
+ * the credit the client grants. The object's share (the socket, its attachment, the credit
+ * loop) is durable-objects/subscription.ts; this class adds the protocol and the calls into
+ * the service layer, made through the operation table like every door's.
  *
  * The protocol is JSON text frames (docs/push-and-websockets.md):
  *
@@ -26,82 +21,21 @@
  * deleted, the key revoked) closes the socket with code 4000 + the HTTP status and the
  * refusal's detail as reason.
  */
-import {
-  SETUP_HEADER,
-  type SocketState,
-  SubscriptionSocket,
-} from "../../durable-objects/subscription.ts";
+import { type SocketState, SubscriptionSocket } from "../../durable-objects/subscription.ts";
+import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../admission.ts";
 import { authenticateKeyId, type Principal } from "../auth.ts";
+import { invoke, operations } from "../operations.ts";
 import type { Refusal } from "../outcome.ts";
-import { problem, REFUSAL_STATUS, unwrap } from "../problem.ts";
+import { REFUSAL_STATUS } from "../problem.ts";
 import { describeIssues } from "../request.ts";
 import { MAX_WAIT_SECONDS, type SubscriberFrame, SubscriberFrameSchema } from "../schemas.ts";
-import {
-  ackMessages,
-  checkSubscribe,
-  extendLeases,
-  nackMessages,
-  receiveMessages,
-} from "../service.ts";
-import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../admission.ts";
-import { offeredProtocols, type SluiceRequest, SUBSCRIBE_PROTOCOL } from "./http/middleware.ts";
-
-/** Who subscribed: the admin token, or an API key named by id so a revocation is seen. */
-export type SubscriberIdentity = { kind: "admin" } | { kind: "key"; id: string };
-
-/** What the door hands the object with the socket; kept in the socket's attachment. */
-export interface SubscriptionSetup {
-  queue: string;
-  subscriber: SubscriberIdentity;
-  visibilityTimeout?: number;
-}
+import type { receiveMessages } from "../service.ts";
+import type { SubscriptionSetup } from "./http/subscribe.ts";
 
 type ServerFrame = Record<string, unknown> & { type: string };
 
 /** A close reason is at most 123 bytes of UTF-8. */
 const MAX_CLOSE_REASON_CHARS = 120;
-
-/**
- * Opens the socket for a principal that may consume from the queue. `visibilityTimeout`
- * comes from the subscribe query.
- */
-export async function openSubscription(
-  request: SluiceRequest,
-  env: Env,
-  name: string,
-  visibilityTimeout: number | undefined,
-): Promise<Response> {
-  if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    throw problem(
-      426,
-      "upgrade_required",
-      `this route opens a WebSocket; connect with new WebSocket(url, ["${SUBSCRIBE_PROTOCOL}", "bearer.<token>"])`,
-      { Upgrade: "websocket" },
-    );
-  }
-  unwrap(await checkSubscribe(env, request.principal, name));
-
-  const setup: SubscriptionSetup = {
-    queue: name,
-    subscriber: identityOf(request.principal),
-    ...(visibilityTimeout === undefined ? {} : { visibilityTimeout }),
-  };
-  const headers = new Headers(request.headers);
-  headers.set(SETUP_HEADER, JSON.stringify(setup));
-  const subscription = env.SUBSCRIPTION.get(env.SUBSCRIPTION.newUniqueId());
-  const accepted = await subscription.fetch(new Request(request, { headers }));
-  if (!offeredProtocols(request).includes(SUBSCRIBE_PROTOCOL)) return accepted;
-  return new Response(null, {
-    status: 101,
-    webSocket: accepted.webSocket,
-    headers: { "Sec-WebSocket-Protocol": SUBSCRIBE_PROTOCOL },
-  });
-}
-
-/** Keys are named by id, so the subscription sees a revocation within the key cache's time. */
-function identityOf(principal: Principal): SubscriberIdentity {
-  return principal.kind === "admin" ? { kind: "admin" } : { kind: "key", id: principal.key.id };
-}
 
 export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
   override async webSocketMessage(socket: WebSocket, data: string | ArrayBuffer): Promise<void> {
@@ -125,7 +59,7 @@ export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
       if (principal === null) return null;
       let answer: Awaited<ReturnType<typeof receiveMessages>>;
       try {
-        answer = await receiveMessages(this.env, principal, state.queue, {
+        answer = await invoke(operations.receive, this.env, principal, state.queue, {
           max,
           wait: MAX_WAIT_SECONDS,
           visibilityTimeout: state.visibilityTimeout,
@@ -159,13 +93,20 @@ export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
     const { type, id, receipts } = frame;
     const outcome =
       frame.type === "ack"
-        ? await ackMessages(env, principal, state.queue, receipts)
+        ? await invoke(operations.ack, env, principal, state.queue, receipts)
         : frame.type === "nack"
-          ? await nackMessages(env, principal, state.queue, receipts, {
+          ? await invoke(operations.nack, env, principal, state.queue, receipts, {
               delaySeconds: frame.delaySeconds,
               reason: frame.reason,
             })
-          : await extendLeases(env, principal, state.queue, receipts, frame.visibilityTimeout);
+          : await invoke(
+              operations.extend,
+              env,
+              principal,
+              state.queue,
+              receipts,
+              frame.visibilityTimeout,
+            );
     const answer = { ack: "acked", nack: "nacked", extend: "extended" }[type];
     const echo = id === undefined ? {} : { id };
     if (outcome.ok) {

@@ -42,15 +42,13 @@ const ALLOWED_HEADERS =
 const EXPOSED_HEADERS = "Retry-After, Sluice-Backpressure, WWW-Authenticate";
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
-/** The WebSocket subprotocol of a subscription (routes/subscribe.ts). */
+/** The WebSocket subprotocol of a subscription (subscribe.ts). */
 export const SUBSCRIBE_PROTOCOL = "sluice.v1";
 /** Browsers cannot set headers on a WebSocket, so they offer the token as this subprotocol. */
 const TOKEN_PROTOCOL_PREFIX = "bearer.";
 
-/** Paths anyone may read: health checks and the API description. */
-function isPublic(pathname: string): boolean {
-  return pathname === "/health" || pathname === "/v1/openapi.json";
-}
+/** Whether anyone may read a path (operations.ts `isPublicPath`): it needs no token. */
+type IsPublic = (pathname: string) => boolean;
 
 export function preflight(request: SluiceRequest): Response | undefined {
   if (request.method !== "OPTIONS") return undefined;
@@ -119,7 +117,7 @@ function bearerToken(request: Request): string | undefined {
   return offered?.slice(TOKEN_PROTOCOL_PREFIX.length) || undefined;
 }
 
-export async function authentication(request: SluiceRequest, env: Env): Promise<void> {
+export const authentication = (isPublic: IsPublic) => async (request: SluiceRequest, env: Env) => {
   const url = new URL(request.url);
   if (isPublic(url.pathname)) return;
   const token = bearerToken(request);
@@ -147,7 +145,7 @@ export async function authentication(request: SluiceRequest, env: Env): Promise<
     );
   }
   request.corsOrigin = origin;
-}
+};
 
 /** The router's `catch`. A problem is rendered as it is; anything else is a 503 or a bug. */
 export function renderError(error: unknown, request: SluiceRequest): Response {
@@ -191,7 +189,7 @@ export function unmatched(routes: RouteEntry[]) {
 }
 
 /** Adds CORS headers for the origin allowed to read the answer, and frees the slot. */
-export function finish(response: Response, request: SluiceRequest): Response {
+export const finish = (isPublic: IsPublic) => (response: Response, request: SluiceRequest) => {
   if (request.ticket !== undefined) release(request.ticket);
   // An accepted WebSocket is answered as it is: CORS does not apply to it, and copying the
   // answer would drop the socket.
@@ -213,4 +211,4 @@ export function finish(response: Response, request: SluiceRequest): Response {
     statusText: response.statusText,
     headers,
   });
-}
+};

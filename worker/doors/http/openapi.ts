@@ -1,7 +1,7 @@
 /**
- * The OpenAPI 3.1 description of the HTTP API, generated from the zod schemas the router
- * validates with (`z.toJSONSchema`), so the document cannot describe a different API than
- * the one that answers. `test/worker/openapi.test.ts` checks every route is described.
+ * The OpenAPI 3.1 description of the HTTP API, generated from the operation table
+ * (operations.ts) and the zod schemas the router validates with (`z.toJSONSchema`), so the
+ * document cannot describe a different API than the one that answers.
  */
 import { z } from "zod";
 import { QueueConfigSchema } from "../../../core/queue-config.ts";
@@ -12,7 +12,6 @@ import {
   CreatedKeySchema,
   CreateKeyBodySchema,
   DeadLetterPageSchema,
-  DeadLetterQuerySchema,
   DeadMessageSchema,
   ExtendBodySchema,
   ExtendResultSchema,
@@ -23,7 +22,6 @@ import {
   MessageInputSchema,
   NackBodySchema,
   NackResultSchema,
-  PeekQuerySchema,
   PeekResultSchema,
   ProblemSchema,
   PurgeResultSchema,
@@ -33,7 +31,6 @@ import {
   QueueNameSchema,
   QueueSchema,
   QueueStatsSchema,
-  RawSendHeadersSchema,
   ReceiveBodySchema,
   ReceiveResultSchema,
   RedriveBodySchema,
@@ -41,7 +38,6 @@ import {
   SendBatchSchema,
   SendBodySchema,
   SendResultSchema,
-  SubscribeQuerySchema,
 } from "../../schemas.ts";
 
 type Schema = z.ZodType;
@@ -87,162 +83,6 @@ const ANSWER_COMPONENTS: Record<string, Schema> = {
   KeyList: KeyListSchema,
 };
 
-type Access = "public" | "any scope" | "produce" | "consume" | "admin";
-
-/** An answer: its description, and the JSON schema or media type of its body, if any. */
-type Answer = [description: string, content?: Schema | "text/plain"];
-
-interface Operation {
-  summary: string;
-  access: Access;
-  /** A JSON request body; `send` also takes raw bodies (see `rawBody`). */
-  body?: Schema;
-  rawBody?: boolean;
-  query?: Schema;
-  headers?: Schema;
-  answers: Record<number, Answer>;
-}
-
-/** Every route, keyed "METHOD /path" as in the router, in the order the router lists them. */
-const OPERATIONS: Record<string, Operation> = {
-  "PUT /v1/queues/{q}": {
-    summary: "Create a queue, or change its configuration (a partial config; partitions only grow)",
-    access: "admin",
-    body: QueueConfigPatchSchema,
-    answers: { 200: ["updated", QueueDefinitionSchema], 201: ["created", QueueDefinitionSchema] },
-  },
-  "GET /v1/queues": {
-    summary: "The queues the token may see, with stats",
-    access: "any scope",
-    answers: { 200: ["queues", QueueListSchema] },
-  },
-  "GET /v1/queues/{q}": {
-    summary: "A queue's configuration and stats",
-    access: "any scope",
-    answers: { 200: ["the queue", QueueSchema] },
-  },
-  "DELETE /v1/queues/{q}": {
-    summary: "Delete a queue with its messages and dead letters",
-    access: "admin",
-    answers: { 204: ["deleted"] },
-  },
-  "POST /v1/queues/{q}/messages": {
-    summary:
-      "Send messages: {messages: [...]} (up to 100), one message object, or a raw body (text/* is stored as text, anything else as bytes) described by Sluice-* headers",
-    access: "produce",
-    body: SendBodySchema,
-    rawBody: true,
-    headers: RawSendHeadersSchema,
-    answers: {
-      201: ["every message stored", SendResultSchema],
-      207: [
-        "a batch spanning partitions was stored in part; `failed` lists the rest",
-        SendResultSchema,
-      ],
-    },
-  },
-  "POST /v1/queues/{q}/receive": {
-    summary: "Lease up to `max` messages, waiting up to `wait` seconds for one",
-    access: "consume",
-    body: ReceiveBodySchema,
-    answers: { 200: ["leased messages", ReceiveResultSchema] },
-  },
-  "POST /v1/queues/{q}/ack": {
-    summary: "Acknowledge leased messages (never shed)",
-    access: "consume",
-    body: AckBodySchema,
-    answers: { 200: ["acknowledged", AckResultSchema] },
-  },
-  "POST /v1/queues/{q}/nack": {
-    summary: "Give leased messages back for a retry, or to the dead-letter queue at maxAttempts",
-    access: "consume",
-    body: NackBodySchema,
-    answers: { 200: ["retried or dead-lettered", NackResultSchema] },
-  },
-  "POST /v1/queues/{q}/extend": {
-    summary: "Set leases to end `visibilityTimeout` seconds from now",
-    access: "consume",
-    body: ExtendBodySchema,
-    answers: { 200: ["extended", ExtendResultSchema] },
-  },
-  "GET /v1/queues/{q}/subscribe": {
-    summary:
-      'Open a WebSocket consumer (Upgrade: websocket; a browser offers its token as the subprotocol "bearer.<token>" beside "sluice.v1"); the client grants credit and acks over the socket, see docs/push-and-websockets.md',
-    access: "consume",
-    query: SubscribeQuerySchema,
-    answers: { 101: ["switched to the WebSocket protocol"] },
-  },
-  "POST /v1/queues/{q}/purge": {
-    summary: "Drop every message of the queue (not its dead letters)",
-    access: "admin",
-    answers: { 200: ["purged", PurgeResultSchema] },
-  },
-  "GET /v1/queues/{q}/messages": {
-    summary: "Peek at messages without leasing them",
-    access: "consume",
-    query: PeekQuerySchema,
-    answers: { 200: ["messages", PeekResultSchema] },
-  },
-  "GET /v1/queues/{q}/dlq": {
-    summary: "Dead letters, newest first; filter by failure reason, body text (`q`) and time",
-    access: "consume",
-    query: DeadLetterQuerySchema,
-    answers: { 200: ["a page of dead letters", DeadLetterPageSchema] },
-  },
-  "GET /v1/queues/{q}/dlq/{id}": {
-    summary: "One dead letter with every failure",
-    access: "consume",
-    answers: { 200: ["the dead letter", DeadMessageSchema] },
-  },
-  "POST /v1/queues/{q}/dlq/redrive": {
-    summary: "Send dead letters back as fresh messages (to `target`, default this queue)",
-    access: "admin",
-    body: RedriveBodySchema,
-    answers: { 200: ["redriven", RedriveResultSchema] },
-  },
-  "DELETE /v1/queues/{q}/dlq/{id}": {
-    summary: "Delete one dead letter",
-    access: "admin",
-    answers: { 204: ["deleted"] },
-  },
-  "POST /v1/queues/{q}/dlq/purge": {
-    summary: "Delete every dead letter of the queue",
-    access: "admin",
-    answers: { 200: ["purged", PurgeResultSchema] },
-  },
-  "POST /v1/keys": {
-    summary: "Create an API key; its secret is in this answer only",
-    access: "admin",
-    body: CreateKeyBodySchema,
-    answers: { 201: ["created", CreatedKeySchema] },
-  },
-  "GET /v1/keys": {
-    summary: "Every API key (without secrets)",
-    access: "admin",
-    answers: { 200: ["keys", KeyListSchema] },
-  },
-  "DELETE /v1/keys/{id}": {
-    summary: "Revoke an API key",
-    access: "admin",
-    answers: { 204: ["revoked"] },
-  },
-  "GET /health": {
-    summary: "Liveness",
-    access: "public",
-    answers: { 200: ["alive", HealthSchema] },
-  },
-  "GET /v1/openapi.json": {
-    summary: "This document",
-    access: "public",
-    answers: { 200: ["OpenAPI 3.1"] },
-  },
-  "GET /metrics": {
-    summary: "Prometheus metrics: isolate counters and gauges of the queues the token may see",
-    access: "any scope",
-    answers: { 200: ["Prometheus text format 0.0.4", "text/plain"] },
-  },
-};
-
 const PATH_PARAMETERS: Record<string, Schema> = { q: QueueNameSchema, id: IdSchema };
 
 function componentsOf(named: Record<string, Schema>, io: "input" | "output") {
@@ -280,7 +120,27 @@ function parametersOf(schema: Schema, location: "query" | "header"): JsonSchema[
   }));
 }
 
-function operationObject(path: string, operation: Operation): JsonSchema {
+/** What the document reads of an operation (operations.ts `Operation`). */
+interface DescribedOperation {
+  method: string;
+  path: string;
+  summary: string;
+  scope: keyof typeof ACCESS;
+  request?: { query?: Schema; body?: Schema; reader?: { json: Schema; headers: Schema } };
+  answers: Record<number, readonly [description: string, content?: Schema | "text/plain"]>;
+}
+
+/** How the document words who may call. */
+const ACCESS = {
+  public: "public",
+  read: "any scope",
+  produce: "produce",
+  consume: "consume",
+  admin: "admin",
+} as const;
+
+function operationObject(path: string, operation: DescribedOperation): JsonSchema {
+  const request = operation.request ?? {};
   const pathParameters = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
     name,
     in: "path",
@@ -289,13 +149,13 @@ function operationObject(path: string, operation: Operation): JsonSchema {
   }));
   const parameters = [
     ...pathParameters,
-    ...(operation.query ? parametersOf(operation.query, "query") : []),
-    ...(operation.headers ? parametersOf(operation.headers, "header") : []),
+    ...(request.query ? parametersOf(request.query, "query") : []),
+    ...(request.reader ? parametersOf(request.reader.headers, "header") : []),
   ];
   const content: Record<string, { schema: JsonSchema }> = {};
-  if (operation.body)
-    content["application/json"] = { schema: refTo(operation.body, REQUEST_COMPONENTS) };
-  if (operation.rawBody) {
+  const json = request.body ?? request.reader?.json;
+  if (json) content["application/json"] = { schema: refTo(json, REQUEST_COMPONENTS) };
+  if (request.reader) {
     content["text/plain"] = { schema: { type: "string" } };
     content["application/octet-stream"] = {
       schema: { type: "string", contentMediaType: "application/octet-stream" },
@@ -317,23 +177,23 @@ function operationObject(path: string, operation: Operation): JsonSchema {
   };
   return {
     summary: operation.summary,
-    description: `Access: ${operation.access}.`,
-    ...(operation.access === "public" && { security: [] }),
+    description: `Access: ${ACCESS[operation.scope]}.`,
+    ...(operation.scope === "public" && { security: [] }),
     ...(parameters.length > 0 && { parameters }),
     ...(Object.keys(content).length > 0 && {
       // A body whose every field is optional may be left out.
-      requestBody: { required: !operation.body?.safeParse({}).success, content },
+      requestBody: { required: !json?.safeParse({}).success, content },
     }),
     responses,
   };
 }
 
-function buildDocument(): JsonSchema {
+function buildDocument(operations: readonly DescribedOperation[]): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
-  for (const [route, operation] of Object.entries(OPERATIONS)) {
-    const [method, path] = route.split(" ");
+  for (const operation of operations) {
+    const path = operation.path.replace(/:(\w+)/g, "{$1}");
     paths[path] ??= {};
-    paths[path][method.toLowerCase()] = operationObject(path, operation);
+    paths[path][operation.method.toLowerCase()] = operationObject(path, operation);
   }
   return {
     openapi: "3.1.0",
@@ -357,7 +217,11 @@ function buildDocument(): JsonSchema {
 
 let document: JsonSchema | undefined;
 
-export function openApiDocument(origin: string): JsonSchema {
-  document ??= buildDocument();
+/** The document for the table's operations, served from `origin`; built once per isolate. */
+export function openApiDocument(
+  operations: readonly DescribedOperation[],
+  origin: string,
+): JsonSchema {
+  document ??= buildDocument(operations);
   return { ...document, servers: [{ url: origin }] };
 }

@@ -1,9 +1,14 @@
 /**
- * The HTTP API v1, read top to bottom like the table in DESIGN.md. Cross-cutting steps are
- * registered once here: before the routes (preflight, authentication, admission), the error
- * renderer, and after the routes (404/405, CORS headers, in-flight release).
+ * The HTTP door: one route per entry of the operation table (operations.ts), in its order.
+ * Cross-cutting steps are registered once here: before the routes (preflight, authentication,
+ * admission), the error renderer, and after the routes (404/405, CORS headers, in-flight
+ * release). A route reads what its operation takes (path parameters, query, body, each checked
+ * against the operation's schemas), then hands it to the operation's handler together with the
+ * operation's service call.
  */
 import { type RouteEntry, Router } from "itty-router";
+import { type AnyOperation, invoke, isPublicPath, OPERATIONS } from "../../operations.ts";
+import { idParam, parseQuery, queueParam, readJson } from "../../request.ts";
 import {
   admission,
   authentication,
@@ -13,43 +18,38 @@ import {
   type SluiceRequest,
   unmatched,
 } from "./middleware.ts";
-import * as deadLetters from "./routes/dead-letters.ts";
-import * as keys from "./routes/keys.ts";
-import * as messages from "./routes/messages.ts";
-import * as queues from "./routes/queues.ts";
-import * as subscribe from "./routes/subscribe.ts";
-import * as system from "./routes/system.ts";
 
 export const routes: RouteEntry[] = [];
 
 export const router = Router<SluiceRequest, [Env, ExecutionContext]>({
   routes,
-  before: [preflight, authentication, admission],
+  before: [preflight, authentication(isPublicPath), admission],
   catch: renderError,
-  finally: [unmatched(routes), finish],
+  finally: [unmatched(routes), finish(isPublicPath)],
 });
 
-router
-  .put("/v1/queues/:q", queues.put)
-  .get("/v1/queues", queues.list)
-  .get("/v1/queues/:q", queues.get)
-  .delete("/v1/queues/:q", queues.remove)
-  .post("/v1/queues/:q/messages", messages.send)
-  .post("/v1/queues/:q/receive", messages.receive)
-  .post("/v1/queues/:q/ack", messages.ack)
-  .post("/v1/queues/:q/nack", messages.nack)
-  .post("/v1/queues/:q/extend", messages.extend)
-  .get("/v1/queues/:q/subscribe", subscribe.subscribe)
-  .post("/v1/queues/:q/purge", queues.purge)
-  .get("/v1/queues/:q/messages", messages.peek)
-  .get("/v1/queues/:q/dlq", deadLetters.list)
-  .get("/v1/queues/:q/dlq/:id", deadLetters.get)
-  .post("/v1/queues/:q/dlq/redrive", deadLetters.redrive)
-  .delete("/v1/queues/:q/dlq/:id", deadLetters.remove)
-  .post("/v1/queues/:q/dlq/purge", deadLetters.purge)
-  .post("/v1/keys", keys.create)
-  .get("/v1/keys", keys.list)
-  .delete("/v1/keys/:id", keys.remove)
-  .get("/health", system.health)
-  .get("/v1/openapi.json", system.openapi)
-  .get("/metrics", system.metrics);
+for (const operation of OPERATIONS) {
+  router[operation.method.toLowerCase()](operation.path, (request: SluiceRequest, env: Env) =>
+    serve(operation, request, env),
+  );
+}
+
+/** Path parameters, each checked: `:q` is a queue name, `:id` an id. */
+function pathParameters(request: SluiceRequest): Record<string, string> {
+  const params: Record<string, string> = {};
+  if ("q" in request.params) params.q = queueParam(request);
+  if ("id" in request.params) params.id = idParam(request);
+  return params;
+}
+
+async function serve(operation: AnyOperation, request: SluiceRequest, env: Env) {
+  const { query, body, reader } = operation.request ?? {};
+  return operation.handler({
+    request,
+    env,
+    params: pathParameters(request),
+    query: query ? parseQuery(request, query) : undefined,
+    body: reader ? await reader.read(request) : body ? await readJson(request, body) : undefined,
+    call: (...args) => invoke(operation, env, request.principal, ...args),
+  });
+}

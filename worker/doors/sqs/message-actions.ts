@@ -19,16 +19,10 @@ import { messageBytes } from "../../../core/message-bytes.ts";
 import type { QueueRecord } from "../../../durable-objects/catalog.ts";
 import { park } from "../../admission.ts";
 import { allows, denial } from "../../auth.ts";
+import { invoke, operations } from "../../operations.ts";
 import type { Outcome } from "../../outcome.ts";
 import type { MessageInput, ReceiptFailure, ReceivedMessage } from "../../schemas.ts";
-import {
-  ackMessages,
-  extendLeases,
-  nackMessages,
-  queueDefinition,
-  receiveMessages,
-  sendMessages,
-} from "../../service.ts";
+import { queueDefinition } from "../../service.ts";
 import type { SqsCall } from "./call.ts";
 import { md5OfAttributes, md5OfBody } from "./checksums.ts";
 import {
@@ -187,7 +181,9 @@ export async function sendMessage(call: SqsCall, input: unknown) {
   const problem = messageProblem(record, entry);
   if (problem !== null) throw problem;
   const message = await toMessageInput(record, entry);
-  const sent = expectOk(await sendMessages(call.env, call.principal, record.name, [message]));
+  const sent = expectOk(
+    await invoke(operations.send, call.env, call.principal, record.name, [message]),
+  );
   return sendReceipt(record, entry, sent.messages[0]);
 }
 
@@ -205,7 +201,7 @@ export async function sendMessageBatch(call: SqsCall, input: unknown) {
   const Successful: ({ Id: string } & Awaited<ReturnType<typeof sendReceipt>>)[] = [];
   if (valid.length > 0) {
     const messages = await Promise.all(valid.map((entry) => toMessageInput(record, entry)));
-    const outcome = await sendMessages(call.env, call.principal, record.name, messages);
+    const outcome = await invoke(operations.send, call.env, call.principal, record.name, messages);
     // A full or overloaded partition fails its entries; any other refusal fails the request.
     if (!outcome.ok && outcome.code !== "backlog_full" && outcome.code !== "overloaded") {
       throw fromRefusal(outcome);
@@ -306,7 +302,7 @@ export async function receiveMessage(call: SqsCall, input: unknown) {
   const parked = wait > 0 ? park(call.env, call.ticket, call.principal) : null;
   if (parked !== null) throw fromRefusal(parked);
   const { messages } = expectOk(
-    await receiveMessages(call.env, call.principal, record.name, {
+    await invoke(operations.receive, call.env, call.principal, record.name, {
       max: receive.MaxNumberOfMessages ?? 1,
       visibilityTimeout: asked.visibilityTimeout,
       wait,
@@ -383,18 +379,18 @@ async function settleOne(receipt: string, kind: SettleKind, settle: Settle): Pro
 }
 
 function deleting({ env, principal }: SqsCall, name: string): Settle {
-  return (receipts) => ackMessages(env, principal, name, receipts);
+  return (receipts) => invoke(operations.ack, env, principal, name, receipts);
 }
 
 /** A visibility timeout of 0 gives the message back at once; any other extends the lease. */
 function changingVisibility({ env, principal }: SqsCall, name: string, seconds: number): Settle {
   return (receipts) =>
     seconds === 0
-      ? nackMessages(env, principal, name, receipts, {
+      ? invoke(operations.nack, env, principal, name, receipts, {
           delaySeconds: 0,
           reason: "visibility timeout set to 0 (SQS ChangeMessageVisibility)",
         })
-      : extendLeases(env, principal, name, receipts, seconds);
+      : invoke(operations.extend, env, principal, name, receipts, seconds);
 }
 
 export async function deleteMessage(call: SqsCall, input: unknown) {

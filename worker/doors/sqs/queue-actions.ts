@@ -6,14 +6,8 @@
 
 import { applyConfigPatch, QueueNameSchema } from "../../../core/queue-config.ts";
 import { allows, denial } from "../../auth.ts";
-import {
-  deleteQueue,
-  getQueue,
-  listQueues,
-  purgeQueue,
-  putQueue,
-  queueDefinition,
-} from "../../service.ts";
+import { invoke, operations } from "../../operations.ts";
+import { queueDefinition } from "../../service.ts";
 import type { SqsCall } from "./call.ts";
 import { expectOk, fromRefusal, sqsError } from "./errors.ts";
 import {
@@ -81,7 +75,7 @@ export async function createQueue(call: SqsCall, input: unknown) {
     }
   } else if (existing.code === "queue_not_found") {
     const patch = { ...creationConfig(QueueName), ...attributesPatch(QueueName, Attributes) };
-    expectOk(await putQueue(env, principal, QueueName, patch));
+    expectOk(await invoke(operations.putQueue, env, principal, QueueName, patch));
   } else {
     throw fromRefusal(existing);
   }
@@ -111,7 +105,7 @@ export async function listQueuesAction({ env, principal, origin }: SqsCall, inpu
       );
     }
   }
-  const { queues } = expectOk(await listQueues(env, principal));
+  const { queues } = expectOk(await invoke(operations.listQueues, env, principal));
   const names = queues
     .map((queue) => queue.name)
     .filter((name) => name.startsWith(QueueNamePrefix) && name > after)
@@ -140,7 +134,9 @@ export async function getQueueAttributes(call: SqsCall, input: unknown) {
   const all = AttributeNames.includes("All");
   const needsStats =
     all || AttributeNames.some((attribute) => STATS_ATTRIBUTES.includes(attribute));
-  const stats = needsStats ? expectOk(await getQueue(env, principal, name)).queue.stats : undefined;
+  const stats = needsStats
+    ? expectOk(await invoke(operations.getQueue, env, principal, name)).queue.stats
+    : undefined;
   const attributes = queueAttributes(record, region, stats);
   const asked = Object.fromEntries(
     Object.entries(attributes).filter(([attribute]) => all || AttributeNames.includes(attribute)),
@@ -154,18 +150,19 @@ export async function setQueueAttributes(call: SqsCall, input: unknown) {
   const name = queueNameOf(QueueUrl);
   requireAdmin(call, name);
   const { record } = expectOk(await queueDefinition(env, principal, name));
-  expectOk(await putQueue(env, principal, name, attributesPatch(name, Attributes, record.config)));
+  const patch = attributesPatch(name, Attributes, record.config);
+  expectOk(await invoke(operations.putQueue, env, principal, name, patch));
   return {};
 }
 
 export async function purgeQueueAction({ env, principal }: SqsCall, input: unknown) {
   const { QueueUrl } = parseInput(QueueUrlSchema, input);
-  expectOk(await purgeQueue(env, principal, queueNameOf(QueueUrl)));
+  expectOk(await invoke(operations.purgeQueue, env, principal, queueNameOf(QueueUrl)));
   return {};
 }
 
 export async function deleteQueueAction({ env, principal }: SqsCall, input: unknown) {
   const { QueueUrl } = parseInput(QueueUrlSchema, input);
-  expectOk(await deleteQueue(env, principal, queueNameOf(QueueUrl)));
+  expectOk(await invoke(operations.deleteQueue, env, principal, queueNameOf(QueueUrl)));
   return {};
 }

@@ -1,0 +1,488 @@
+/**
+ * Every operation of the API, one entry each: method and path, who may call it (`scope`), what
+ * it is shed as under load (`shed`), what it reads (`request`), what it answers (`answers`),
+ * the service call it makes (`act`) and its HTTP handler. Everything else is read from here:
+ * the routes (doors/http/router.ts), the OpenAPI document (doors/http/openapi.ts), the access
+ * check (`invoke`, which every door calls through), the RPC entrypoint's scopes and shed
+ * classes (doors/rpc.ts) and the HTTP door's shed classes (`shedClassOf`). See
+ * docs/architecture.md, "One operation table"; test/worker/operations.test.ts holds the doors
+ * to it.
+ */
+import type { z } from "zod";
+import type { ShedClass } from "./admission.ts";
+import {
+  allows,
+  createKey,
+  deleteKey,
+  denial,
+  listKeys,
+  type Permission,
+  type Principal,
+} from "./auth.ts";
+import { parkLongPoll, type SluiceRequest } from "./doors/http/middleware.ts";
+import { openApiDocument } from "./doors/http/openapi.ts";
+import { messagesReader } from "./doors/http/send-body.ts";
+import { openSubscription } from "./doors/http/subscribe.ts";
+import { renderMetrics } from "./metrics.ts";
+import { type Outcome, type Refusal, refuse } from "./outcome.ts";
+import { unwrap } from "./problem.ts";
+import {
+  AckBodySchema,
+  AckResultSchema,
+  CreatedKeySchema,
+  CreateKeyBodySchema,
+  DeadLetterPageSchema,
+  DeadLetterQuerySchema,
+  DeadMessageSchema,
+  ExtendBodySchema,
+  ExtendResultSchema,
+  HealthSchema,
+  KeyListSchema,
+  NackBodySchema,
+  NackResultSchema,
+  PeekQuerySchema,
+  PeekResultSchema,
+  PurgeResultSchema,
+  QueueConfigPatchSchema,
+  QueueDefinitionSchema,
+  QueueListSchema,
+  QueueSchema,
+  ReceiveBodySchema,
+  ReceiveResultSchema,
+  RedriveBodySchema,
+  RedriveResultSchema,
+  SendResultSchema,
+  SubscribeQuerySchema,
+} from "./schemas.ts";
+import * as service from "./service.ts";
+
+export type Method = "GET" | "PUT" | "POST" | "DELETE";
+
+/**
+ * Who may call: anyone (`public`), or a principal holding the permission (auth.ts `allows`)
+ * on the queue the path names (`:q`). An operation on no queue needs the permission on every
+ * queue (the key endpoints), except `read`: a listing answers whoever calls it, with only the
+ * queues the caller may read.
+ */
+export type Scope = "public" | Permission;
+
+/** An answer: its description, and the JSON schema or media type of its body, if any. */
+export type Answer = readonly [description: string, content?: z.ZodType | "text/plain"];
+
+/**
+ * A body that is not one JSON schema: a send takes JSON (`json`) or a raw text or binary body
+ * described by headers (`headers`), and reads it itself.
+ */
+export interface BodyReader<Body> {
+  read: (request: SluiceRequest) => Promise<Body>;
+  json: z.ZodType;
+  headers: z.ZodType;
+}
+
+/** What an operation reads besides its path parameters (`:q` a queue name, `:id` an id). */
+export interface RequestSchemas<Query, Body> {
+  query?: z.ZodType<Query>;
+  /** A JSON body; an empty body counts as `{}`. */
+  body?: z.ZodType<Body>;
+  reader?: BodyReader<Body>;
+}
+
+/** What the HTTP door hands a handler: the request as read and checked, and its service call. */
+export interface HandlerInput<Query, Body, Args extends unknown[], Result> {
+  request: SluiceRequest;
+  env: Env;
+  params: Record<string, string>;
+  query: Query;
+  body: Body;
+  /** The operation's service call for the request's principal (`invoke`). */
+  call: (...args: Args) => Promise<Outcome<Result>>;
+}
+
+export interface Operation<Query, Body, Args extends unknown[], Result> {
+  method: Method;
+  /** itty's pattern: `:q` is a queue name, `:id` an id. */
+  path: string;
+  summary: string;
+  scope: Scope;
+  shed: ShedClass;
+  request?: RequestSchemas<Query, Body>;
+  answers: Record<number, Answer>;
+  /** The service call; the arguments after `env` are the door's (a queue's name first). */
+  act?: (env: Env, ...args: Args) => Promise<Outcome<Result>>;
+  /** A service call that also decides by the caller: a listing, a redrive's target. */
+  actFor?: (env: Env, principal: Principal, ...args: Args) => Promise<Outcome<Result>>;
+  handler: (input: HandlerInput<Query, Body, Args, Result>) => Promise<Response> | Response;
+}
+
+/** What a door needs of an operation to call it: who may, its shed class, the service call. */
+export type Callable<Args extends unknown[], Result> = Pick<
+  Operation<unknown, unknown, Args, Result>,
+  "method" | "path" | "scope" | "shed" | "act" | "actFor"
+>;
+
+// biome-ignore lint/suspicious/noExplicitAny: the table holds operations of every shape
+export type AnyOperation = Operation<any, any, any[], any>;
+
+function operation<Query, Body, Args extends unknown[], Result>(
+  entry: Operation<Query, Body, Args, Result>,
+): Operation<Query, Body, Args, Result> {
+  return entry;
+}
+
+const json = (value: object, status = 200) => Response.json(value, { status });
+const noContent = () => new Response(null, { status: 204 });
+
+/** In the order of the API table in the README. */
+export const operations = {
+  putQueue: operation({
+    method: "PUT",
+    path: "/v1/queues/:q",
+    summary: "Create a queue, or change its configuration (a partial config; partitions only grow)",
+    scope: "admin",
+    shed: "consume",
+    request: { body: QueueConfigPatchSchema },
+    answers: { 200: ["updated", QueueDefinitionSchema], 201: ["created", QueueDefinitionSchema] },
+    actFor: service.putQueue,
+    handler: async ({ params, body, call }) => {
+      const { created, queue } = unwrap(await call(params.q, body));
+      return json(queue, created ? 201 : 200);
+    },
+  }),
+  listQueues: operation({
+    method: "GET",
+    path: "/v1/queues",
+    summary: "The queues the token may see, with stats",
+    scope: "read",
+    shed: "consume",
+    answers: { 200: ["queues", QueueListSchema] },
+    actFor: service.listQueues,
+    handler: async ({ call }) => json(unwrap(await call())),
+  }),
+  getQueue: operation({
+    method: "GET",
+    path: "/v1/queues/:q",
+    summary: "A queue's configuration and stats",
+    scope: "read",
+    shed: "consume",
+    answers: { 200: ["the queue", QueueSchema] },
+    act: service.getQueue,
+    handler: async ({ params, call }) => json(unwrap(await call(params.q)).queue),
+  }),
+  deleteQueue: operation({
+    method: "DELETE",
+    path: "/v1/queues/:q",
+    summary: "Delete a queue with its messages and dead letters",
+    scope: "admin",
+    shed: "consume",
+    answers: { 204: ["deleted"] },
+    act: service.deleteQueue,
+    handler: async ({ params, call }) => {
+      unwrap(await call(params.q));
+      return noContent();
+    },
+  }),
+  send: operation({
+    method: "POST",
+    path: "/v1/queues/:q/messages",
+    summary:
+      "Send messages: {messages: [...]} (up to 100), one message object, or a raw body (text/* is stored as text, anything else as bytes) described by Sluice-* headers",
+    scope: "produce",
+    shed: "produce",
+    request: { reader: messagesReader },
+    answers: {
+      201: ["every message stored", SendResultSchema],
+      207: [
+        "a batch spanning partitions was stored in part; `failed` lists the rest",
+        SendResultSchema,
+      ],
+    },
+    act: service.sendMessages,
+    handler: async ({ params, body, call }) => {
+      const { messages, failed, backpressure } = unwrap(await call(params.q, body));
+      return Response.json(failed.length > 0 ? { messages, failed } : { messages }, {
+        status: failed.length > 0 ? 207 : 201,
+        headers: backpressure ? { "Sluice-Backpressure": "slow" } : {},
+      });
+    },
+  }),
+  receive: operation({
+    method: "POST",
+    path: "/v1/queues/:q/receive",
+    summary: "Lease up to `max` messages, waiting up to `wait` seconds for one",
+    scope: "consume",
+    shed: "consume",
+    request: { body: ReceiveBodySchema },
+    answers: { 200: ["leased messages", ReceiveResultSchema] },
+    act: service.receiveMessages,
+    handler: async ({ request, env, params, body, call }) => {
+      if (body.wait > 0) parkLongPoll(request, env);
+      return json(unwrap(await call(params.q, body)));
+    },
+  }),
+  ack: operation({
+    method: "POST",
+    path: "/v1/queues/:q/ack",
+    summary: "Acknowledge leased messages (never shed)",
+    scope: "consume",
+    shed: "essential",
+    request: { body: AckBodySchema },
+    answers: { 200: ["acknowledged", AckResultSchema] },
+    act: service.ackMessages,
+    handler: async ({ params, body, call }) => json(unwrap(await call(params.q, body.receipts))),
+  }),
+  nack: operation({
+    method: "POST",
+    path: "/v1/queues/:q/nack",
+    summary: "Give leased messages back for a retry, or to the dead-letter queue at maxAttempts",
+    scope: "consume",
+    shed: "essential",
+    request: { body: NackBodySchema },
+    answers: { 200: ["retried or dead-lettered", NackResultSchema] },
+    act: service.nackMessages,
+    handler: async ({ params, body, call }) => {
+      const { receipts, ...options } = body;
+      return json(unwrap(await call(params.q, receipts, options)));
+    },
+  }),
+  extend: operation({
+    method: "POST",
+    path: "/v1/queues/:q/extend",
+    summary: "Set leases to end `visibilityTimeout` seconds from now",
+    scope: "consume",
+    shed: "essential",
+    request: { body: ExtendBodySchema },
+    answers: { 200: ["extended", ExtendResultSchema] },
+    act: service.extendLeases,
+    handler: async ({ params, body, call }) =>
+      json(unwrap(await call(params.q, body.receipts, body.visibilityTimeout))),
+  }),
+  subscribe: operation({
+    method: "GET",
+    path: "/v1/queues/:q/subscribe",
+    summary:
+      'Open a WebSocket consumer (Upgrade: websocket; a browser offers its token as the subprotocol "bearer.<token>" beside "sluice.v1"); the client grants credit and acks over the socket, see docs/push-and-websockets.md',
+    scope: "consume",
+    shed: "consume",
+    request: { query: SubscribeQuerySchema },
+    answers: { 101: ["switched to the WebSocket protocol"] },
+    act: service.checkSubscribe,
+    handler: ({ request, env, params, query, call }) =>
+      openSubscription(request, env, params.q, query.visibilityTimeout, () => call(params.q)),
+  }),
+  purgeQueue: operation({
+    method: "POST",
+    path: "/v1/queues/:q/purge",
+    summary: "Drop every message of the queue (not its dead letters)",
+    scope: "admin",
+    shed: "consume",
+    answers: { 200: ["purged", PurgeResultSchema] },
+    act: service.purgeQueue,
+    handler: async ({ params, call }) => json(unwrap(await call(params.q))),
+  }),
+  peek: operation({
+    method: "GET",
+    path: "/v1/queues/:q/messages",
+    summary: "Peek at messages without leasing them",
+    scope: "consume",
+    shed: "consume",
+    request: { query: PeekQuerySchema },
+    answers: { 200: ["messages", PeekResultSchema] },
+    act: service.peekMessages,
+    handler: async ({ params, query, call }) => json(unwrap(await call(params.q, query))),
+  }),
+  listDeadLetters: operation({
+    method: "GET",
+    path: "/v1/queues/:q/dlq",
+    summary: "Dead letters, newest first; filter by failure reason, body text (`q`) and time",
+    scope: "consume",
+    shed: "consume",
+    request: { query: DeadLetterQuerySchema },
+    answers: { 200: ["a page of dead letters", DeadLetterPageSchema] },
+    act: service.listDeadLetters,
+    handler: async ({ params, query, call }) => json(unwrap(await call(params.q, query))),
+  }),
+  getDeadLetter: operation({
+    method: "GET",
+    path: "/v1/queues/:q/dlq/:id",
+    summary: "One dead letter with every failure",
+    scope: "consume",
+    shed: "consume",
+    answers: { 200: ["the dead letter", DeadMessageSchema] },
+    act: service.getDeadLetter,
+    handler: async ({ params, call }) => json(unwrap(await call(params.q, params.id)).message),
+  }),
+  redriveDeadLetters: operation({
+    method: "POST",
+    path: "/v1/queues/:q/dlq/redrive",
+    summary: "Send dead letters back as fresh messages (to `target`, default this queue)",
+    scope: "admin",
+    shed: "produce",
+    request: { body: RedriveBodySchema },
+    answers: { 200: ["redriven", RedriveResultSchema] },
+    actFor: service.redriveDeadLetters,
+    handler: async ({ params, body, call }) => json(unwrap(await call(params.q, body))),
+  }),
+  deleteDeadLetter: operation({
+    method: "DELETE",
+    path: "/v1/queues/:q/dlq/:id",
+    summary: "Delete one dead letter",
+    scope: "admin",
+    shed: "consume",
+    answers: { 204: ["deleted"] },
+    act: service.deleteDeadLetter,
+    handler: async ({ params, call }) => {
+      unwrap(await call(params.q, params.id));
+      return noContent();
+    },
+  }),
+  purgeDeadLetters: operation({
+    method: "POST",
+    path: "/v1/queues/:q/dlq/purge",
+    summary: "Delete every dead letter of the queue",
+    scope: "admin",
+    shed: "consume",
+    answers: { 200: ["purged", PurgeResultSchema] },
+    act: service.purgeDeadLetters,
+    handler: async ({ params, call }) => json(unwrap(await call(params.q))),
+  }),
+  createKey: operation({
+    method: "POST",
+    path: "/v1/keys",
+    summary: "Create an API key; its secret is in this answer only",
+    scope: "admin",
+    shed: "consume",
+    request: { body: CreateKeyBodySchema },
+    answers: { 201: ["created", CreatedKeySchema] },
+    act: createKey,
+    handler: async ({ body, call }) => json(unwrap(await call(body)).key, 201),
+  }),
+  listKeys: operation({
+    method: "GET",
+    path: "/v1/keys",
+    summary: "Every API key (without secrets)",
+    scope: "admin",
+    shed: "consume",
+    answers: { 200: ["keys", KeyListSchema] },
+    act: listKeys,
+    handler: async ({ call }) => json(unwrap(await call())),
+  }),
+  deleteKey: operation({
+    method: "DELETE",
+    path: "/v1/keys/:id",
+    summary: "Revoke an API key",
+    scope: "admin",
+    shed: "consume",
+    answers: { 204: ["revoked"] },
+    act: deleteKey,
+    handler: async ({ params, call }) => {
+      unwrap(await call(params.id));
+      return noContent();
+    },
+  }),
+  health: operation({
+    method: "GET",
+    path: "/health",
+    summary: "Liveness",
+    scope: "public",
+    shed: "essential",
+    answers: { 200: ["alive", HealthSchema] },
+    handler: () => json({ ok: true }),
+  }),
+  openapi: operation({
+    method: "GET",
+    path: "/v1/openapi.json",
+    summary: "This document",
+    scope: "public",
+    shed: "essential",
+    answers: { 200: ["OpenAPI 3.1"] },
+    handler: ({ request }) => json(openApiDocument(OPERATIONS, new URL(request.url).origin)),
+  }),
+  metrics: operation({
+    method: "GET",
+    path: "/metrics",
+    summary: "Prometheus metrics: isolate counters and gauges of the queues the token may see",
+    scope: "read",
+    shed: "essential",
+    answers: { 200: ["Prometheus text format 0.0.4", "text/plain"] },
+    actFor: service.listQueues,
+    handler: async ({ call }) =>
+      new Response(renderMetrics(unwrap(await call()).queues), {
+        headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
+      }),
+  }),
+};
+
+export type OperationName = keyof typeof operations;
+
+/** Every operation, in the table's order (the order routes are tried in). */
+export const OPERATIONS: readonly AnyOperation[] = Object.values(operations);
+
+// ───────────────────────────── access ─────────────────────────────
+
+/** Whether the path names a queue (`:q`), whose name is then the service call's first argument. */
+function onQueue(op: { path: string }): boolean {
+  return op.path.includes("/:q");
+}
+
+/** Null when `principal` may make the call, else the `forbidden` refusal that says why. */
+function denied(
+  op: { path: string; scope: Scope },
+  principal: Principal,
+  args: unknown[],
+): Refusal | null {
+  if (op.scope === "public") return null;
+  const queue = onQueue(op) ? String(args[0]) : undefined;
+  if (queue === undefined && op.scope === "read") return null;
+  if (allows(principal, op.scope, queue)) return null;
+  return refuse("forbidden", denial(principal, op.scope, queue));
+}
+
+/**
+ * Makes the operation's service call for `principal`, once it holds the operation's scope.
+ * Every door calls the service layer through here, so this is where access is decided; the
+ * scope is checked before the queue is looked up, so a key learns nothing about queues
+ * outside its patterns.
+ */
+export async function invoke<Args extends unknown[], Result>(
+  op: Callable<Args, Result>,
+  env: Env,
+  principal: Principal,
+  ...args: Args
+): Promise<Outcome<Result>> {
+  const refusal = denied(op, principal, args);
+  if (refusal !== null) return refusal;
+  if (op.actFor) return op.actFor(env, principal, ...args);
+  if (op.act) return op.act(env, ...args);
+  throw new TypeError(`${op.method} ${op.path} makes no service call`);
+}
+
+// ───────────────────────────── lookups ─────────────────────────────
+
+/** itty's matching: `:name` is one path segment; a trailing slash is optional. */
+const patterns = new Map(
+  OPERATIONS.map((op) => [op, new RegExp(`^${op.path.replace(/:\w+/g, "[^/]+")}/?$`)]),
+);
+
+/** The operation a request is for, if any. */
+export function operationOf(method: string, pathname: string): AnyOperation | undefined {
+  return OPERATIONS.find(
+    (op) => op.method === method && (patterns.get(op) as RegExp).test(pathname),
+  );
+}
+
+/**
+ * The shed class of a request. What matches no operation (answered 404 or 405) is shed as a
+ * read under /v1/, except on a public path, and never elsewhere.
+ */
+export function shedClassOf(method: string, pathname: string): ShedClass {
+  const op = operationOf(method, pathname);
+  if (op !== undefined) return op.shed;
+  return pathname.startsWith("/v1/") && !isPublicPath(pathname) ? "consume" : "essential";
+}
+
+/** Paths anyone may read, whatever the method: health checks and the API description. */
+export function isPublicPath(pathname: string): boolean {
+  return OPERATIONS.some(
+    (op) => op.scope === "public" && (patterns.get(op) as RegExp).test(pathname),
+  );
+}
