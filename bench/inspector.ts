@@ -83,8 +83,13 @@ export async function liveHeap(inspector: Inspector): Promise<HeapUsage> {
   return heapUsage(inspector);
 }
 
+/** Profiler.stop's profile: the call tree, and which node each sample hit and when. */
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string } }[];
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+    children?: number[];
+  }[];
   samples: number[];
   timeDeltas: number[];
 }

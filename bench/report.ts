@@ -225,7 +225,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
           const value = Math.max(heap.filledMB, heap.restartedMB);
           return {
             value,
-            display: `${value} MB (after a full GC: ${heap.emptyMB} MB empty, ${heap.filledMB} MB filled, ${heap.restartedMB} MB after a restart)`,
+            display: `${value} MB (after a full GC: ${heap.emptyMB} MB empty, ${heap.filledMB} MB filled, ${heap.restartedMB} MB after a restart; up to ${heap.fillPeakMB} MB with garbage while filling)`,
           };
         },
         below(64, "< 64 MB"),

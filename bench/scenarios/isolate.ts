@@ -43,6 +43,8 @@ export interface BacklogHeap {
   emptyMB: number;
   filledMB: number;
   restartedMB: number;
+  /** The largest heap seen while filling, garbage included (polled). */
+  fillPeakMB: number;
   /** Messages the queue reported holding after the restart (the backlog plus one). */
   heldAfterRestart: number | null;
   fillRate: number;
@@ -146,16 +148,26 @@ export async function runIsolateScenarios(
         backlog: { soft: limit, hard: limit },
       });
       const empty = await measureLiveHeap(port);
-      const { result } = await bench.job<{ messages: number; rate: number }>(
-        {
-          target: target(queue, true),
-          workload: {
-            kind: "fill",
-            options: { senders: plan.batchSenders, batch: plan.batch, count: messages },
+      const watcher = await inspect(port, "sluice");
+      const heap = watchHeap(watcher, HEAP_POLL_MS);
+      let fillPeak = 0;
+      let result: { messages: number; rate: number };
+      try {
+        ({ result } = await bench.job<{ messages: number; rate: number }>(
+          {
+            target: target(queue, true),
+            workload: {
+              kind: "fill",
+              options: { senders: plan.batchSenders, batch: plan.batch, count: messages },
+            },
           },
-        },
-        runtime.workerdPid,
-      );
+          runtime.workerdPid,
+        ));
+        fillPeak = (await heap.stop()).peak;
+      } finally {
+        void heap.stop().catch(() => {});
+        watcher.close();
+      }
       const filled = await measureLiveHeap(port);
       await runtime.restart();
       // The partition starts again from its storage on its next call: a send, as after a deploy.
@@ -176,6 +188,7 @@ export async function runIsolateScenarios(
         filledMB: mb(filled),
         restartedMB: mb(restarted),
         heldAfterRestart: held,
+        fillPeakMB: mb(fillPeak),
         fillRate: result.rate,
       };
       return { rate: result.rate, latency: null, cpu: null, detail };
