@@ -9,7 +9,7 @@ import type { LivesCost } from "./scenarios/cost.ts";
 import type { BacklogHeap, ProfiledEndToEnd } from "./scenarios/isolate.ts";
 
 export interface Ratio {
-  /** Stable: docs and issues name a figure by it. */
+  /** Stable: the docs name a figure by it. */
   id: string;
   name: string;
   /** A ratio (1 = as fast) for rate comparisons; otherwise in the unit `display` names. */
@@ -41,7 +41,7 @@ export interface Results {
   measurements: Measurement[];
 }
 
-/** The ids issues 17 and 11 ask of every run that measures Sluice. */
+/** The figures every run that measures Sluice must give (a goal, or reported). */
 export const REQUIRED_IDS = [
   "rows-per-message-batched",
   "rows-per-message-single",
@@ -304,7 +304,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
   return ratios;
 }
 
-/** The backlog issue 17 states its memory goal for. */
+/** The backlog the memory goal is stated for. */
 const FULL_BACKLOG = 1_000_000;
 
 /** Worker requests, DO requests and rows one message of these lives used, on average. */

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [-- --only sluice|peers] [-- --no-install]`: measures Sluice,
  * its baselines and its peers in one run and writes bench/results/<date>.{md,json,svg} and
- * latest.md. Exits non-zero when a figure issues 11 and 17 ask for could not be measured.
+ * latest.md. Exits non-zero when a required figure (report.ts REQUIRED_IDS) could not be measured.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";

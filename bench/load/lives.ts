@@ -21,7 +21,7 @@ export interface LivesSummary {
   elapsedMs: number;
 }
 
-/** The shapes issue 17 meters: batch size, concurrency and receive size of each mode. */
+/** Batch size, concurrency and receive size of each mode (bench/README.md, Scenarios). */
 const SHAPES = {
   batched: { senders: 1, batch: 100, consumers: 1, receiveMax: 100 },
   single: { senders: 32, batch: 1, consumers: 8, receiveMax: 10 },
