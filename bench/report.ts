@@ -12,8 +12,9 @@ export interface Ratio {
   /** Stable: the docs name a figure by it. */
   id: string;
   name: string;
-  /** A ratio (1 = as fast) for rate comparisons; otherwise in the unit `display` names. */
   value: number | null;
+  /** What `value` counts: "ratio" (1 = as fast, 0.8 = 80 %), "rows", "USD", "ms", "µs", "MB". */
+  unit: string;
   display: string;
   /** What it should reach, when there is a goal. */
   target?: string;
@@ -84,12 +85,13 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
   const figure = (
     id: string,
     name: string,
+    unit: string,
     compute: () => { value: number; display: string },
     goal?: Goal,
     /** False when the goal does not apply to what was measured (e.g. a smaller quick run). */
     judged: (value: number) => boolean = () => true,
   ): Ratio => {
-    const base = { id, name, runtime: RUNTIME, ...(goal ? { target: goal.text } : {}) };
+    const base = { id, name, unit, runtime: RUNTIME, ...(goal ? { target: goal.text } : {}) };
     try {
       const { value, display } = compute();
       if (!Number.isFinite(value)) throw new Unmeasured(`${id} came out as ${value}`);
@@ -104,6 +106,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
     figure(
       id,
       name,
+      "ratio",
       () => {
         const top = measured(over).rate;
         const bottom = measured(under).rate;
@@ -126,6 +129,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
       figure(
         `rows-per-message-${mode}`,
         `rows written per message over whole lives, ${mode} (send → receive → ack, with dedupId)`,
+        "rows",
         () => {
           const cost = detailOf<LivesCost>(`sluice/lives/${mode}`);
           const value = round(cost.usage.rowsWritten / cost.messages, 3);
@@ -141,6 +145,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
       figure(
         `usd-per-million-${mode}`,
         `price per million messages, ${mode} (Cloudflare's rates; Queues $1.20, SQS $0.12–1.20)`,
+        "USD",
         () => {
           const units = billedPerMessage(detailOf<LivesCost>(`sluice/lives/${mode}`));
           const value = round(usdPerMillion(units), 3);
@@ -183,6 +188,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
     figure(
       "e2e-p99-ms",
       "end-to-end p99 at 1 000 msg/s (send → receive)",
+      "ms",
       () => {
         const p99 = measured("sluice/e2e").latency?.p99;
         if (p99 === undefined) throw new Unmeasured("sluice/e2e measured no latency");
@@ -190,7 +196,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
       },
       atMost(25, "≤ 25 ms"),
     ),
-    figure("router-cpu-us-per-send", "router CPU per single send", () => {
+    figure("router-cpu-us-per-send", "router CPU per single send", "µs", () => {
       const through = cpuPerMessage(measured("sluice/single/1p"), "messages");
       const alone = cpuPerMessage(measured("partition/single"), "sent");
       const value = Math.round(through - alone);
@@ -199,14 +205,14 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
         display: `${value} µs (workerd CPU per send: ${Math.round(through)} µs through the router, ${Math.round(alone)} µs to the partition alone)`,
       };
     }),
-    figure("gc-pause-max-ms", "longest GC pause in the isolate, end-to-end scenario", () => {
+    figure("gc-pause-max-ms", "longest GC pause in the isolate, end-to-end scenario", "ms", () => {
       const profiled = detailOf<ProfiledEndToEnd>("sluice/e2e/profiled");
       return {
         value: profiled.gcPauseMaxMs,
         display: `${profiled.gcPauseMaxMs} ms (${profiled.gcPausesOver10Ms} pauses over 10 ms, ${number(profiled.gcTotalMs)} ms of GC in ${number(profiled.sampledMs)} ms sampled)`,
       };
     }),
-    figure("e2e-heap-mb", "isolate heap under the end-to-end scenario (peak, polled)", () => {
+    figure("e2e-heap-mb", "isolate heap under the end-to-end scenario (peak, polled)", "MB", () => {
       const profiled = detailOf<ProfiledEndToEnd>("sluice/e2e/profiled");
       return {
         value: profiled.heapPeakMB,
@@ -220,6 +226,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
       return figure(
         "partition-heap-mb-1m-backlog",
         `isolate heap with ${number(count || FULL_BACKLOG)} messages of 1 KiB in one partition's backlog${partial ? ` (a quick run: the goal is for ${number(FULL_BACKLOG)})` : ""}`,
+        "MB",
         () => {
           const heap = detailOf<BacklogHeap>("sluice/memory");
           const value = Math.max(heap.filledMB, heap.restartedMB);
