@@ -18,10 +18,12 @@ import { MAX_BATCH } from "../core/contract.ts";
 import { type Migration, migrate, type Sql, sqlOf, takeWithin } from "./sql.ts";
 
 /**
- * A page stops early once its bodies add up to this many characters (always holding at least
- * one message), so 100 messages of 1 MiB never make an answer larger than an RPC may carry.
+ * A page stops early once its messages (body, headers and failures, as stored) add up to this
+ * many characters, always holding at least one. A string travels over RPC as at most two bytes
+ * a character, so a page stays well inside the 32 MiB an RPC answer may carry, and a page of
+ * messages redriven in one send does too.
  */
-const PAGE_BODY_BUDGET = 8 * 1024 * 1024;
+const PAGE_BUDGET = 8 * 1024 * 1024;
 
 /** Sorts after every real diedAt: the starting point of the first page. */
 const END_OF_TIME = Number.MAX_SAFE_INTEGER;
@@ -126,7 +128,7 @@ export class DeadLetters extends DurableObject<Env> {
         AND body LIKE ${containsPattern(query.text)} ESCAPE '\\'
       ORDER BY died_at DESC, id DESC`;
 
-    const page = takeWithin(rows, limit, PAGE_BODY_BUDGET, (row) => row.body.length);
+    const page = takeWithin(rows, limit, PAGE_BUDGET, storedSize);
     const messages = page.taken.map(toDeadMessage);
     const last = messages[messages.length - 1];
     return { messages, cursor: page.more ? encodeCursor(last.diedAt, last.id) : null };
@@ -139,15 +141,22 @@ export class DeadLetters extends DurableObject<Env> {
   }
 
   /**
-   * The held messages among `ids`, in the order asked, missing ones left out. Bodies can be
-   * up to 1 MiB each: ask for few at a time.
+   * The held messages among `ids`, in the order asked, missing ones left out, within the page
+   * budget: `unread` holds the ids not looked at yet, to ask for next (empty when all were).
    */
-  async getMany(ids: string[]): Promise<DeadMessage[]> {
-    const rows = this.#sql<DeadMessageRow>`
-      SELECT * FROM dead_messages WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
-    const byId = new Map<string, DeadMessage>();
-    for (const row of rows) byId.set(row.id, toDeadMessage(row));
-    return [...new Set(ids)].flatMap((id) => byId.get(id) ?? []);
+  async getMany(ids: string[]): Promise<{ messages: DeadMessage[]; unread: string[] }> {
+    const wanted = [...new Set(ids)];
+    const rows = this.#sql<DeadMessageRow & { position: number }>`
+      SELECT dead_messages.*, asked.key AS position
+      FROM json_each(${JSON.stringify(wanted)}) AS asked
+      JOIN dead_messages ON dead_messages.id = asked.value
+      ORDER BY asked.key`;
+    const page = takeWithin(rows, wanted.length, PAGE_BUDGET, storedSize);
+    const last = page.taken[page.taken.length - 1];
+    return {
+      messages: page.taken.map(toDeadMessage),
+      unread: page.more ? wanted.slice(last.position + 1) : [],
+    };
   }
 
   /** Deletes the given messages (after a redrive, or by hand); unknown ids are ignored. */
@@ -218,6 +227,11 @@ function searchableReasons(failures: Failure[]): string {
 
 function finiteOr(value: number | undefined, fallback: number): number {
   return Number.isFinite(value) ? (value as number) : fallback;
+}
+
+/** What a row weighs against PAGE_BUDGET: the text it carries in an answer. */
+function storedSize(row: DeadMessageRow): number {
+  return row.body.length + row.headers.length + row.failures.length;
 }
 
 function toDeadMessage(row: DeadMessageRow): DeadMessage {

@@ -57,7 +57,10 @@ export const QUEUE_CACHE_MS = 5_000;
  */
 const PARK_SLICE_MS = 2_000;
 
-/** A redrive of `all` moves at most this many pages of `MAX_BATCH`; `remaining` says if more. */
+/**
+ * A redrive of `all` moves at most this many pages (each at most `MAX_BATCH` messages within
+ * the dead-letter object's byte budget); `remaining` says if more.
+ */
 const REDRIVE_PAGES_PER_CALL = 10;
 
 const records = new TtlCache<string, QueueRecord | null>(QUEUE_CACHE_MS, 10_000);
@@ -683,10 +686,16 @@ export async function redriveDeadLetters(
 
   const dead = deadLetters(env, name);
   let redriven = 0;
-  for (let page = 0; page < (input.ids ? 1 : REDRIVE_PAGES_PER_CALL); page++) {
-    const batch = input.ids
-      ? await dead.getMany(input.ids)
-      : (await dead.list({ limit: MAX_BATCH })).messages;
+  // Each page is within the dead-letter object's byte budget: the asked ids a page at a time
+  // until each was looked at, or for `all` at most REDRIVE_PAGES_PER_CALL list pages.
+  let unread = input.ids ?? [];
+  for (let page = 0; input.ids ? unread.length > 0 : page < REDRIVE_PAGES_PER_CALL; page++) {
+    let batch: DeadMessage[];
+    if (input.ids) {
+      ({ messages: batch, unread } = await dead.getMany(unread));
+    } else {
+      batch = (await dead.list({ limit: MAX_BATCH })).messages;
+    }
     if (batch.length === 0) break;
     const sent = await sendToQueue(env, target.record, batch.map(asFreshMessage));
     if (!sent.ok) {

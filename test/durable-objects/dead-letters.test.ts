@@ -297,8 +297,8 @@ describe("reading and removing dead messages", () => {
     const stub = deadLetters();
     await stub.accept([deadMessage(1), deadMessage(2), deadMessage(3)]);
     const found = await stub.getMany(["msg-0003", "nope", "msg-0001", "msg-0003"]);
-    expect(found).toEqual([deadMessage(3), deadMessage(1)]);
-    expect(await stub.getMany([])).toEqual([]);
+    expect(found).toEqual({ messages: [deadMessage(3), deadMessage(1)], unread: [] });
+    expect(await stub.getMany([])).toEqual({ messages: [], unread: [] });
   });
 
   it("removes the given ids and counts only those it held", async () => {
