@@ -6,32 +6,96 @@ import { z } from "zod";
 
 export const MAX_PARTITIONS = 64;
 
+/** A number's bounds, both included. */
+export interface Limit {
+  min: number;
+  max: number;
+}
+
+/**
+ * The bounds of every number in a queue's configuration, by field (times in seconds, sizes in
+ * bytes, counts in messages). The configuration schema, the patch schema and the SQS door's
+ * attributes (worker/doors/sqs/queue-attributes.ts) are all built from these.
+ */
+export const LIMITS = {
+  partitions: { min: 1, max: MAX_PARTITIONS },
+  visibilityTimeout: { min: 1, max: 43_200 },
+  maxAttempts: { min: 1, max: 100 },
+  retention: { min: 60, max: 14 * 86_400 },
+  maxMessageBytes: { min: 1, max: 1_048_576 },
+  dedupWindow: { min: 0, max: 86_400 },
+  retryDelay: { min: 0, max: 43_200 },
+  retryMultiplier: { min: 1, max: 10 },
+  backlog: { min: 1, max: 100_000_000 },
+  pushBatchSize: { min: 1, max: 100 },
+  pushTimeout: { min: 1, max: 300 },
+  pushConcurrency: { min: 1, max: 32 },
+  sqsDelaySeconds: { min: 0, max: 900 },
+  sqsReceiveWaitSeconds: { min: 0, max: 20 },
+} as const satisfies Record<string, Limit>;
+
+const whole = ({ min, max }: Limit) => z.number().int().min(min).max(max);
+const amount = ({ min, max }: Limit) => z.number().min(min).max(max);
+
+/** What a new queue gets for each field it does not set (the README's table). */
+const DEFAULTS = {
+  partitions: 1,
+  ordering: "fifo",
+  visibilityTimeout: 30,
+  maxAttempts: 5,
+  retention: 4 * 86_400,
+  maxMessageBytes: 262_144,
+  dedupWindow: 300,
+} as const;
+const DEFAULT_RETRY = { initialDelay: 1, maxDelay: 300, multiplier: 2, jitter: true };
+const DEFAULT_BACKLOG = { soft: 100_000, hard: 1_000_000 };
+
+/** Each field once, without its default: the patch takes them as they are. */
+const FIELDS = {
+  partitions: whole(LIMITS.partitions),
+  ordering: z.enum(["fifo", "unordered", "priority"]),
+  visibilityTimeout: whole(LIMITS.visibilityTimeout),
+  maxAttempts: whole(LIMITS.maxAttempts),
+  retention: whole(LIMITS.retention),
+  maxMessageBytes: whole(LIMITS.maxMessageBytes),
+  dedupWindow: whole(LIMITS.dedupWindow),
+};
+const RETRY_FIELDS = {
+  initialDelay: amount(LIMITS.retryDelay),
+  maxDelay: amount(LIMITS.retryDelay),
+  multiplier: amount(LIMITS.retryMultiplier),
+  jitter: z.boolean(),
+};
+const BACKLOG_FIELDS = { soft: whole(LIMITS.backlog), hard: whole(LIMITS.backlog) };
+
+/** The fields with their defaults, for the full configuration. */
+function withDefaults<F extends Record<string, z.ZodType>>(
+  fields: F,
+  defaults: { [K in keyof F]: z.output<F[K]> },
+): { [K in keyof F]: z.ZodDefault<F[K]> } {
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, field]) => [name, field.default(defaults[name])]),
+  ) as { [K in keyof F]: z.ZodDefault<F[K]> };
+}
+
 export const RetryPolicySchema = z
-  .object({
-    initialDelay: z.number().min(0).max(43_200).default(1),
-    maxDelay: z.number().min(0).max(43_200).default(300),
-    multiplier: z.number().min(1).max(10).default(2),
-    jitter: z.boolean().default(true),
-  })
+  .object(withDefaults(RETRY_FIELDS, DEFAULT_RETRY))
   .strict()
   .refine((r) => r.maxDelay >= r.initialDelay, {
     message: "retry.maxDelay must be at least retry.initialDelay",
   });
 
 export const BacklogLimitsSchema = z
-  .object({
-    soft: z.number().int().min(1).max(100_000_000).default(100_000),
-    hard: z.number().int().min(1).max(100_000_000).default(1_000_000),
-  })
+  .object(withDefaults(BACKLOG_FIELDS, DEFAULT_BACKLOG))
   .strict()
   .refine((b) => b.hard >= b.soft, { message: "backlog.hard must be at least backlog.soft" });
 
 export const PushConfigSchema = z
   .object({
     url: z.url({ protocol: /^https?$/ }),
-    batchSize: z.number().int().min(1).max(100).default(10),
-    timeout: z.number().min(1).max(300).default(30),
-    concurrency: z.number().int().min(1).max(32).default(1),
+    batchSize: whole(LIMITS.pushBatchSize).default(10),
+    timeout: amount(LIMITS.pushTimeout).default(30),
+    concurrency: whole(LIMITS.pushConcurrency).default(1),
   })
   .strict();
 
@@ -43,9 +107,9 @@ export const PushConfigSchema = z
 export const SqsAttributesSchema = z
   .object({
     /** Default delay of a SendMessage that gives none (SQS DelaySeconds). */
-    delaySeconds: z.number().int().min(0).max(900),
+    delaySeconds: whole(LIMITS.sqsDelaySeconds),
     /** Default wait of a ReceiveMessage that gives none (ReceiveMessageWaitTimeSeconds). */
-    receiveWaitSeconds: z.number().int().min(0).max(20),
+    receiveWaitSeconds: whole(LIMITS.sqsReceiveWaitSeconds),
     /** A .fifo send without MessageDeduplicationId is deduplicated by its body's SHA-256. */
     contentBasedDeduplication: z.boolean(),
     /** RedrivePolicy's target, kept to be reported back; dead letters stay in this queue's own. */
@@ -54,21 +118,18 @@ export const SqsAttributesSchema = z
   .strict()
   .partial();
 
+const defaulted = withDefaults(FIELDS, DEFAULTS);
+
 export const QueueConfigSchema = z
   .object({
-    partitions: z.number().int().min(1).max(MAX_PARTITIONS).default(1),
-    ordering: z.enum(["fifo", "unordered", "priority"]).default("fifo"),
-    visibilityTimeout: z.number().int().min(1).max(43_200).default(30),
-    maxAttempts: z.number().int().min(1).max(100).default(5),
+    partitions: defaulted.partitions,
+    ordering: defaulted.ordering,
+    visibilityTimeout: defaulted.visibilityTimeout,
+    maxAttempts: defaulted.maxAttempts,
     retry: RetryPolicySchema.prefault({}),
-    retention: z
-      .number()
-      .int()
-      .min(60)
-      .max(14 * 86_400)
-      .default(4 * 86_400),
-    maxMessageBytes: z.number().int().min(1).max(1_048_576).default(262_144),
-    dedupWindow: z.number().int().min(0).max(86_400).default(300),
+    retention: defaulted.retention,
+    maxMessageBytes: defaulted.maxMessageBytes,
+    dedupWindow: defaulted.dedupWindow,
     backlog: BacklogLimitsSchema.prefault({}),
     push: PushConfigSchema.optional(),
     sqs: SqsAttributesSchema.optional(),
@@ -78,38 +139,19 @@ export const QueueConfigSchema = z
 export type QueueConfig = z.infer<typeof QueueConfigSchema>;
 export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
 export type SqsAttributes = z.infer<typeof SqsAttributesSchema>;
-export type Ordering = QueueConfig["ordering"];
 
 /** A partial configuration as a client sends it: every field optional, nested ones too. */
 export const QueueConfigPatchSchema = z
   .object({
-    partitions: z.number().int().min(1).max(MAX_PARTITIONS),
-    ordering: z.enum(["fifo", "unordered", "priority"]),
-    visibilityTimeout: z.number().int().min(1).max(43_200),
-    maxAttempts: z.number().int().min(1).max(100),
-    retry: z
-      .object({
-        initialDelay: z.number().min(0).max(43_200),
-        maxDelay: z.number().min(0).max(43_200),
-        multiplier: z.number().min(1).max(10),
-        jitter: z.boolean(),
-      })
-      .strict()
-      .partial(),
-    retention: z
-      .number()
-      .int()
-      .min(60)
-      .max(14 * 86_400),
-    maxMessageBytes: z.number().int().min(1).max(1_048_576),
-    dedupWindow: z.number().int().min(0).max(86_400),
-    backlog: z
-      .object({
-        soft: z.number().int().min(1).max(100_000_000),
-        hard: z.number().int().min(1).max(100_000_000),
-      })
-      .strict()
-      .partial(),
+    partitions: FIELDS.partitions,
+    ordering: FIELDS.ordering,
+    visibilityTimeout: FIELDS.visibilityTimeout,
+    maxAttempts: FIELDS.maxAttempts,
+    retry: z.object(RETRY_FIELDS).strict().partial(),
+    retention: FIELDS.retention,
+    maxMessageBytes: FIELDS.maxMessageBytes,
+    dedupWindow: FIELDS.dedupWindow,
+    backlog: z.object(BACKLOG_FIELDS).strict().partial(),
     push: PushConfigSchema.nullable(),
     sqs: SqsAttributesSchema,
   })

@@ -3,8 +3,13 @@
  * (the table is in docs/sqs.md). Attribute values are strings, as SQS gives them.
  */
 
-import type { QueueConfig, QueueConfigPatch, SqsAttributes } from "../../../core/queue-config.ts";
-import { QueueNameSchema } from "../../../core/queue-config.ts";
+import type {
+  Limit,
+  QueueConfig,
+  QueueConfigPatch,
+  SqsAttributes,
+} from "../../../core/queue-config.ts";
+import { LIMITS, QueueNameSchema } from "../../../core/queue-config.ts";
 import type { QueueRecord } from "../../../durable-objects/catalog.ts";
 import type { QueueStats } from "../../schemas.ts";
 import { sqsError } from "./errors.ts";
@@ -16,7 +21,10 @@ export const ACCOUNT_ID = "000000000000";
  * SQS redelivers a message without a redrive policy until its retention ends; Sluice
  * dead-letters every queue's messages after `maxAttempts`, at most this many.
  */
-export const NO_REDRIVE_MAX_ATTEMPTS = 100;
+export const NO_REDRIVE_MAX_ATTEMPTS = LIMITS.maxAttempts.max;
+
+/** SQS's own floor for MaximumMessageSize; Sluice's ceiling is the queue's (`LIMITS`). */
+const MAXIMUM_MESSAGE_SIZE: Limit = { min: 1024, max: LIMITS.maxMessageBytes.max };
 
 const SUPPORTED = [
   "VisibilityTimeout",
@@ -113,7 +121,7 @@ function invalidValue(attribute: string, value: string, rule: string) {
   return sqsError("InvalidAttributeValue", `invalid value '${value}' for ${attribute}: ${rule}`);
 }
 
-function integer(attribute: string, value: string, min: number, max: number, why = ""): number {
+function integer(attribute: string, value: string, { min, max }: Limit, why = ""): number {
   const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(number >= min && number <= max)) {
     throw invalidValue(attribute, value, `an integer from ${min} to ${max}${why}`);
@@ -151,9 +159,8 @@ function redrivePolicy(value: string): { deadLetterTargetArn: string; maxReceive
     maxReceiveCount: integer(
       "RedrivePolicy.maxReceiveCount",
       String(maxReceiveCount),
-      1,
-      NO_REDRIVE_MAX_ATTEMPTS,
-      " (Sluice dead-letters after at most 100 receives)",
+      LIMITS.maxAttempts,
+      ` (Sluice dead-letters after at most ${LIMITS.maxAttempts.max} receives)`,
     ),
   };
 }
@@ -208,22 +215,21 @@ export function attributesPatch(
         patch.visibilityTimeout = integer(
           attribute,
           value,
-          1,
-          43_200,
-          " (Sluice leases for at least 1 second)",
+          LIMITS.visibilityTimeout,
+          ` (Sluice leases for at least ${LIMITS.visibilityTimeout.min} second)`,
         );
         break;
       case "MessageRetentionPeriod":
-        patch.retention = integer(attribute, value, 60, 1_209_600);
+        patch.retention = integer(attribute, value, LIMITS.retention);
         break;
       case "MaximumMessageSize":
-        patch.maxMessageBytes = integer(attribute, value, 1024, 1_048_576);
+        patch.maxMessageBytes = integer(attribute, value, MAXIMUM_MESSAGE_SIZE);
         break;
       case "DelaySeconds":
-        sqs.delaySeconds = integer(attribute, value, 0, 900);
+        sqs.delaySeconds = integer(attribute, value, LIMITS.sqsDelaySeconds);
         break;
       case "ReceiveMessageWaitTimeSeconds":
-        sqs.receiveWaitSeconds = integer(attribute, value, 0, 20);
+        sqs.receiveWaitSeconds = integer(attribute, value, LIMITS.sqsReceiveWaitSeconds);
         break;
       case "RedrivePolicy":
         if (value === "") {
