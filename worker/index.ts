@@ -10,6 +10,7 @@ export { DeadLetters } from "../durable-objects/dead-letters.ts";
 export { Partition } from "../durable-objects/partition.ts";
 export { Scheduler } from "../durable-objects/scheduler.ts";
 export { SluiceRpc } from "./doors/rpc.ts";
+export { ScheduleDelivery } from "./schedules.ts";
 export { Subscription } from "./doors/websocket.ts";
 
 export default {

@@ -58,7 +58,8 @@ const QUEUE_GAUGES: [name: string, help: string, read: (queue: QueueView) => num
   ["sluice_queue_partitions", "Partitions of the queue.", (q) => q.config.partitions],
 ];
 
-function label(value: string): string {
+/** A Prometheus label value, escaped. */
+export function label(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 

@@ -12,6 +12,7 @@ import type { z } from "zod";
 import type { ShedClass } from "./admission.ts";
 import {
   allows,
+  allowsTopic,
   createKey,
   deleteKey,
   denial,
@@ -26,6 +27,7 @@ import { openSubscription } from "./doors/http/subscribe.ts";
 import { renderMetrics } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { unwrap } from "./problem.ts";
+import * as schedules from "./schedules.ts";
 import {
   AckBodySchema,
   AckResultSchema,
@@ -42,7 +44,10 @@ import {
   NackResultSchema,
   PeekQuerySchema,
   PeekResultSchema,
+  PublishResultSchema,
   PurgeResultSchema,
+  PutScheduleBodySchema,
+  PutTopicBodySchema,
   QueueConfigPatchSchema,
   QueueDefinitionSchema,
   QueueListSchema,
@@ -51,10 +56,15 @@ import {
   ReceiveResultSchema,
   RedriveBodySchema,
   RedriveResultSchema,
+  ScheduleListSchema,
+  ScheduleSchema,
   SendResultSchema,
   SubscribeQuerySchema,
+  TopicListSchema,
+  TopicSchema,
 } from "./schemas.ts";
 import * as service from "./service.ts";
+import * as topics from "./topics.ts";
 
 export type Method = "GET" | "PUT" | "POST" | "DELETE";
 
@@ -379,6 +389,152 @@ export const operations = {
       return noContent();
     },
   }),
+  // Topics and schedules check access themselves: a topic's patterns on the key, a schedule's
+  // queue (topics.ts, schedules.ts); `scope` says which scope that is.
+  putTopic: operation({
+    method: "PUT",
+    path: "/v1/topics/:t",
+    summary:
+      "Create a topic, or replace its subscriptions: {subscriptions: [{queue, filter?}]}; a filter matches headers (exact, any of, {prefix}, {exists}); needs admin on the topic and each queue",
+    scope: "admin",
+    shed: "consume",
+    request: { body: PutTopicBodySchema },
+    answers: { 200: ["updated", TopicSchema], 201: ["created", TopicSchema] },
+    actFor: topics.putTopic,
+    handler: async ({ params, body, call }) => {
+      const { created, topic } = unwrap(await call(params.t, body));
+      return json(topic, created ? 201 : 200);
+    },
+  }),
+  listTopics: operation({
+    method: "GET",
+    path: "/v1/topics",
+    summary: "The topics the token may see, with their subscriptions",
+    scope: "read",
+    shed: "consume",
+    answers: { 200: ["topics", TopicListSchema] },
+    actFor: topics.listTopics,
+    handler: async ({ call }) => json(unwrap(await call())),
+  }),
+  getTopic: operation({
+    method: "GET",
+    path: "/v1/topics/:t",
+    summary: "A topic and its subscriptions",
+    scope: "read",
+    shed: "consume",
+    answers: { 200: ["the topic", TopicSchema] },
+    actFor: topics.getTopic,
+    handler: async ({ params, call }) => json(unwrap(await call(params.t)).topic),
+  }),
+  deleteTopic: operation({
+    method: "DELETE",
+    path: "/v1/topics/:t",
+    summary: "Delete a topic and its subscriptions (the queues and their messages stay)",
+    scope: "admin",
+    shed: "consume",
+    answers: { 204: ["deleted"] },
+    actFor: topics.deleteTopic,
+    handler: async ({ params, call }) => {
+      unwrap(await call(params.t));
+      return noContent();
+    },
+  }),
+  publish: operation({
+    method: "POST",
+    path: "/v1/topics/:t/messages",
+    summary:
+      "Publish: the bodies a queue send takes; one copy goes to every subscribed queue whose filter matches, its dedupId derived per queue from the one given",
+    scope: "produce",
+    shed: "produce",
+    request: { reader: messagesReader },
+    answers: {
+      201: ["every matching queue stored its copies", PublishResultSchema],
+      207: [
+        "some queues refused (`failed` in their delivery); the others keep theirs",
+        PublishResultSchema,
+      ],
+    },
+    actFor: topics.publish,
+    handler: async ({ params, body, call }) => {
+      const { deliveries, backpressure } = unwrap(await call(params.t, body));
+      const partial = deliveries.some((delivery) => delivery.failed.length > 0);
+      return Response.json(
+        { deliveries },
+        {
+          status: partial ? 207 : 201,
+          headers: backpressure ? { "Sluice-Backpressure": "slow" } : {},
+        },
+      );
+    },
+  }),
+  putSchedule: operation({
+    method: "PUT",
+    path: "/v1/schedules/:name",
+    summary:
+      "Create or replace a schedule: {queue, message, cron + timezone | every, start?, end?, paused?}; needs admin on the queue",
+    scope: "admin",
+    shed: "consume",
+    request: { body: PutScheduleBodySchema },
+    answers: { 200: ["updated", ScheduleSchema], 201: ["created", ScheduleSchema] },
+    actFor: schedules.putSchedule,
+    handler: async ({ params, body, call }) => {
+      const { created, schedule } = unwrap(await call(params.name, body));
+      return json(schedule, created ? 201 : 200);
+    },
+  }),
+  listSchedules: operation({
+    method: "GET",
+    path: "/v1/schedules",
+    summary: "The schedules of the queues the token may see",
+    scope: "read",
+    shed: "consume",
+    answers: { 200: ["schedules", ScheduleListSchema] },
+    actFor: schedules.listSchedules,
+    handler: async ({ call }) => json(unwrap(await call())),
+  }),
+  getSchedule: operation({
+    method: "GET",
+    path: "/v1/schedules/:name",
+    summary: "A schedule with its next 5 fire times and its last fire",
+    scope: "read",
+    shed: "consume",
+    answers: { 200: ["the schedule", ScheduleSchema] },
+    actFor: schedules.getSchedule,
+    handler: async ({ params, call }) => json(unwrap(await call(params.name)).schedule),
+  }),
+  deleteSchedule: operation({
+    method: "DELETE",
+    path: "/v1/schedules/:name",
+    summary: "Delete a schedule",
+    scope: "admin",
+    shed: "consume",
+    answers: { 204: ["deleted"] },
+    actFor: schedules.deleteSchedule,
+    handler: async ({ params, call }) => {
+      unwrap(await call(params.name));
+      return noContent();
+    },
+  }),
+  pauseSchedule: operation({
+    method: "POST",
+    path: "/v1/schedules/:name/pause",
+    summary: "Pause a schedule: it sends nothing until resumed",
+    scope: "admin",
+    shed: "consume",
+    answers: { 200: ["paused", ScheduleSchema] },
+    actFor: schedules.pauseSchedule,
+    handler: async ({ params, call }) => json(unwrap(await call(params.name, true)).schedule),
+  }),
+  resumeSchedule: operation({
+    method: "POST",
+    path: "/v1/schedules/:name/resume",
+    summary: "Resume a schedule from its next fire time after now (missed fires are not sent)",
+    scope: "admin",
+    shed: "consume",
+    answers: { 200: ["resumed", ScheduleSchema] },
+    actFor: schedules.pauseSchedule,
+    handler: async ({ params, call }) => json(unwrap(await call(params.name, false)).schedule),
+  }),
   health: operation({
     method: "GET",
     path: "/health",
@@ -405,10 +561,14 @@ export const operations = {
     shed: "essential",
     answers: { 200: ["Prometheus text format 0.0.4", "text/plain"] },
     actFor: service.listQueues,
-    handler: async ({ call }) =>
-      new Response(renderMetrics(unwrap(await call()).queues), {
-        headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
-      }),
+    handler: async ({ request, call }) =>
+      new Response(
+        renderMetrics(unwrap(await call()).queues) +
+          topics.renderTopicMetrics((topic) => allowsTopic(request.principal, "read", topic)),
+        {
+          headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
+        },
+      ),
   }),
 };
 
@@ -424,6 +584,11 @@ function onQueue(op: { path: string }): boolean {
   return op.path.includes("/:q");
 }
 
+/** Topics and schedules: the topic's patterns or the schedule's queue decide (see the table). */
+function decidesOwnAccess(op: { path: string }): boolean {
+  return op.path.startsWith("/v1/topics") || op.path.startsWith("/v1/schedules");
+}
+
 /** Null when `principal` may make the call, else the `forbidden` refusal that says why. */
 function denied(
   op: { path: string; scope: Scope },
@@ -431,6 +596,7 @@ function denied(
   args: unknown[],
 ): Refusal | null {
   if (op.scope === "public") return null;
+  if (decidesOwnAccess(op)) return null;
   const queue = onQueue(op) ? String(args[0]) : undefined;
   if (queue === undefined && op.scope === "read") return null;
   if (allows(principal, op.scope, queue)) return null;

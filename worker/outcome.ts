@@ -6,13 +6,18 @@
 export type RefusalCode =
   | "forbidden"
   | "queue_not_found"
+  | "topic_not_found"
+  | "schedule_not_found"
   | "dead_letter_not_found"
   | "key_not_found"
   | "invalid_config"
+  | "invalid_topic"
+  | "invalid_schedule"
   | "partition_out_of_range"
   | "partitions_shrink"
   | "push_queue"
   | "message_too_large"
+  | "delay_beyond_retention"
   | "backlog_full"
   | "overloaded"
   | "inflight_limit";

@@ -5,8 +5,9 @@
  */
 import type { IRequest } from "itty-router";
 import type { z } from "zod";
+import { describeIssues } from "../core/issues.ts";
 import { type Problem, problem } from "./problem.ts";
-import { IdSchema, QueueNameSchema } from "./schemas.ts";
+import { IdSchema, QueueNameSchema, ScheduleNameSchema, TopicNameSchema } from "./schemas.ts";
 
 /**
  * The largest request body read, whatever the route: a full batch of large messages fits;
@@ -19,8 +20,6 @@ export const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
  * it recursively, and a few thousand levels (well inside the size limit) overflow the stack.
  */
 export const MAX_JSON_DEPTH = 256;
-
-const MAX_ISSUES_SHOWN = 3;
 
 /**
  * What in `value` validation could not take as it is, found without recursion: nesting
@@ -41,24 +40,6 @@ export function untakable(value: unknown): string | null {
     for (const child of Object.values(item)) pending.push([child, depth + 1]);
   }
   return null;
-}
-
-function pathOf(where: string, path: PropertyKey[]): string {
-  let text = where;
-  for (const segment of path) {
-    text += typeof segment === "number" ? `[${segment}]` : `.${String(segment)}`;
-  }
-  return text;
-}
-
-/** "body.messages[0].delaySeconds: Too big: expected number to be <=43200; …" */
-export function describeIssues(error: z.ZodError, where: string): string {
-  const described = error.issues.slice(0, MAX_ISSUES_SHOWN).map((issue) => {
-    const missing = "input" in issue && issue.input === undefined && issue.code !== "custom";
-    return `${pathOf(where, issue.path)}: ${missing ? "is required" : issue.message}`;
-  });
-  const more = error.issues.length - described.length;
-  return described.join("; ") + (more > 0 ? ` (and ${more} more)` : "");
 }
 
 /** Validates `value`, or throws a 400 problem with `code` that names `where` it went wrong. */
@@ -89,6 +70,19 @@ export function queueParam(request: IRequest): string {
 
 export function idParam(request: IRequest): string {
   return parseWith(IdSchema, decodedParam(request, "id"), "id");
+}
+
+export function topicParam(request: IRequest): string {
+  return parseWith(TopicNameSchema, decodedParam(request, "t"), "topic name", "invalid_topic_name");
+}
+
+export function scheduleParam(request: IRequest): string {
+  return parseWith(
+    ScheduleNameSchema,
+    decodedParam(request, "name"),
+    "schedule name",
+    "invalid_schedule_name",
+  );
 }
 
 export function parseQuery<S extends z.ZodType>(request: IRequest, schema: S): z.output<S> {

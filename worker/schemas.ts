@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { MAX_BATCH } from "../core/contract.ts";
 import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "../core/queue-config.ts";
+import { ScheduleTimingSchema } from "../core/schedule.ts";
 import { NewApiKeySchema, ScopeSchema } from "../durable-objects/catalog.ts";
 import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
 import { MAX_CREDIT } from "../durable-objects/subscription.ts";
@@ -14,8 +15,13 @@ export { QueueConfigPatchSchema, QueueNameSchema } from "../core/queue-config.ts
 
 /** The longest a receive may park waiting for a message (SQS's limit). */
 export const MAX_WAIT_SECONDS = 20;
-/** The longest a message may be delayed: 12 hours, like Cloudflare Queues. */
-export const MAX_DELAY_SECONDS = 43_200;
+/**
+ * The longest a message may be delayed: the longest retention (14 days). A send is also held
+ * to its own queue's retention (service.ts), past which the message would be dropped unseen.
+ */
+export const MAX_DELAY_SECONDS = 14 * 86_400;
+/** The longest a nack may hold a message back before its retry: 12 hours. */
+export const MAX_RETRY_DELAY_SECONDS = 43_200;
 export const MAX_LEASE_SECONDS = 43_200;
 export const MAX_MESSAGE_HEADERS = 32;
 const MAX_PARTITION_INDEX = MAX_PARTITIONS - 1;
@@ -43,6 +49,7 @@ const NOT_WELL_FORMED =
 export const MessageKeySchema = z.string().min(1).max(256).refine(isWellFormed, NOT_WELL_FORMED);
 export const DedupIdSchema = z.string().min(1).max(128).refine(isWellFormed, NOT_WELL_FORMED);
 export const DelaySecondsSchema = z.number().int().min(0).max(MAX_DELAY_SECONDS);
+const RetryDelaySecondsSchema = z.number().int().min(0).max(MAX_RETRY_DELAY_SECONDS);
 export const PrioritySchema = z.number().int().min(0).max(9);
 
 export const MessageHeadersSchema = z
@@ -117,7 +124,7 @@ export const AckBodySchema = z.object({ receipts: ReceiptsSchema }).strict();
 export const NackBodySchema = z
   .object({
     receipts: ReceiptsSchema,
-    delaySeconds: DelaySecondsSchema.optional(),
+    delaySeconds: RetryDelaySecondsSchema.optional(),
     reason: z.string().min(1).max(1000).optional(),
   })
   .strict();
@@ -348,3 +355,95 @@ export type ReceivedMessage = z.output<typeof ReceivedMessageSchema>;
 export type ReceiptFailure = z.output<typeof ReceiptFailureSchema>;
 export type PeekedMessageView = z.output<typeof PeekedMessageSchema>;
 export type DeadMessageView = z.output<typeof DeadMessageSchema>;
+
+// ───────────────────────────── topics and schedules ─────────────────────────────
+
+export { TopicDefinitionSchema as PutTopicBodySchema, TopicNameSchema } from "../core/topic.ts";
+
+const FilterSchema = z.record(
+  z.string(),
+  z.array(
+    z.union([z.string(), z.object({ prefix: z.string() }), z.object({ exists: z.boolean() })]),
+  ),
+);
+
+export const TopicSchema = z.object({
+  name: z.string(),
+  subscriptions: z.array(z.object({ queue: z.string(), filter: FilterSchema.nullable() })),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+});
+
+export const TopicListSchema = z.object({ topics: z.array(TopicSchema) });
+
+export const PublishResultSchema = z.object({
+  deliveries: z.array(
+    z.object({
+      queue: z.string(),
+      messages: SendResultSchema.shape.messages,
+      /** Messages this queue refused: `backlog_full`, `overloaded`, `message_too_large`, … */
+      failed: z.array(z.object({ index: z.number().int(), code: z.string(), detail: z.string() })),
+      /** Messages the subscription's filter passed over. */
+      filtered: z.array(z.number().int()),
+    }),
+  ),
+});
+
+/** Schedule names follow topic names: 1–80 of A–Z a–z 0–9 - _. */
+export const ScheduleNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_-]{1,80}$/,
+    "a schedule name is 1–80 characters of A–Z, a–z, 0–9, '-' and '_'",
+  );
+
+/** A scheduled message: a send's message without dedupId, which each fire sets. */
+export const ScheduleMessageSchema = MessageInputSchema.refine(
+  (message) => message.dedupId === undefined,
+  {
+    path: ["dedupId"],
+    message: "each fire is sent with dedupId schedule:<name>:<fire time>; leave it out",
+  },
+);
+
+export const PutScheduleBodySchema = z
+  .object({
+    queue: QueueNameSchema,
+    message: ScheduleMessageSchema,
+    paused: z.boolean().default(false),
+    ...ScheduleTimingSchema.shape,
+  })
+  .strict()
+  .superRefine((body, context) => {
+    const { queue: _, message: __, paused: ___, ...timing } = body;
+    const checked = ScheduleTimingSchema.safeParse(timing);
+    if (!checked.success) for (const issue of checked.error.issues) context.addIssue({ ...issue });
+  });
+
+export const ScheduleSchema = z.object({
+  name: z.string(),
+  queue: z.string(),
+  message: ScheduleMessageSchema,
+  cron: z.string().optional(),
+  timezone: z.string().optional(),
+  every: z.number().int().optional(),
+  start: z.number().int().optional(),
+  end: z.number().int().optional(),
+  paused: z.boolean(),
+  nextFireAt: z.number().int().nullable(),
+  /** The next fire times, up to 5. */
+  upcoming: z.array(z.number().int()),
+  lastFireAt: z.number().int().nullable(),
+  lastOutcome: z
+    .union([
+      z.object({ ok: z.literal(true), id: z.string(), duplicate: z.boolean() }),
+      z.object({ ok: z.literal(false), code: z.string(), detail: z.string(), retry: z.boolean() }),
+    ])
+    .nullable(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+});
+
+export const ScheduleListSchema = z.object({ schedules: z.array(ScheduleSchema) });
+
+export type PutScheduleBody = z.output<typeof PutScheduleBodySchema>;

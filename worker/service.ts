@@ -340,6 +340,14 @@ async function sendToQueue(
       `message ${tooLarge} is ${messageBytes(messages[tooLarge])} bytes (body and headers); queue '${name}' takes at most ${config.maxMessageBytes} bytes (maxMessageBytes)`,
     );
   }
+  // Retention counts from the send, so a message delayed that long would be dropped unseen.
+  const tooLate = messages.findIndex((message) => (message.delaySeconds ?? 0) >= config.retention);
+  if (tooLate !== -1) {
+    return refuse(
+      "delay_beyond_retention",
+      `message ${tooLate} is delayed ${messages[tooLate].delaySeconds} s; queue '${name}' keeps messages ${config.retention} s (retention), so delay less than that or raise retention`,
+    );
+  }
 
   const spread = lessLoadedPartition(name, config.partitions);
   const groups = groupByPartition(messages, (message) => {

@@ -106,11 +106,11 @@ describe("service-binding door", () => {
     const queue = queueName();
     await createQueue(queue);
     const { binding } = await bindAs(["produce", "consume"], [queue]);
-    expect(await binding.send(queue, { body: 1, delaySeconds: 50_000 })).toEqual({
+    expect(await binding.send(queue, { body: 1, delaySeconds: 2_000_000 })).toEqual({
       ok: false,
       status: 400,
       code: "invalid_request",
-      detail: "message.delaySeconds: Too big: expected number to be <=43200",
+      detail: "message.delaySeconds: Too big: expected number to be <=1209600",
     });
     expect(await binding.send("no spaces allowed", { body: 1 })).toMatchObject({
       ok: false,

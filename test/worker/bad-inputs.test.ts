@@ -173,10 +173,10 @@ const CASES: Case[] = [
     "invalid_request",
   ],
   [
-    "a delay over 12 hours",
+    "a delay over 14 days",
     "POST",
     () => messages,
-    () => ({ json: { body: 1, delaySeconds: 43_201 } }),
+    () => ({ json: { body: 1, delaySeconds: 14 * 86_400 + 1 } }),
     400,
     "invalid_request",
   ],
@@ -626,11 +626,11 @@ describe("bad input", () => {
 
   it("names the field and the rule in the detail", async () => {
     const response = await call("POST", messages, {
-      json: { messages: [{ body: 1 }, { body: 2, delaySeconds: 99_999 }] },
+      json: { messages: [{ body: 1 }, { body: 2, delaySeconds: 2_000_000 }] },
     });
     const problem = await expectProblem(response, 400, "invalid_request");
     expect(problem.detail).toBe(
-      "body.messages[1].delaySeconds: Too big: expected number to be <=43200",
+      "body.messages[1].delaySeconds: Too big: expected number to be <=1209600",
     );
   });
 

@@ -24,7 +24,10 @@ import {
   NackResultSchema,
   PeekResultSchema,
   ProblemSchema,
+  PublishResultSchema,
   PurgeResultSchema,
+  PutScheduleBodySchema,
+  PutTopicBodySchema,
   QueueConfigPatchSchema,
   QueueDefinitionSchema,
   QueueListSchema,
@@ -35,9 +38,15 @@ import {
   ReceiveResultSchema,
   RedriveBodySchema,
   RedriveResultSchema,
+  ScheduleListSchema,
+  ScheduleNameSchema,
+  ScheduleSchema,
   SendBatchSchema,
   SendBodySchema,
   SendResultSchema,
+  TopicListSchema,
+  TopicNameSchema,
+  TopicSchema,
 } from "../../schemas.ts";
 
 type Schema = z.ZodType;
@@ -56,6 +65,8 @@ const REQUEST_COMPONENTS: Record<string, Schema> = {
   ExtendBody: ExtendBodySchema,
   RedriveBody: RedriveBodySchema,
   CreateKeyBody: CreateKeyBodySchema,
+  PutTopicBody: PutTopicBodySchema,
+  PutScheduleBody: PutScheduleBodySchema,
 };
 
 /** Named answer schemas (described as the router answers them: defaults filled in). */
@@ -81,9 +92,19 @@ const ANSWER_COMPONENTS: Record<string, Schema> = {
   ApiKey: ApiKeySchema,
   CreatedKey: CreatedKeySchema,
   KeyList: KeyListSchema,
+  Topic: TopicSchema,
+  TopicList: TopicListSchema,
+  PublishResult: PublishResultSchema,
+  Schedule: ScheduleSchema,
+  ScheduleList: ScheduleListSchema,
 };
 
-const PATH_PARAMETERS: Record<string, Schema> = { q: QueueNameSchema, id: IdSchema };
+const PATH_PARAMETERS: Record<string, Schema> = {
+  q: QueueNameSchema,
+  id: IdSchema,
+  t: TopicNameSchema,
+  name: ScheduleNameSchema,
+};
 
 function componentsOf(named: Record<string, Schema>, io: "input" | "output") {
   const registry = z.registry<{ id: string }>();

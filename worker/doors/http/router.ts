@@ -8,7 +8,14 @@
  */
 import { type RouteEntry, Router } from "itty-router";
 import { type AnyOperation, invoke, isPublicPath, OPERATIONS } from "../../operations.ts";
-import { idParam, parseQuery, queueParam, readJson } from "../../request.ts";
+import {
+  idParam,
+  parseQuery,
+  queueParam,
+  readJson,
+  scheduleParam,
+  topicParam,
+} from "../../request.ts";
 import {
   admission,
   authentication,
@@ -34,11 +41,13 @@ for (const operation of OPERATIONS) {
   );
 }
 
-/** Path parameters, each checked: `:q` is a queue name, `:id` an id. */
+/** Path parameters, each checked: `:q` a queue name, `:id` an id, `:t` a topic, `:name` a schedule. */
 function pathParameters(request: SluiceRequest): Record<string, string> {
   const params: Record<string, string> = {};
   if ("q" in request.params) params.q = queueParam(request);
   if ("id" in request.params) params.id = idParam(request);
+  if ("t" in request.params) params.t = topicParam(request);
+  if ("name" in request.params) params.name = scheduleParam(request);
   return params;
 }
 

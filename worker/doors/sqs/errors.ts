@@ -98,6 +98,12 @@ const REFUSAL_ERRORS: Record<RefusalCode, SqsErrorCode> = {
   backlog_full: "RequestThrottled",
   overloaded: "ServiceUnavailable",
   inflight_limit: "ServiceUnavailable",
+  // Topics and schedules have no SQS action; listed so every refusal has an error.
+  topic_not_found: "InvalidParameterValue",
+  invalid_topic: "InvalidParameterValue",
+  schedule_not_found: "InvalidParameterValue",
+  invalid_schedule: "InvalidParameterValue",
+  delay_beyond_retention: "InvalidParameterValue",
 };
 
 export function fromRefusal(refusal: Refusal): SqsError {
