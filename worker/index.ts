@@ -2,6 +2,7 @@
  * The Worker every client meets: the dashboard's page, the HTTP API (doors/http/router.ts), the SQS
  * door (doors/sqs/door.ts), the service-binding entrypoint (doors/rpc.ts) and the Durable Object classes.
  */
+import { withDashboardHeaders } from "./dashboard-headers.ts";
 import { router } from "./doors/http/router.ts";
 import { handleSqs, isSqsRequest } from "./doors/sqs/door.ts";
 
@@ -16,7 +17,7 @@ export { Subscription } from "./doors/websocket.ts";
 export default {
   fetch: (request, env, ctx) => {
     if (isSqsRequest(request)) return handleSqs(request, env);
-    if (isDashboardPage(request)) return env.ASSETS.fetch(request);
+    if (isDashboardPage(request)) return env.ASSETS.fetch(request).then(withDashboardHeaders);
     return router.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;
