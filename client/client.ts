@@ -32,8 +32,10 @@ import type {
   NackResult,
   NewApiKey,
   NewMessage,
+  NewSchedule,
   PeekedMessage,
   PeekQuery,
+  PublishResult,
   Queue,
   QueueConfigPatch,
   QueueDefinition,
@@ -41,8 +43,11 @@ import type {
   ReceiveOptions,
   RedriveInput,
   RedriveResult,
+  Schedule,
   SendResult,
   SentMessage,
+  Topic,
+  TopicDefinition,
 } from "./types.ts";
 
 /** Most messages, receipts or ids one request carries. */
@@ -90,6 +95,17 @@ function failure({ index, message }: Pending, code: string, detail: string): Bat
 function queuePath(queue: string): string {
   return `/v1/queues/${encodeURIComponent(queue)}`;
 }
+
+function topicPath(topic: string): string {
+  return `/v1/topics/${encodeURIComponent(topic)}`;
+}
+
+function schedulePath(name: string): string {
+  return `/v1/schedules/${encodeURIComponent(name)}`;
+}
+
+/** Refusals a queue gives while it sheds load: a publish retries them. */
+const SHED_CODES = new Set(["overloaded", "inflight_limit"]);
 
 export class Sluice {
   readonly #http: Http;
@@ -185,6 +201,64 @@ export class Sluice {
       const [{ code, detail }] = refused;
       throw new SluiceError({ status: code === "backlog_full" ? 429 : 503, code, detail });
     });
+  }
+
+  /**
+   * Publishes to a topic: one copy in every subscribed queue whose filter matches. Each
+   * message gets a `dedupId` (its own, else a random one) that every retry reuses, so a queue
+   * never stores a copy twice: a refused request (network, 429, 503) is sent again whole, and
+   * so is a 207 in which some queue refused for now (full, overloaded), within the retry
+   * attempts; queues that stored the first time answer `duplicate`. Throws when no queue
+   * stored anything; otherwise resolves to the last answer, whose `failed` entries say which
+   * queues still refused.
+   */
+  async publish(
+    topic: string,
+    body: JsonValue,
+    options: MessageOptions & Cancellable = {},
+  ): Promise<PublishResult> {
+    const { signal, ...fields } = options;
+    return this.publishBatch(topic, [{ ...fields, body }], { signal });
+  }
+
+  /** `publish` for up to `MAX_BATCH` messages in one request. */
+  async publishBatch(
+    topic: string,
+    messages: NewMessage[],
+    { signal }: Cancellable = {},
+  ): Promise<PublishResult> {
+    if (messages.length === 0 || messages.length > MAX_BATCH) {
+      throw new RangeError(`a publish takes 1–${MAX_BATCH} messages, not ${messages.length}`);
+    }
+    const body = {
+      messages: messages.map((message) => ({
+        ...message,
+        dedupId: message.dedupId ?? crypto.randomUUID(),
+      })),
+    };
+    const pace = `topic:${topic}`;
+    let answer: PublishResult | undefined;
+    try {
+      await withRetries(this.#http.retry, signal, async () => {
+        await this.#pacer.wait(pace, signal);
+        const { value, slow } = await this.#http.call<PublishResult>({
+          method: "POST",
+          path: `/v1/topics/${encodeURIComponent(topic)}/messages`,
+          body,
+          signal,
+        });
+        this.#pacer.observe(pace, slow);
+        answer = value;
+        const refused = value.deliveries.flatMap((delivery) => delivery.failed)[0];
+        if (refused === undefined) return;
+        const { code, detail } = refused;
+        const status = code === "backlog_full" ? 429 : SHED_CODES.has(code) ? 503 : 400;
+        throw new SluiceError({ status, code, detail });
+      });
+    } catch (error) {
+      if (answer === undefined || !(error instanceof SluiceError)) throw error;
+    }
+    return answer as PublishResult;
   }
 
   /** The pause the next send to `queue` makes because of backpressure, in ms (0: none). */
@@ -325,6 +399,67 @@ export class Sluice {
   async purgeDeadLetters(queue: string): Promise<number> {
     const path = `${queuePath(queue)}/dlq/purge`;
     return (await this.#call<{ purged: number }>("POST", path)).purged;
+  }
+
+  // ───────────────────────────── topics ─────────────────────────────
+
+  /** Creates the topic or replaces its subscriptions. */
+  async putTopic(
+    topic: string,
+    definition: TopicDefinition,
+  ): Promise<Topic & { created: boolean }> {
+    const { value, status } = await this.#http.call<Topic>({
+      method: "PUT",
+      path: topicPath(topic),
+      body: definition,
+    });
+    return { ...value, created: status === 201 };
+  }
+
+  async getTopic(topic: string): Promise<Topic> {
+    return this.#call<Topic>("GET", topicPath(topic));
+  }
+
+  async listTopics(): Promise<Topic[]> {
+    return (await this.#call<{ topics: Topic[] }>("GET", "/v1/topics")).topics;
+  }
+
+  /** Deletes the topic and its subscriptions; the queues keep their messages. */
+  async deleteTopic(topic: string): Promise<void> {
+    await this.#call("DELETE", topicPath(topic));
+  }
+
+  // ───────────────────────────── schedules ─────────────────────────────
+
+  /** Creates or replaces a schedule; the answer lists its next fire times. */
+  async putSchedule(name: string, schedule: NewSchedule): Promise<Schedule & { created: boolean }> {
+    const { value, status } = await this.#http.call<Schedule>({
+      method: "PUT",
+      path: schedulePath(name),
+      body: schedule,
+    });
+    return { ...value, created: status === 201 };
+  }
+
+  async getSchedule(name: string): Promise<Schedule> {
+    return this.#call<Schedule>("GET", schedulePath(name));
+  }
+
+  async listSchedules(): Promise<Schedule[]> {
+    return (await this.#call<{ schedules: Schedule[] }>("GET", "/v1/schedules")).schedules;
+  }
+
+  async pauseSchedule(name: string): Promise<Schedule> {
+    return this.#call<Schedule>("POST", `${schedulePath(name)}/pause`);
+  }
+
+  /** Resumes from the next fire time after now; fires missed while paused are not sent. */
+  async resumeSchedule(name: string): Promise<Schedule> {
+    return this.#call<Schedule>("POST", `${schedulePath(name)}/resume`);
+  }
+
+  async deleteSchedule(name: string): Promise<void> {
+    await this.#call("DELETE", schedulePath(name));
   }
 
   // ───────────────────────────── keys ─────────────────────────────

@@ -292,3 +292,90 @@ export interface Problem {
   detail: string;
   code: string;
 }
+
+// ───────────────────────────── topics ─────────────────────────────
+
+/** An exact header value, `{prefix}`, or `{exists}` (false: the header is absent). */
+export type FilterCondition = string | { prefix: string } | { exists: boolean };
+
+/**
+ * Which published messages a subscribed queue gets, by header: every header named must match
+ * ("and"), any of its conditions will do ("or").
+ */
+export type TopicFilter = Record<string, FilterCondition | FilterCondition[]>;
+
+export interface NewSubscription {
+  queue: string;
+  /** Leave out to receive every message. */
+  filter?: TopicFilter;
+}
+
+export interface TopicDefinition {
+  subscriptions: NewSubscription[];
+}
+
+export interface Topic {
+  name: string;
+  /** Filters come back with every header's conditions as an array. */
+  subscriptions: { queue: string; filter: Record<string, FilterCondition[]> | null }[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What one subscribed queue did with a publish; `index` is the message's place in it. */
+export interface Delivery {
+  queue: string;
+  messages: SentMessage[];
+  /** Messages this queue refused: `backlog_full`, `overloaded`, `message_too_large`, … */
+  failed: { index: number; code: string; detail: string }[];
+  /** Messages the subscription's filter passed over. */
+  filtered: number[];
+}
+
+export interface PublishResult {
+  deliveries: Delivery[];
+}
+
+// ───────────────────────────── schedules ─────────────────────────────
+
+/** A schedule's message: a send's message without `dedupId`, which each fire sets. */
+export type ScheduledMessage = Omit<NewMessage, "dedupId">;
+
+export interface ScheduleTiming {
+  /** 5 fields, as crontab(5) reads them; give this or `every`. */
+  cron?: string;
+  /** The IANA timezone `cron` is read in [UTC]. */
+  timezone?: string;
+  /** Seconds between fires, counted from `start` (or the schedule's creation). */
+  every?: number;
+  /** Epoch ms: no fire before it. */
+  start?: number;
+  /** Epoch ms: no fire at or after it. */
+  end?: number;
+}
+
+export interface NewSchedule extends ScheduleTiming {
+  queue: string;
+  message: ScheduledMessage;
+  paused?: boolean;
+}
+
+export type FireOutcome =
+  | { ok: true; id: string; duplicate: boolean }
+  | { ok: false; code: string; detail: string; retry: boolean };
+
+export interface Schedule extends ScheduleTiming {
+  name: string;
+  queue: string;
+  /** As saved (the API never stores a dedupId here: each fire sets its own). */
+  message: NewMessage & { contentType: ContentType };
+  paused: boolean;
+  /** Null when paused or ended. */
+  nextFireAt: number | null;
+  /** The next fire times, up to 5. */
+  upcoming: number[];
+  lastFireAt: number | null;
+  lastOutcome: FireOutcome | null;
+  createdAt: number;
+  updatedAt: number;
+}

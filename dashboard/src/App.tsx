@@ -7,7 +7,9 @@ import { DeadLettersPage } from "./pages/DeadLettersPage.tsx";
 import { KeysPage } from "./pages/KeysPage.tsx";
 import { QueuePage } from "./pages/QueuePage.tsx";
 import { QueuesPage } from "./pages/QueuesPage.tsx";
+import { SchedulesPage } from "./pages/SchedulesPage.tsx";
 import { SignIn } from "./pages/SignIn.tsx";
+import { TopicsPage } from "./pages/TopicsPage.tsx";
 import { href, parseRoute, type Route, useHash } from "./router.ts";
 import {
   type Session,
@@ -79,6 +81,7 @@ function Layout() {
   }, [path]);
 
   useDocumentTitle(route);
+  const section = sectionOf(route);
 
   return (
     <div className="app">
@@ -91,10 +94,16 @@ function Layout() {
           Sluice
         </a>
         <nav aria-label="Main" className="topnav">
-          <a href={href.queues()} aria-current={route.page === "keys" ? undefined : "page"}>
+          <a href={href.queues()} aria-current={section === "queues" ? "page" : undefined}>
             Queues
           </a>
-          <a href={href.keys()} aria-current={route.page === "keys" ? "page" : undefined}>
+          <a href={href.topics()} aria-current={section === "topics" ? "page" : undefined}>
+            Topics
+          </a>
+          <a href={href.schedules()} aria-current={section === "schedules" ? "page" : undefined}>
+            Schedules
+          </a>
+          <a href={href.keys()} aria-current={section === "keys" ? "page" : undefined}>
             API keys
           </a>
         </nav>
@@ -108,6 +117,13 @@ function Layout() {
   );
 }
 
+/** The main navigation's entry a screen belongs to. */
+function sectionOf(route: Route): "queues" | "topics" | "schedules" | "keys" {
+  return route.page === "topics" || route.page === "schedules" || route.page === "keys"
+    ? route.page
+    : "queues";
+}
+
 function Page({ route }: { route: Route }) {
   switch (route.page) {
     case "queues":
@@ -116,6 +132,10 @@ function Page({ route }: { route: Route }) {
       return <QueuePage queue={route.queue} />;
     case "dead-letters":
       return <DeadLettersPage queue={route.queue} params={route.params} />;
+    case "topics":
+      return <TopicsPage />;
+    case "schedules":
+      return <SchedulesPage />;
     case "keys":
       return <KeysPage />;
     case "not-found":
@@ -144,7 +164,11 @@ function useDocumentTitle(route: Route) {
         ? `Dead letters · ${route.queue}`
         : route.page === "keys"
           ? "API keys"
-          : "Queues";
+          : route.page === "topics"
+            ? "Topics"
+            : route.page === "schedules"
+              ? "Schedules"
+              : "Queues";
   const title = `${dead > 0 ? `(${dead}) ` : ""}${screen} — Sluice`;
   useEffect(() => {
     document.title = title;

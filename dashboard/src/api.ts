@@ -21,6 +21,10 @@ export type SluiceApi = Pick<
   | "listKeys"
   | "createKey"
   | "deleteKey"
+  | "listTopics"
+  | "listSchedules"
+  | "pauseSchedule"
+  | "resumeSchedule"
 >;
 
 export interface ApiOptions {

@@ -6,6 +6,8 @@
  *   #/                                   queues overview
  *   #/queues/:queue                      queue detail
  *   #/queues/:queue/dead-letters?reason=&q=&range=&since=&until=&id=
+ *   #/topics                             topics and their subscriptions
+ *   #/schedules                          schedules
  *   #/keys                               API keys
  */
 import { useSyncExternalStore } from "react";
@@ -14,6 +16,8 @@ export type Route =
   | { page: "queues" }
   | { page: "queue"; queue: string }
   | { page: "dead-letters"; queue: string; params: URLSearchParams }
+  | { page: "topics" }
+  | { page: "schedules" }
   | { page: "keys" }
   | { page: "not-found"; path: string };
 
@@ -22,7 +26,9 @@ export function parseRoute(hash: string): Route {
   const segments = path.split("/").filter(Boolean).map(decodeURIComponent);
   const params = new URLSearchParams(search);
   if (segments.length === 0) return { page: "queues" };
-  if (segments[0] === "keys" && segments.length === 1) return { page: "keys" };
+  if (segments.length === 1 && segments[0] === "keys") return { page: "keys" };
+  if (segments.length === 1 && segments[0] === "topics") return { page: "topics" };
+  if (segments.length === 1 && segments[0] === "schedules") return { page: "schedules" };
   if (segments[0] === "queues") {
     if (segments.length === 1) return { page: "queues" };
     if (segments.length === 2) return { page: "queue", queue: segments[1] };
@@ -40,6 +46,8 @@ export const href = {
     const search = params?.toString();
     return `#/queues/${encodeURIComponent(queue)}/dead-letters${search ? `?${search}` : ""}`;
   },
+  topics: () => "#/topics",
+  schedules: () => "#/schedules",
   keys: () => "#/keys",
 };
 

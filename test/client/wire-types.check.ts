@@ -62,4 +62,9 @@ export type Checks = [
   Holds<Answer<typeof api.ApiKeySchema, wire.ApiKey>>,
   Holds<Answer<typeof api.CreatedKeySchema, wire.CreatedKey>>,
   Holds<Answer<typeof api.ProblemSchema, wire.Problem>>,
+  Holds<Accepted<typeof api.PutTopicBodySchema, wire.TopicDefinition>>,
+  Holds<Answer<typeof api.TopicSchema, wire.Topic>>,
+  Holds<Answer<typeof api.PublishResultSchema, wire.PublishResult>>,
+  Holds<Accepted<typeof api.PutScheduleBodySchema, wire.NewSchedule>>,
+  Holds<Answer<typeof api.ScheduleSchema, wire.Schedule>>,
 ];

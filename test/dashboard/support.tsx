@@ -83,6 +83,10 @@ export function fakeApi(overrides: Partial<SluiceApi> = {}): SluiceApi {
     listKeys: unexpected("listKeys"),
     createKey: unexpected("createKey"),
     deleteKey: unexpected("deleteKey"),
+    listTopics: unexpected("listTopics"),
+    listSchedules: unexpected("listSchedules"),
+    pauseSchedule: unexpected("pauseSchedule"),
+    resumeSchedule: unexpected("resumeSchedule"),
     ...overrides,
   };
 }
