@@ -14,6 +14,7 @@ import { z } from "zod";
 import { KEY_ID_BYTES, SECRET_BYTES } from "../core/api-keys.ts";
 import { sealKeyMaterial } from "../core/deployment.ts";
 import { sha256Hex, toHex } from "../core/hex.ts";
+import { describeIssues } from "../core/issues.ts";
 import {
   applyConfigPatch,
   type QueueConfig,
@@ -320,7 +321,7 @@ export class Catalog extends DurableObject<Env> {
     if (!parsed.success) throw new TypeError(`invalid API key: ${describeIssues(parsed.error)}`);
     const id = `key_${toHex(crypto.getRandomValues(new Uint8Array(KEY_ID_BYTES)))}`;
     const secret = `sk_${toBase64Url(crypto.getRandomValues(new Uint8Array(SECRET_BYTES)))}`;
-    const secretHash = await hashSecret(secret);
+    const secretHash = await sha256Hex(secret);
     const sealingKey = this.#sealingKey();
     const sealed = sealingKey === null ? UNSEALED : await sealSecret(await sealingKey, id, secret);
 
@@ -351,7 +352,7 @@ export class Catalog extends DurableObject<Env> {
     return this.#sql`DELETE FROM api_keys WHERE id = ${id} RETURNING id`.toArray().length > 0;
   }
 
-  /** Looks a key up by the SHA-256 hex of its secret (see `hashSecret`). */
+  /** Looks a key up by the SHA-256 hex of its secret, as the router digests a Bearer token. */
   async authenticate(secretHash: string): Promise<ApiKey | null> {
     if (typeof secretHash !== "string" || !/^[0-9a-f]{64}$/.test(secretHash)) return null;
     const row = this.#sql<ApiKeyRow>`
@@ -395,11 +396,6 @@ export class Catalog extends DurableObject<Env> {
     this.#sealKey ??= deriveSealKey(material);
     return this.#sealKey;
   }
-}
-
-/** How the router turns a Bearer token into the hash `authenticate` looks up. */
-export function hashSecret(secret: string): Promise<string> {
-  return sha256Hex(secret);
 }
 
 const SEAL_INFO = new TextEncoder().encode("sluice/api-key-secret/v1");
@@ -476,16 +472,6 @@ function toTopicRecord(row: TopicRow, subscriptions: SubscriptionRow[]): TopicRe
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-}
-
-/** "visibilityTimeout: Too small: expected number to be >=1; retry.maxDelay must be …" */
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const path = issue.path.join(".");
-      return path && !issue.message.startsWith(path) ? `${path}: ${issue.message}` : issue.message;
-    })
-    .join("; ");
 }
 
 function toQueueRecord(row: QueueRow): QueueRecord {

@@ -94,8 +94,8 @@ async function lookUp<V>(
 /**
  * The principal a bearer token stands for, or null for a token nobody issued. The token is
  * digested once: the digest is compared with the admin token's in constant time (digests have
- * equal length whatever the guess), and its hex is what the catalog looks keys up by
- * (`hashSecret`). The admin token is refused with a problem that says why when it is too weak
+ * equal length whatever the guess), and its hex (`toHex`) is what the catalog looks keys up
+ * by. The admin token is refused with a problem that says why when it is too weak
  * for a deployment (core/deployment.ts). A token without the shape of a key's secret is
  * refused without asking the catalog, and unknown tokens are remembered apart from keys
  * (`LookupCache`), so guessing costs the one catalog object at most one call per distinct

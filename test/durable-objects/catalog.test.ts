@@ -1,11 +1,11 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { sha256Hex } from "../../core/hex.ts";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfigPatch } from "../../core/queue-config.ts";
 import {
   type ApiKey,
   deriveSealKey,
-  hashSecret,
   sealSecret,
   unsealSecret,
 } from "../../durable-objects/catalog.ts";
@@ -202,7 +202,7 @@ describe("API keys", () => {
     const row = await runInDurableObject(stub, (_, state) =>
       state.storage.sql.exec("SELECT * FROM api_keys WHERE id = ?", key.id).one(),
     );
-    expect(row.secret_hash).toBe(await hashSecret(key.secret));
+    expect(row.secret_hash).toBe(await sha256Hex(key.secret));
     expect(Object.values(row).some((value) => String(value).includes(key.secret))).toBe(false);
     expect(Object.values(row).some((value) => String(value).includes(key.secret.slice(3)))).toBe(
       false,
@@ -221,8 +221,8 @@ describe("API keys", () => {
     const stub = catalog();
     const key = await stub.createKey(newKey);
     const { secret, ...expected } = key;
-    expect(await stub.authenticate(await hashSecret(secret))).toEqual(expected);
-    expect(await stub.authenticate(await hashSecret(`${secret}x`))).toBeNull();
+    expect(await stub.authenticate(await sha256Hex(secret))).toEqual(expected);
+    expect(await stub.authenticate(await sha256Hex(`${secret}x`))).toBeNull();
     expect(await stub.authenticate(secret)).toBeNull();
     expect(await stub.authenticate("")).toBeNull();
   });
@@ -233,10 +233,10 @@ describe("API keys", () => {
     const revoked = await stub.createKey({ ...newKey, name: "revoked" });
     expect(await stub.deleteKey(revoked.id)).toBe(true);
     expect(await stub.deleteKey(revoked.id)).toBe(false);
-    expect(await stub.authenticate(await hashSecret(revoked.secret))).toBeNull();
+    expect(await stub.authenticate(await sha256Hex(revoked.secret))).toBeNull();
     expect(await stub.signingSecret(revoked.id)).toBeNull();
     expect(await stub.getKey(revoked.id)).toBeNull();
-    expect(await stub.authenticate(await hashSecret(kept.secret))).toMatchObject({ id: kept.id });
+    expect(await stub.authenticate(await sha256Hex(kept.secret))).toMatchObject({ id: kept.id });
     expect((await stub.listKeys()).map((k) => k.id)).toEqual([kept.id]);
   });
 
@@ -312,7 +312,7 @@ describe("restart", () => {
     await evictDurableObject(stub);
 
     expect(await stub.getQueue("orders")).toEqual(queue);
-    expect(await stub.authenticate(await hashSecret(key.secret))).toMatchObject({ id: key.id });
+    expect(await stub.authenticate(await sha256Hex(key.secret))).toMatchObject({ id: key.id });
     expect(await stub.signingSecret(key.id)).toBe(key.secret);
     expect((await put(stub, "orders", { partitions: 4 })).queue.version).toBe(2);
     expect(await rowsOf(stub, "SELECT version FROM schema_version")).toEqual([{ version: 2 }]);

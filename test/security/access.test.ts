@@ -8,7 +8,7 @@
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { hashSecret } from "../../durable-objects/catalog.ts";
+import { sha256Hex } from "../../core/hex.ts";
 import { KEY_CACHE_MS, matchesPattern } from "../../worker/auth.ts";
 import {
   call,
@@ -91,7 +91,7 @@ describe("revoked keys", () => {
     const key = await ok("POST", "/v1/keys", {
       json: { name: "revoked", scopes: ["consume"], queues: ["*"] },
     });
-    const hash = await hashSecret(key.secret);
+    const hash = await sha256Hex(key.secret);
     expect(await catalog().authenticate(hash)).toMatchObject({ id: key.id });
     expect(await catalog().deleteKey(key.id)).toBe(true);
     expect(await catalog().authenticate(hash)).toBeNull();

@@ -7,7 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { GetQueueUrlCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { hashSecret } from "../../durable-objects/catalog.ts";
+import { sha256Hex } from "../../core/hex.ts";
 import { authenticate } from "../../worker/auth.ts";
 import authSource from "../../worker/auth.ts?raw";
 import { createCredentials, sqsClient } from "../sqs/support.ts";
@@ -48,7 +48,7 @@ describe("API key secrets", () => {
       json: { name: "shown once", scopes: ["admin"], queues: ["*"] },
     });
     expect(created.secret).toMatch(/^sk_[A-Za-z0-9_-]{43}$/);
-    const hash = await hashSecret(created.secret);
+    const hash = await sha256Hex(created.secret);
 
     const answers = await Promise.all(
       [
@@ -88,7 +88,7 @@ describe("API key secrets", () => {
     expect(rows).toHaveLength(1);
     expect(JSON.stringify(rows)).not.toContain(created.secret);
     expect(JSON.stringify(rows)).not.toContain(created.secret.slice(3));
-    expect(rows[0].secret_hash).toBe(await hashSecret(created.secret));
+    expect(rows[0].secret_hash).toBe(await sha256Hex(created.secret));
   });
 
   it("are never logged: not at creation, on use, on refusals, nor through the SQS door", async () => {

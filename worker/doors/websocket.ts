@@ -21,13 +21,13 @@
  * deleted, the key revoked) closes the socket with code 4000 + the HTTP status and the
  * refusal's detail as reason.
  */
+import { describeIssues } from "../../core/issues.ts";
 import { type SocketState, SubscriptionSocket } from "../../durable-objects/subscription.ts";
 import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../admission.ts";
 import { authenticateKeyId, type Principal } from "../auth.ts";
 import { invoke, operations } from "../operations.ts";
 import type { Refusal } from "../outcome.ts";
 import { REFUSAL_STATUS } from "../problem.ts";
-import { describeIssues } from "../request.ts";
 import { MAX_WAIT_SECONDS, type SubscriberFrame, SubscriberFrameSchema } from "../schemas.ts";
 import type { receiveMessages } from "../service.ts";
 import type { SubscriptionSetup } from "./http/subscribe.ts";

@@ -34,8 +34,6 @@ export type SluiceRequest = IRequest & {
   corsOrigin?: string;
 };
 
-export type Handler = (request: SluiceRequest, env: Env) => Promise<Response> | Response;
-
 const ALLOWED_METHODS = "GET, POST, PUT, DELETE";
 const ALLOWED_HEADERS =
   "Authorization, Content-Type, Sluice-Key, Sluice-Dedup-Id, Sluice-Delay, Sluice-Priority";
