@@ -287,11 +287,11 @@ describe("API keys", () => {
   it.each([
     ["no name", { ...newKey, name: " " }, /name/],
     ["no scopes", { ...newKey, scopes: [] }, /at least one scope/],
-    ["an unknown scope", { ...newKey, scopes: ["root"] }, /scopes\.0/],
+    ["an unknown scope", { ...newKey, scopes: ["root"] }, /scopes\[0\]/],
     ["no queue patterns", { ...newKey, queues: [] }, /at least one queue pattern/],
-    ["an empty queue pattern", { ...newKey, queues: [""] }, /queues\.0: a queue pattern/],
-    ["a pattern with a slash", { ...newKey, queues: ["a/b"] }, /queues\.0/],
-    ["an origin with a path", { ...newKey, origins: ["https://a.example/x"] }, /origins\.0/],
+    ["an empty queue pattern", { ...newKey, queues: [""] }, /queues\[0\]: a queue pattern/],
+    ["a pattern with a slash", { ...newKey, queues: ["a/b"] }, /queues\[0\]/],
+    ["an origin with a path", { ...newKey, origins: ["https://a.example/x"] }, /origins\[0\]/],
     ["an unknown field", { ...newKey, admin: true }, /Unrecognized key/],
   ])("refuses a key with %s and stores nothing", async (_, input, message) => {
     const stub = catalog();
