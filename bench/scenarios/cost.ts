@@ -93,7 +93,7 @@ async function meterLives(
   return { ...result, usage };
 }
 
-function difference(a: Usage, b: Usage): Usage {
+export function difference(a: Usage, b: Usage): Usage {
   return {
     requests: a.requests - b.requests,
     statements: a.statements - b.statements,
