@@ -3,9 +3,9 @@
  * Filters and the open message live in the URL; pagination and selection live in the list
  * and reset whenever the filter changes.
  */
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useReducer } from "react";
 import { SluiceError } from "../../../client/errors.ts";
-import type { DeadLetterPage, RedriveInput } from "../../../client/types.ts";
+import type { RedriveInput } from "../../../client/types.ts";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import {
   type DeadLetterActions,
@@ -23,6 +23,7 @@ import {
   filterToQuery,
   isFiltered,
 } from "../deadLetterFilter.ts";
+import { initialWorkspace, type PendingAction, workspaceReducer } from "../deadLetterWorkspace.ts";
 import { collectDeadLetters, downloadText, exportFileName, toNdjson } from "../exportNdjson.ts";
 import { formatCount, plural } from "../format.ts";
 import { useNow } from "../hooks.ts";
@@ -66,12 +67,6 @@ export function DeadLettersPage({ queue, params }: { queue: string; params: URLS
   );
 }
 
-type PendingAction =
-  | { kind: "redrive"; ids: string[] }
-  | { kind: "redrive-all" }
-  | { kind: "delete"; ids: string[] }
-  | { kind: "purge" };
-
 function DeadLetterWorkspace({
   queue,
   filter,
@@ -87,51 +82,32 @@ function DeadLetterWorkspace({
   const summary = snapshot.queues?.find((q) => q.name === queue);
   const totalDead = summary?.stats.deadLettered ?? null;
 
-  // cursors[i] fetched page i; the last one is the page on screen.
-  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  // When the operator last asked for the list; relative ranges ("last hour") end here.
-  const [requestedAt, setRequestedAt] = useState(Date.now);
-  const [page, setPage] = useState<DeadLetterPage | null>(null);
-  const [loading, setLoading] = useState(true);
-  const [loadError, setLoadError] = useState<unknown>(null);
-  const [deadAtLoad, setDeadAtLoad] = useState<number | null>(null);
-  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
-  const [pending, setPending] = useState<PendingAction | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [actionError, setActionError] = useState<unknown>(null);
-  const [target, setTarget] = useState(queue);
-  const [typedName, setTypedName] = useState("");
-  const [notice, setNotice] = useState<string | null>(null);
-  const [exporting, setExporting] = useState<{ count: number; abort: AbortController } | null>(
-    null,
+  const [state, dispatch] = useReducer(workspaceReducer, queue, (name) =>
+    initialWorkspace(name, Date.now()),
   );
-  const [exportError, setExportError] = useState<unknown>(null);
+  const { cursors, requestedAt, page, loading, loadError, deadAtLoad, selected } = state;
+  const { pending, busy, actionError, target, typedName, notice, exporting, exportError } = state;
 
   const cursor = cursors.at(-1);
   useEffect(() => {
     let current = true;
-    setLoading(true);
+    dispatch({ type: "load-started" });
     api
       .listDeadLetters(queue, { limit: PAGE_SIZE, cursor, ...filterToQuery(filter, requestedAt) })
       .then((answer) => {
         if (!current) return;
-        setPage(answer);
-        setLoadError(null);
-        setDeadAtLoad(
-          monitor.getSnapshot().queues?.find((q) => q.name === queue)?.stats.deadLettered ?? null,
-        );
-        const ids = new Set(answer.messages.map((m) => m.id));
-        setSelected((before) => new Set([...before].filter((id) => ids.has(id))));
+        const deadAtLoad =
+          monitor.getSnapshot().queues?.find((q) => q.name === queue)?.stats.deadLettered ?? null;
+        dispatch({ type: "loaded", page: answer, deadAtLoad });
       })
-      .catch((error: unknown) => current && setLoadError(error))
-      .finally(() => current && setLoading(false));
+      .catch((error: unknown) => current && dispatch({ type: "load-failed", error }));
     return () => {
       current = false;
     };
   }, [api, monitor, queue, filter, cursor, requestedAt]);
 
   const messages = page?.messages ?? [];
-  const reload = () => setRequestedAt(Date.now());
+  const reload = () => dispatch({ type: "reload", at: Date.now() });
 
   function open(id: string) {
     const params = filterToParams(filter);
@@ -150,10 +126,7 @@ function DeadLetterWorkspace({
   }
 
   function ask(action: PendingAction) {
-    setActionError(null);
-    setTarget(queue);
-    setTypedName("");
-    setPending(action);
+    dispatch({ type: "ask", action, target: queue });
   }
 
   async function perform(action: PendingAction): Promise<string> {
@@ -191,52 +164,39 @@ function DeadLetterWorkspace({
 
   async function confirm() {
     if (!pending) return;
-    setBusy(true);
-    setActionError(null);
+    dispatch({ type: "confirm-started" });
     try {
-      const message = await perform(pending);
+      const notice = await perform(pending);
       const gone = "ids" in pending ? pending.ids : messages.map((m) => m.id);
-      setNotice(message);
-      setPending(null);
-      setSelected((before) => new Set([...before].filter((id) => !gone.includes(id))));
-      // Gone from the table at once; the reload below brings the server's view.
-      setPage(
-        (before) =>
-          before && { ...before, messages: before.messages.filter((m) => !gone.includes(m.id)) },
-      );
+      dispatch({ type: "confirmed", notice, gone, at: Date.now() });
       if (openId && gone.includes(openId))
         navigate(href.deadLetters(queue, filterToParams(filter)));
-      // The page may now be empty; go back to the first page rather than show a hole.
-      setCursors([undefined]);
-      reload();
       void monitor.refresh();
     } catch (error) {
-      setActionError(error);
-    } finally {
-      setBusy(false);
+      dispatch({ type: "confirm-failed", error });
     }
   }
 
   async function exportFiltered() {
     const abort = new AbortController();
-    setExportError(null);
-    setExporting({ count: 0, abort });
+    const notify = (notice: string) => dispatch({ type: "notice", notice });
+    dispatch({ type: "export-started", abort });
     try {
       const all = await collectDeadLetters(api, queue, filterToQuery(filter, Date.now()), {
         signal: abort.signal,
-        onProgress: (count) => setExporting((e) => e && { ...e, count }),
+        onProgress: (count) => dispatch({ type: "export-progress", count }),
       });
       if (all.length === 0) {
-        setNotice("Nothing to export: no dead letters match these filters.");
+        notify("Nothing to export: no dead letters match these filters.");
         return;
       }
       const fileName = exportFileName(queue, Date.now());
       downloadText(fileName, toNdjson(all), "application/x-ndjson");
-      setNotice(`Exported ${plural(all.length, "dead letter")} to ${fileName}.`);
+      notify(`Exported ${plural(all.length, "dead letter")} to ${fileName}.`);
     } catch (error) {
-      if (!abort.signal.aborted) setExportError(error);
+      if (!abort.signal.aborted) dispatch({ type: "export-failed", error });
     } finally {
-      setExporting(null);
+      dispatch({ type: "export-ended" });
     }
   }
 
@@ -312,7 +272,11 @@ function DeadLetterWorkspace({
           {notice ? (
             <span className="notice notice-success">
               {notice}{" "}
-              <button type="button" className="link-button" onClick={() => setNotice(null)}>
+              <button
+                type="button"
+                className="link-button"
+                onClick={() => dispatch({ type: "notice", notice: null })}
+              >
                 Dismiss
               </button>
             </span>
@@ -360,15 +324,10 @@ function DeadLetterWorkspace({
               selected={selected}
               openId={openId}
               now={now}
-              onToggle={(id, on) =>
-                setSelected((before) => {
-                  const next = new Set(before);
-                  if (on) next.add(id);
-                  else next.delete(id);
-                  return next;
-                })
+              onToggle={(id, on) => dispatch({ type: "select", id, on })}
+              onToggleAll={(on) =>
+                dispatch({ type: "select-all", ids: on ? messages.map((m) => m.id) : [] })
               }
-              onToggleAll={(on) => setSelected(on ? new Set(messages.map((m) => m.id)) : new Set())}
               onOpen={open}
             />
             <nav className="pager" aria-label="Dead-letter pages">
@@ -376,7 +335,7 @@ function DeadLetterWorkspace({
                 type="button"
                 className="button"
                 disabled={cursors.length === 1 || loading}
-                onClick={() => setCursors((c) => c.slice(0, -1))}
+                onClick={() => dispatch({ type: "newer" })}
               >
                 ← Newer
               </button>
@@ -389,7 +348,7 @@ function DeadLetterWorkspace({
                 type="button"
                 className="button"
                 disabled={!page.cursor || loading}
-                onClick={() => setCursors((c) => [...c, page.cursor ?? undefined])}
+                onClick={() => dispatch({ type: "older", cursor: page.cursor ?? undefined })}
               >
                 Older →
               </button>
@@ -419,7 +378,7 @@ function DeadLetterWorkspace({
         confirmDisabled={pending?.kind === "purge" && typedName !== queue}
         error={actionError}
         onConfirm={confirm}
-        onCancel={() => setPending(null)}
+        onCancel={() => dispatch({ type: "cancel" })}
       >
         {pending?.kind === "redrive" || pending?.kind === "redrive-all" ? (
           <>
@@ -435,7 +394,7 @@ function DeadLetterWorkspace({
               <select
                 id="redrive-target"
                 value={target}
-                onChange={(e) => setTarget(e.target.value)}
+                onChange={(e) => dispatch({ type: "set-target", target: e.target.value })}
               >
                 {[
                   queue,
@@ -465,7 +424,7 @@ function DeadLetterWorkspace({
                 id="purge-confirm"
                 value={typedName}
                 autoComplete="off"
-                onChange={(e) => setTypedName(e.target.value)}
+                onChange={(e) => dispatch({ type: "type-name", name: e.target.value })}
               />
             </div>
           </>
