@@ -207,3 +207,27 @@ export function overloadRefusal(error: unknown): ShedRefusal | null {
   if (!isOverloaded(error)) return null;
   return shed("overloaded", "a partition of this queue is overloaded; retry shortly");
 }
+
+/**
+ * The admission path every door takes: runs `work` in a slot of `shedClass` and frees the slot
+ * whatever happens. Answers the shed refusal when there is no room, the `overloaded` refusal
+ * when a Durable Object was overloaded, and otherwise what `work` answers.
+ */
+export async function admitted<T>(
+  env: Env,
+  shedClass: ShedClass,
+  work: (ticket: Ticket) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T | ShedRefusal> {
+  const ticket = admit(env, shedClass, signal);
+  if (!isTicket(ticket)) return ticket;
+  try {
+    return await work(ticket);
+  } catch (error) {
+    const overloaded = overloadRefusal(error);
+    if (overloaded === null) throw error;
+    return overloaded;
+  } finally {
+    release(ticket);
+  }
+}

@@ -116,19 +116,29 @@ export async function readBytes(request: Request): Promise<Uint8Array> {
   const refusal = declaredTooLarge(request);
   if (refusal !== null) throw refusal;
   if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
+  // With a declared length the transport stops there, so the runtime reads the body whole in
+  // one piece; without one it is read chunk by chunk and cut off just past the limit.
+  const reading =
+    request.headers.get("content-length") === null
+      ? readLimited(request.body.getReader())
+      : request.arrayBuffer().then(wholeBody);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reader.cancel().catch(() => {});
+      reading.catch(() => {});
       reject(bodyTimeout());
     }, BODY_DEADLINE_MS);
   });
   try {
-    return await Promise.race([readLimited(reader), deadline]);
+    return await Promise.race([reading, deadline]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+function wholeBody(buffer: ArrayBuffer): Uint8Array {
+  if (buffer.byteLength > MAX_REQUEST_BYTES) throw tooLarge();
+  return new Uint8Array(buffer);
 }
 
 /** How long a request body may take to arrive. */

@@ -18,7 +18,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
 import type * as wire from "../../client/types.ts";
-import { admit, isTicket, overloadRefusal, park, release, type Ticket } from "../admission.ts";
+import { admitted, park, type Ticket } from "../admission.ts";
 import { authenticateKeyId, type Principal } from "../auth.ts";
 import { type Callable, invoke, operations } from "../operations.ts";
 import type { Outcome, Refusal } from "../outcome.ts";
@@ -224,22 +224,16 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     op: Callable<Args, T>,
     operation: (call: Call<Args, T>, caller: Caller) => Promise<Outcome<T>>,
   ): Promise<RpcOutcome<T>> {
-    const ticket = admit(this.env, op.shed);
-    if (!isTicket(ticket)) return refusal(ticket);
     try {
-      const principal = await this.#principal();
-      const call: Call<Args, T> = (...args) => invoke(op, this.env, principal, ...args);
-      const outcome = await operation(call, { principal, ticket });
+      const outcome = await admitted(this.env, op.shed, async (ticket) => {
+        const principal = await this.#principal();
+        const call: Call<Args, T> = (...args) => invoke(op, this.env, principal, ...args);
+        return operation(call, { principal, ticket });
+      });
       return outcome.ok ? outcome : refusal(outcome);
     } catch (error) {
-      if (error instanceof Problem) {
-        return { ok: false, status: error.status, code: error.code, detail: error.detail };
-      }
-      const overloaded = overloadRefusal(error);
-      if (overloaded === null) throw error;
-      return refusal(overloaded);
-    } finally {
-      release(ticket);
+      if (!(error instanceof Problem)) throw error;
+      return { ok: false, status: error.status, code: error.code, detail: error.detail };
     }
   }
 

@@ -23,13 +23,12 @@
  */
 import { describeIssues } from "../../core/issues.ts";
 import { type SocketState, SubscriptionSocket } from "../../durable-objects/subscription.ts";
-import { isOverloaded, SHED_RETRY_AFTER_SECONDS } from "../admission.ts";
+import { admitted, park, SHED_RETRY_AFTER_SECONDS } from "../admission.ts";
 import { authenticateKeyId, type Principal } from "../auth.ts";
 import { invoke, operations } from "../operations.ts";
 import type { Refusal } from "../outcome.ts";
 import { REFUSAL_STATUS } from "../problem.ts";
 import { MAX_WAIT_SECONDS, type SubscriberFrame, SubscriberFrameSchema } from "../schemas.ts";
-import type { receiveMessages } from "../service.ts";
 import type { SubscriptionSetup } from "./http/subscribe.ts";
 
 type ServerFrame = Record<string, unknown> & { type: string };
@@ -57,16 +56,18 @@ export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
     try {
       const principal = await this.#principal(socket, state);
       if (principal === null) return null;
-      let answer: Awaited<ReturnType<typeof receiveMessages>>;
-      try {
-        answer = await invoke(operations.receive, this.env, principal, state.queue, {
+      // Admitted like a long-poll receive: a shed or an overloaded partition is waited out.
+      const answer = await admitted(this.env, "consume", async (ticket) => {
+        const parked = park(this.env, ticket, principal);
+        if (parked !== null) return parked;
+        return invoke(operations.receive, this.env, principal, state.queue, {
           max,
           wait: MAX_WAIT_SECONDS,
           visibilityTimeout: state.visibilityTimeout,
         });
-      } catch (error) {
-        if (!isOverloaded(error)) throw error;
-        await scheduler.wait(SHED_RETRY_AFTER_SECONDS * 1000);
+      });
+      if (!answer.ok && (answer.code === "inflight_limit" || answer.code === "overloaded")) {
+        await scheduler.wait((answer.retryAfterSeconds ?? SHED_RETRY_AFTER_SECONDS) * 1000);
         return 0;
       }
       if (!answer.ok) {
@@ -91,7 +92,7 @@ export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
     if (principal === null) return;
     const { env } = this;
     const { type, id, receipts } = frame;
-    const outcome =
+    const outcome = await admitted(env, "essential", async () =>
       frame.type === "ack"
         ? await invoke(operations.ack, env, principal, state.queue, receipts)
         : frame.type === "nack"
@@ -106,7 +107,8 @@ export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
               state.queue,
               receipts,
               frame.visibilityTimeout,
-            );
+            ),
+    );
     const answer = { ack: "acked", nack: "nacked", extend: "extended" }[type];
     const echo = id === undefined ? {} : { id };
     if (outcome.ok) {

@@ -1,10 +1,10 @@
 /**
  * The steps every request passes through, registered once on the router: answer CORS
- * preflights, authenticate, admit (admission.ts: shed load by the operation's class); after the
- * route, answer 404/405 for what matched nothing, add CORS headers and release the in-flight
- * slot. `renderError` is the router's `catch`: the one place a thrown error becomes
- * problem+json. Authentication comes before admission and reads no body, so a request that
- * proves nothing takes no slot; bodies are read by the routes, within `BODY_DEADLINE_MS`.
+ * preflights and authenticate; after the route, answer 404/405 for what matched nothing and
+ * add CORS headers. `renderError` is the router's `catch`: the one place a thrown error
+ * becomes problem+json. Authentication reads no body and comes before the route takes its
+ * admission slot (router.ts), so a request that proves nothing takes no slot; bodies are read
+ * by the routes, within `BODY_DEADLINE_MS`.
  *
  * CORS: a preflight carries no token, so it is answered for any origin, without
  * credentials; the real request is then checked against the key it presents (the origins on
@@ -13,16 +13,7 @@
  * sent by browsers on their own, so this adds no cross-site request risk.
  */
 import type { IRequest, RouteEntry } from "itty-router";
-import {
-  admit,
-  isTicket,
-  overloadRefusal,
-  park,
-  release,
-  type ShedClass,
-  type ShedRefusal,
-  type Ticket,
-} from "../../admission.ts";
+import { overloadRefusal, park, type ShedRefusal, type Ticket } from "../../admission.ts";
 import { allowsOrigin, authenticate, type Principal } from "../../auth.ts";
 import { Problem, problem, problemResponse, refusalProblem } from "../../problem.ts";
 
@@ -61,27 +52,6 @@ export function preflight(request: SluiceRequest): Response | undefined {
     });
   }
   return new Response(null, { status: 204, headers });
-}
-
-/** Which class a route belongs to, from its method and path. */
-export function shedClassOf(method: string, pathname: string): ShedClass {
-  if (method === "POST" && /\/(ack|nack|extend)\/?$/.test(pathname)) return "essential";
-  if (method === "POST" && /^\/v1\/queues\/[^/]+\/(messages|dlq\/redrive)\/?$/.test(pathname)) {
-    return "produce";
-  }
-  if (pathname.startsWith("/v1/") && pathname !== "/v1/openapi.json") return "consume";
-  return "essential";
-}
-
-/** Takes the request's slot (admission.ts), freed by `finish` or when its client goes away. */
-export function admission(request: SluiceRequest, env: Env): void {
-  const admitted = admit(
-    env,
-    shedClassOf(request.method, new URL(request.url).pathname),
-    request.signal,
-  );
-  if (!isTicket(admitted)) throw refusalProblem(admitted);
-  request.ticket = admitted;
 }
 
 /** Marks a receive that may wait as parked (admission.ts `park`), or refuses it. */
@@ -186,9 +156,8 @@ export function unmatched(routes: RouteEntry[]) {
   };
 }
 
-/** Adds CORS headers for the origin allowed to read the answer, and frees the slot. */
+/** Adds CORS headers for the origin allowed to read the answer. */
 export const finish = (isPublic: IsPublic) => (response: Response, request: SluiceRequest) => {
-  if (request.ticket !== undefined) release(request.ticket);
   // An accepted WebSocket is answered as it is: CORS does not apply to it, and copying the
   // answer would drop the socket.
   if (response.webSocket) return response;
