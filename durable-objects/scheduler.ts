@@ -13,7 +13,7 @@
  * the send path in one place.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { z } from "zod";
+import { describeIssues } from "../core/issues.ts";
 import {
   type FireOutcome,
   fireTimesAfter,
@@ -117,7 +117,11 @@ export class Scheduler extends DurableObject<Env> {
   async put(name: string, input: ScheduleInput): Promise<PutScheduleOutcome> {
     const timing = ScheduleTimingSchema.safeParse(input.timing);
     if (!timing.success)
-      return { ok: false, code: "invalid_schedule", detail: describe(timing.error) };
+      return {
+        ok: false,
+        code: "invalid_schedule",
+        detail: describeIssues(timing.error, "timing"),
+      };
     const now = this.clock();
     const current = this.#row(name);
     const createdAt = current?.created_at ?? now;
@@ -247,12 +251,4 @@ function toRecord(row: ScheduleRow): ScheduleRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
-}
-
-function describe(error: z.ZodError): string {
-  return error.issues
-    .map((issue) =>
-      issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message,
-    )
-    .join("; ");
 }

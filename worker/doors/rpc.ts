@@ -31,11 +31,14 @@ import {
   MessageInputSchema,
   NackBodySchema,
   PeekQuerySchema,
+  PutScheduleBodySchema,
   QueueNameSchema,
   ReceiptsSchema,
   ReceiveBodySchema,
   RedriveBodySchema,
+  ScheduleNameSchema,
   SendBatchSchema,
+  TopicNameSchema,
 } from "../schemas.ts";
 
 /** What a binding to `SluiceRpc` configures as `props`. */
@@ -91,7 +94,28 @@ export const RPC_OPERATIONS = {
   redriveDeadLetters: operations.redriveDeadLetters,
   deleteDeadLetter: operations.deleteDeadLetter,
   purgeDeadLetters: operations.purgeDeadLetters,
+  publish: operations.publish,
+  publishBatch: operations.publish,
+  getTopic: operations.getTopic,
+  listTopics: operations.listTopics,
+  putSchedule: operations.putSchedule,
+  getSchedule: operations.getSchedule,
+  listSchedules: operations.listSchedules,
+  pauseSchedule: operations.pauseSchedule,
+  resumeSchedule: operations.resumeSchedule,
+  deleteSchedule: operations.deleteSchedule,
 };
+
+const topicName = (value: unknown) =>
+  parseWith(TopicNameSchema, value, "topic", "invalid_topic_name");
+const scheduleName = (value: unknown) =>
+  parseWith(ScheduleNameSchema, value, "schedule", "invalid_schedule_name");
+
+/** What a publish answers: every subscribed queue's outcome, and whether one asked to slow. */
+export interface RpcPublishResult {
+  deliveries: wire.Delivery[];
+  backpressure: boolean;
+}
 
 export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   // ───────────────────────────── producing ─────────────────────────────
@@ -211,6 +235,60 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
 
   purgeDeadLetters(queue: string): Promise<RpcOutcome<{ purged: number }>> {
     return this.#onQueue(RPC_OPERATIONS.purgeDeadLetters, queue, (call, name) => call(name));
+  }
+
+  // ───────────────────────── topics and schedules ─────────────────────────
+
+  /** One message to the topic: a copy in every subscribed queue whose filter matches. */
+  publish(topic: string, message: wire.NewMessage): Promise<RpcOutcome<RpcPublishResult>> {
+    return this.#run(RPC_OPERATIONS.publish, (call) =>
+      call(topicName(topic), [parseWith(MessageInputSchema, message, "message")]),
+    );
+  }
+
+  /** Up to 100 messages to the topic, in one publish. */
+  publishBatch(topic: string, messages: wire.NewMessage[]): Promise<RpcOutcome<RpcPublishResult>> {
+    return this.#run(RPC_OPERATIONS.publishBatch, (call) =>
+      call(topicName(topic), parseWith(SendBatchSchema.shape.messages, messages, "messages")),
+    );
+  }
+
+  getTopic(topic: string): Promise<RpcOutcome<{ topic: wire.Topic }>> {
+    return this.#run(RPC_OPERATIONS.getTopic, (call) => call(topicName(topic)));
+  }
+
+  listTopics(): Promise<RpcOutcome<{ topics: wire.Topic[] }>> {
+    return this.#run(RPC_OPERATIONS.listTopics, (call) => call());
+  }
+
+  /** Creates or replaces a schedule (admin on its queue). */
+  putSchedule(
+    name: string,
+    schedule: wire.NewSchedule,
+  ): Promise<RpcOutcome<{ created: boolean; schedule: wire.Schedule }>> {
+    return this.#run(RPC_OPERATIONS.putSchedule, (call) =>
+      call(scheduleName(name), parseWith(PutScheduleBodySchema, schedule, "schedule")),
+    );
+  }
+
+  getSchedule(name: string): Promise<RpcOutcome<{ schedule: wire.Schedule }>> {
+    return this.#run(RPC_OPERATIONS.getSchedule, (call) => call(scheduleName(name)));
+  }
+
+  listSchedules(): Promise<RpcOutcome<{ schedules: wire.Schedule[] }>> {
+    return this.#run(RPC_OPERATIONS.listSchedules, (call) => call());
+  }
+
+  pauseSchedule(name: string): Promise<RpcOutcome<{ schedule: wire.Schedule }>> {
+    return this.#run(RPC_OPERATIONS.pauseSchedule, (call) => call(scheduleName(name), true));
+  }
+
+  resumeSchedule(name: string): Promise<RpcOutcome<{ schedule: wire.Schedule }>> {
+    return this.#run(RPC_OPERATIONS.resumeSchedule, (call) => call(scheduleName(name), false));
+  }
+
+  deleteSchedule(name: string): Promise<RpcOutcome<object>> {
+    return this.#run(RPC_OPERATIONS.deleteSchedule, (call) => call(scheduleName(name)));
   }
 
   // ───────────────────────────── plumbing ─────────────────────────────
