@@ -96,10 +96,14 @@ export interface ReceiveOptions {
   waitMs: number;
 }
 
-export interface LeasedMessage {
+/**
+ * What every stored message shows, leased, peeked or dead: the one declaration of a message's
+ * fields on the Worker's side (worker/schemas.ts checks its answer schemas against it; the
+ * SDK's client/types.ts is kept apart on purpose and checked by test/client/wire-types.check.ts).
+ */
+export interface MessageFields {
   id: string;
-  /** Opaque; encodes partition, seq and lease token (see receipt.ts). */
-  receipt: string;
+  /** As stored: JSON text for application/json, the text, or base64. */
   body: string;
   contentType: ContentType;
   headers: Record<string, string>;
@@ -110,6 +114,11 @@ export interface LeasedMessage {
   sentAt: number;
   partition: number;
   seq: number;
+}
+
+export interface LeasedMessage extends MessageFields {
+  /** Opaque; encodes partition, seq and lease token (see receipt.ts). */
+  receipt: string;
   /** When this lease ends unless extended. */
   leaseExpiresAt: number;
 }
@@ -160,18 +169,8 @@ export interface Failure {
 }
 
 /** A message that exhausted its attempts, with the whole history of why. */
-export interface DeadMessage {
-  id: string;
+export interface DeadMessage extends MessageFields {
   queue: string;
-  partition: number;
-  seq: number;
-  body: string;
-  contentType: ContentType;
-  headers: Record<string, string>;
-  key: string | null;
-  priority: number;
-  sentAt: number;
-  attempts: number;
   failures: Failure[];
   diedAt: number;
 }

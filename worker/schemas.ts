@@ -4,7 +4,7 @@
  * OpenAPI document (`openapi.ts`) is generated from both, so the three cannot drift apart.
  */
 import { z } from "zod";
-import { MAX_BATCH } from "../core/contract.ts";
+import { MAX_BATCH, type MessageFields as StoredFields } from "../core/contract.ts";
 import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "../core/queue-config.ts";
 import { ScheduleTimingSchema } from "../core/schedule.ts";
 import { NewApiKeySchema, ScopeSchema } from "../durable-objects/catalog.ts";
@@ -249,6 +249,10 @@ export const SendResultSchema = z.object({
   failed: z.array(SendFailureSchema).optional(),
 });
 
+/**
+ * A message's fields as answers show them: core/contract.ts `MessageFields` (checked here, field
+ * by field) with its body read: JSON parsed, text as it is, binary as base64.
+ */
 const MessageFields = {
   id: z.string(),
   body: JsonValueSchema,
@@ -260,6 +264,8 @@ const MessageFields = {
   sentAt: z.number().int(),
   partition: z.number().int(),
   seq: z.number().int(),
+} satisfies {
+  [Field in keyof StoredFields]: z.ZodType<Field extends "body" ? JsonValue : StoredFields[Field]>;
 };
 
 export const ReceivedMessageSchema = z.object({
