@@ -2,6 +2,7 @@ import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import { SluiceError } from "../../client/errors.ts";
 import type { Schedule, Topic } from "../../client/types.ts";
+import { KeysPage } from "../../dashboard/src/pages/KeysPage.tsx";
 import { SchedulesPage } from "../../dashboard/src/pages/SchedulesPage.tsx";
 import { TopicsPage } from "../../dashboard/src/pages/TopicsPage.tsx";
 import { fakeApi, renderSignedIn, T0 } from "./support.tsx";
@@ -112,5 +113,36 @@ describe("the schedules page", () => {
     expect(await screen.findByRole("button", { name: "Resume nightly" })).toBeTruthy();
     expect(api.pauseSchedule).toHaveBeenCalledWith("nightly");
     await waitFor(() => expect(screen.getByText("paused")).toBeTruthy());
+  });
+});
+
+describe("topic patterns on API keys", () => {
+  it("creates a key with the topic patterns typed, and lists them", async () => {
+    const created = {
+      id: "key_1",
+      name: "publisher",
+      scopes: ["produce" as const],
+      queues: ["*"],
+      topics: ["orders-*", "billing"],
+      origins: [],
+      createdAt: T0,
+      secret: "sk_x",
+    };
+    const api = fakeApi({
+      listKeys: vi.fn(async () => [created]),
+      createKey: vi.fn(async () => created),
+    });
+    renderSignedIn(<KeysPage />, api);
+    expect(await screen.findByText("orders-*, billing")).toBeTruthy();
+    fireEvent.change(screen.getByLabelText("Name"), { target: { value: "publisher" } });
+    fireEvent.change(screen.getByLabelText("Topics (optional)"), {
+      target: { value: "orders-*, billing" },
+    });
+    fireEvent.submit(screen.getByLabelText("Name").closest("form") as HTMLFormElement);
+    await waitFor(() =>
+      expect(api.createKey).toHaveBeenCalledWith(
+        expect.objectContaining({ name: "publisher", topics: ["orders-*", "billing"] }),
+      ),
+    );
   });
 });

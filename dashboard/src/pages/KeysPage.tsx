@@ -20,6 +20,7 @@ const COLUMNS: Column[] = [
   { label: "Name" },
   { label: "Scopes" },
   { label: "Queues", className: "col-optional" },
+  { label: "Topics", className: "col-optional" },
   { label: "Origins", className: "col-optional" },
   { label: "Created", className: "col-optional" },
   { label: "Actions", labelHidden: true },
@@ -141,6 +142,13 @@ export function KeysPage() {
                         </td>
                         <td className="mono wrap col-optional">{key.queues.join(", ")}</td>
                         <td className="mono wrap col-optional">
+                          {key.topics.length ? (
+                            key.topics.join(", ")
+                          ) : (
+                            <span className="muted">none</span>
+                          )}
+                        </td>
+                        <td className="mono wrap col-optional">
                           {key.origins.length ? (
                             key.origins.join(", ")
                           ) : (
@@ -196,6 +204,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void }) 
   const [name, setName] = useState("");
   const [scopes, setScopes] = useState<Set<Scope>>(new Set(["produce", "consume"]));
   const [queues, setQueues] = useState("*");
+  const [topics, setTopics] = useState("");
   const [origins, setOrigins] = useState("");
   const [invalid, setInvalid] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -215,6 +224,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void }) 
         name: name.trim(),
         scopes: SCOPES.map((s) => s.scope).filter((s) => scopes.has(s)),
         queues: patterns(queues),
+        ...(patterns(topics).length ? { topics: patterns(topics) } : {}),
         ...(patterns(origins).length ? { origins: patterns(origins) } : {}),
       });
       setName("");
@@ -253,6 +263,20 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void }) 
             />
             <span id={`${id}-queues-hint`} className="hint">
               Names or patterns, comma-separated; <code>*</code> matches any run of characters.
+            </span>
+          </div>
+          <div className="field">
+            <label htmlFor={`${id}-topics`}>Topics (optional)</label>
+            <input
+              id={`${id}-topics`}
+              className="mono"
+              value={topics}
+              placeholder="orders-*"
+              aria-describedby={`${id}-topics-hint`}
+              onChange={(e) => setTopics(e.target.value)}
+            />
+            <span id={`${id}-topics-hint`} className="hint">
+              Topic patterns, like queues: publishing needs <code>produce</code> on the topic.
             </span>
           </div>
           <div className="field">
