@@ -4,7 +4,8 @@
  * the service call it makes (`act`) and its HTTP handler. Everything else is read from here:
  * the routes (doors/http/router.ts), the OpenAPI document (doors/http/openapi.ts), the access
  * check (`invoke`, which every door calls through), the RPC entrypoint's scopes and shed
- * classes (doors/rpc.ts) and the HTTP door's shed classes (`shedClassOf`). See
+ * classes (doors/rpc.ts) and the HTTP routes' admission (each runs in a slot of its entry's
+ * shed class, doors/http/router.ts). See
  * docs/architecture.md, "One operation table"; test/worker/operations.test.ts holds the doors
  * to it.
  */
@@ -624,31 +625,12 @@ export async function invoke<Args extends unknown[], Result>(
 
 // ───────────────────────────── lookups ─────────────────────────────
 
-/** itty's matching: `:name` is one path segment; a trailing slash is optional. */
-const patterns = new Map(
-  OPERATIONS.map((op) => [op, new RegExp(`^${op.path.replace(/:\w+/g, "[^/]+")}/?$`)]),
+/** The public operations' paths as itty matches them: `:name` is one segment, a final `/` optional. */
+const PUBLIC_PATHS = OPERATIONS.filter((op) => op.scope === "public").map(
+  (op) => new RegExp(`^${op.path.replace(/:\w+/g, "[^/]+")}/?$`),
 );
-
-/** The operation a request is for, if any. */
-export function operationOf(method: string, pathname: string): AnyOperation | undefined {
-  return OPERATIONS.find(
-    (op) => op.method === method && (patterns.get(op) as RegExp).test(pathname),
-  );
-}
-
-/**
- * The shed class of a request. What matches no operation (answered 404 or 405) is shed as a
- * read under /v1/, except on a public path, and never elsewhere.
- */
-export function shedClassOf(method: string, pathname: string): ShedClass {
-  const op = operationOf(method, pathname);
-  if (op !== undefined) return op.shed;
-  return pathname.startsWith("/v1/") && !isPublicPath(pathname) ? "consume" : "essential";
-}
 
 /** Paths anyone may read, whatever the method: health checks and the API description. */
 export function isPublicPath(pathname: string): boolean {
-  return OPERATIONS.some(
-    (op) => op.scope === "public" && (patterns.get(op) as RegExp).test(pathname),
-  );
+  return PUBLIC_PATHS.some((pattern) => pattern.test(pathname));
 }

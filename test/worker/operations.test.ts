@@ -9,13 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { Principal } from "../../worker/auth.ts";
 import { routes } from "../../worker/doors/http/router.ts";
 import { RPC_OPERATIONS, SluiceRpc } from "../../worker/doors/rpc.ts";
-import {
-  invoke,
-  OPERATIONS,
-  operationOf,
-  operations,
-  shedClassOf,
-} from "../../worker/operations.ts";
+import { invoke, isPublicPath, OPERATIONS, operations } from "../../worker/operations.ts";
 import { call, createKey, expectProblem } from "./api.ts";
 
 const described = (method: string, path: string) => `${method.toUpperCase()} ${path}`;
@@ -67,15 +61,11 @@ describe("the operation table", () => {
     }
   });
 
-  it("gives the router the shed class of each entry", () => {
-    for (const op of OPERATIONS) {
-      expect(operationOf(op.method, concrete(op.path))).toBe(op);
-      expect(shedClassOf(op.method, concrete(op.path)), op.path).toBe(op.shed);
-    }
-    // What no entry answers is shed as a read under /v1/, and never elsewhere.
-    expect(shedClassOf("GET", "/v1/nothing-here")).toBe("consume");
-    expect(shedClassOf("POST", "/v1/openapi.json")).toBe("essential");
-    expect(shedClassOf("GET", "/elsewhere")).toBe("essential");
+  it("makes public exactly the paths of public entries", () => {
+    for (const op of OPERATIONS)
+      expect(isPublicPath(concrete(op.path))).toBe(op.scope === "public");
+    expect(isPublicPath("/health/")).toBe(true);
+    expect(isPublicPath("/v1/nothing-here")).toBe(false);
   });
 
   it("sheds sends first and never sheds acks, nacks or extends", () => {
