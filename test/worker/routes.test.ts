@@ -55,6 +55,13 @@ describe("queues", () => {
       sent: 4,
       acked: 0,
       backlogBytes: 4,
+      // What the partitions' storage cost, summed (exact counts: test/durable-objects).
+      usage: {
+        requests: expect.any(Number),
+        statements: expect.any(Number),
+        rowsRead: expect.any(Number),
+        rowsWritten: expect.any(Number),
+      },
     });
   });
 
