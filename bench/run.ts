@@ -18,6 +18,7 @@ import { runCostScenarios } from "./scenarios/cost.ts";
 import { runIsolateScenarios } from "./scenarios/isolate.ts";
 import { PEERS, runPeerScenarios, type Skip } from "./scenarios/peers.ts";
 import { runSluiceScenarios } from "./scenarios/sluice.ts";
+import { runTopicScenarios } from "./scenarios/topics.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -72,6 +73,8 @@ try {
     await runSluiceScenarios(bench, runtime);
     console.log("What a message costs (whole lives, metered by the partition):");
     await runCostScenarios(bench, runtime);
+    console.log("Publish fan-out to a topic's subscriptions:");
+    await runTopicScenarios(bench, runtime);
     // The same bundles, restarted with the inspector open: nothing above ran with it.
     console.log("The isolate through workerd's inspector (GC pauses, heap):");
     await runIsolateScenarios(bench, runtime, INSPECTOR_PORT);
