@@ -11,7 +11,12 @@
  * | GET a queue or the queue list                         | any scope             |
  * | create/update/delete a queue, purge, dead-letter redrive/delete/purge | admin |
  * | keys (create, list, delete)                           | admin, queues ["*"]   |
+ * | publish to a topic                                    | produce on the topic  |
+ * | create/replace/delete a topic                         | admin on the topic and its queues |
+ * | a schedule: create, change, pause, resume, delete     | admin on its queue    |
  *
+ * A key's topic patterns (`topics`) match topic names as its queue patterns match queues;
+ * topics.ts and schedules.ts check their own operations (`allowsTopic`, the schedule's queue).
  * `admin` includes `produce` and `consume`. The key's queue patterns must match the queue
  * (`*` matches any run of characters); the key endpoints and a redrive's target need the
  * same. Key lookups are cached in the isolate for `KEY_CACHE_MS`: a revoked key stops

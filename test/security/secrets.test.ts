@@ -73,6 +73,7 @@ describe("API key secrets", () => {
       name: "shown once",
       scopes: ["admin"],
       queues: ["*"],
+      topics: [],
       origins: [],
       createdAt: expect.any(Number),
     });
