@@ -6,10 +6,31 @@
  */
 import type { ContentType } from "./contract.ts";
 
-const encoder = new TextEncoder();
-
+/** UTF-8 bytes of `text`, counted without encoding it (a lone surrogate counts as U+FFFD's 3). */
 export function utf8Bytes(text: string): number {
-  return encoder.encode(text).byteLength;
+  let bytes = text.length;
+  for (let index = 0; index < text.length; index++) {
+    const unit = text.charCodeAt(index);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+    } else if (isHighSurrogate(unit) && isLowSurrogate(text.charCodeAt(index + 1))) {
+      // A pair: two UTF-16 units, four UTF-8 bytes.
+      bytes += 2;
+      index++;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
+function isHighSurrogate(unit: number): boolean {
+  return unit >= 0xd800 && unit <= 0xdbff;
+}
+
+function isLowSurrogate(unit: number): boolean {
+  return unit >= 0xdc00 && unit <= 0xdfff;
 }
 
 /** Bytes a base64 text decodes to, without decoding it. */

@@ -5,6 +5,7 @@
 import { withDashboardHeaders } from "./dashboard-headers.ts";
 import { router } from "./doors/http/router.ts";
 import { handleSqs, isSqsRequest } from "./doors/sqs/door.ts";
+import { pathnameOf } from "./request.ts";
 
 export { Catalog } from "../durable-objects/catalog.ts";
 export { DeadLetters } from "../durable-objects/dead-letters.ts";
@@ -27,6 +28,5 @@ export default {
  * door; a browser's GET of it still gets the dashboard's index.html.
  */
 function isDashboardPage(request: Request): boolean {
-  const { pathname } = new URL(request.url);
-  return pathname === "/" && (request.method === "GET" || request.method === "HEAD");
+  return (request.method === "GET" || request.method === "HEAD") && pathnameOf(request.url) === "/";
 }

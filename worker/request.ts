@@ -89,6 +89,25 @@ export function parseQuery<S extends z.ZodType>(request: IRequest, schema: S): z
   return parseWith(schema, { ...request.query }, "query", "invalid_query");
 }
 
+/** A path of plain characters: `new URL` would give it back unchanged, unless it has dot segments. */
+const PLAIN_PATH = /^[\w\-/.]*$/;
+const DOT_SEGMENT = /(^|\/)\.{1,2}(\/|$)/;
+
+/**
+ * The path of a URL as `new URL(url).pathname` gives it, without making a URL object in the
+ * common case: the runtime hands a request's URL over as the client sent it, and a plain path
+ * without dot segments is the same either way. Anything else is parsed.
+ */
+export function pathnameOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start !== -1) {
+    const query = url.indexOf("?", start);
+    const path = query === -1 ? url.slice(start) : url.slice(start, query);
+    if (PLAIN_PATH.test(path) && !DOT_SEGMENT.test(path)) return path;
+  }
+  return new URL(url).pathname;
+}
+
 export function mediaType(request: Request): string {
   return (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
 }

@@ -16,6 +16,7 @@ import type { IRequest, RouteEntry } from "itty-router";
 import { overloadRefusal, park, type ShedRefusal, type Ticket } from "../../admission.ts";
 import { allowsOrigin, authenticate, type Principal } from "../../auth.ts";
 import { Problem, problem, problemResponse, refusalProblem } from "../../problem.ts";
+import { pathnameOf } from "../../request.ts";
 
 export type SluiceRequest = IRequest & {
   principal: Principal;
@@ -86,8 +87,7 @@ function bearerToken(request: Request): string | undefined {
 }
 
 export const authentication = (isPublic: IsPublic) => async (request: SluiceRequest, env: Env) => {
-  const url = new URL(request.url);
-  if (isPublic(url.pathname)) return;
+  if (isPublic(pathnameOf(request.url))) return;
   const token = bearerToken(request);
   if (token === undefined) {
     throw unauthorized(
@@ -105,7 +105,7 @@ export const authentication = (isPublic: IsPublic) => async (request: SluiceRequ
   request.principal = principal;
   const origin = request.headers.get("origin");
   if (origin === null) return;
-  if (!allowsOrigin(principal, origin, url.origin)) {
+  if (!allowsOrigin(principal, origin, new URL(request.url).origin)) {
     throw problem(
       403,
       "origin_not_allowed",
@@ -163,7 +163,7 @@ export const finish = (isPublic: IsPublic) => (response: Response, request: Slui
   if (response.webSocket) return response;
   const origin = request.headers.get("origin");
   if (origin === null || request.method === "OPTIONS") return response;
-  const { pathname } = new URL(request.url);
+  const pathname = pathnameOf(request.url);
   // Public documents and 401s (which say nothing about the service) are readable from
   // anywhere, so a page can tell a bad token from a network failure.
   const readable = isPublic(pathname) || response.status === 401 ? origin : request.corsOrigin;

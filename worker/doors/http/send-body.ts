@@ -30,9 +30,14 @@ function sluiceHeaders(request: Request): Record<string, string> {
   );
 }
 
+function hasSluiceHeaders(request: Request): boolean {
+  for (const header of request.headers.keys()) if (header.startsWith("sluice-")) return true;
+  return false;
+}
+
 /** `{messages: [...]}` or one message object. */
 async function jsonMessages(request: Request): Promise<MessageInput[]> {
-  if (Object.keys(sluiceHeaders(request)).length > 0) {
+  if (hasSluiceHeaders(request)) {
     throw problem(
       400,
       "invalid_request",

@@ -21,7 +21,7 @@ import {
   type ShedClass,
 } from "../../admission.ts";
 import { Problem } from "../../problem.ts";
-import { declaredTooLarge, readBytes, utf8 } from "../../request.ts";
+import { declaredTooLarge, pathnameOf, readBytes, utf8 } from "../../request.ts";
 import type { SqsAction, SqsCall } from "./call.ts";
 import { errorBody, errorHeaders, fromRefusal, SqsError, sqsError } from "./errors.ts";
 import {
@@ -79,7 +79,7 @@ const UNSUPPORTED = [
 
 /** `POST /` belongs to the SQS door; everything else to the HTTP API and the dashboard. */
 export function isSqsRequest(request: Request): boolean {
-  return request.method === "POST" && new URL(request.url).pathname === "/";
+  return request.method === "POST" && pathnameOf(request.url) === "/";
 }
 
 export async function handleSqs(request: Request, env: Env): Promise<Response> {

@@ -178,7 +178,7 @@ export interface CheckedHeaders {
 export async function authorize(env: Env, request: Request): Promise<CheckedHeaders> {
   const sealProblem = sealKeyProblem(env);
   if (sealProblem !== null) throw sqsError("AccessDenied", sealProblem);
-  if (new URL(request.url).searchParams.has("X-Amz-Signature")) {
+  if (request.url.includes("?") && new URL(request.url).searchParams.has("X-Amz-Signature")) {
     throw incomplete("presigned URLs are not supported; sign with the Authorization header");
   }
   const header = request.headers.get("authorization");
