@@ -1,30 +1,40 @@
 /**
  * Where workerd's time goes during one Sluice workload: `node bench/profile.ts
- * [--workload single|batch|drain|e2e] [--seconds 5] [--partitions 1]`. Samples the Sluice
- * Worker's isolate (router and partitions share it) through the V8 inspector, prints the
- * functions with the most self and total time in µs per message, the longest garbage-collector
- * pause and the isolate's heap, and writes the .cpuprofile for DevTools.
+ * [--workload single|batch|drain|e2e] [--seconds 5] [--partitions 1] [--allocations]`.
+ * Samples the Sluice Worker's isolate (router and partitions share it) through the V8
+ * inspector (bench/inspector.ts), prints the functions with the most self and total time in µs
+ * per message, the longest garbage-collector pause and the isolate's heap, and writes the
+ * .cpuprofile for DevTools. `--allocations` samples allocations instead of time and prints the
+ * functions that allocate the most, in bytes per message: what the garbage collector pays for.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import WebSocket from "ws";
 import { Bench } from "./bench.ts";
+import { type CpuProfile, gcPauses, inspect, startProfiler, watchHeap } from "./inspector.ts";
 import type { Job } from "./load/main.ts";
 import { QUICK } from "./plan.ts";
 import { ADMIN_TOKEN, startRuntime } from "./runtime.ts";
 
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  callFrame: CallFrame;
   children?: number[];
 }
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
+type Profile = Omit<CpuProfile, "nodes"> & { nodes: ProfileNode[] };
+/** HeapProfiler.stopSampling's tree: bytes allocated (and still sampled) per call path. */
+interface AllocationNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: AllocationNode[];
 }
 
 const { values: flags } = parseArgs({
@@ -32,12 +42,16 @@ const { values: flags } = parseArgs({
     workload: { type: "string", default: "single" },
     seconds: { type: "string", default: "5" },
     partitions: { type: "string", default: "1" },
+    allocations: { type: "boolean", default: false },
   },
 });
 const durationMs = Number(flags.seconds) * 1000;
 const partitions = Number(flags.partitions);
 const INSPECTOR_PORT = 9339;
+const SAMPLE_MICROS = 200;
 const HEAP_POLL_MS = 250;
+/** One allocation sample per this many bytes allocated, on average. */
+const ALLOCATION_SAMPLE_BYTES = 4096;
 
 const runtime = await startRuntime({
   naiveEntry: "bench/workers/naive.ts",
@@ -70,11 +84,17 @@ try {
   // The partition alone runs in its own Worker (bench/workers/partition-driver.ts).
   const alone = flags.workload === "partition";
   const isolate = alone ? "partition-driver" : "sluice";
-  const inspector = await connect(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:${isolate}`);
-  await inspector.call("Profiler.enable");
-  await inspector.call("Profiler.setSamplingInterval", { interval: 200 });
-  await inspector.call("Profiler.start");
-  const heap = watchHeap(inspector);
+  const inspector = await inspect(INSPECTOR_PORT, isolate);
+  const stopProfiler = await startProfiler(inspector, SAMPLE_MICROS);
+  if (flags.allocations) {
+    await inspector.call("HeapProfiler.startSampling", {
+      samplingInterval: ALLOCATION_SAMPLE_BYTES,
+      // Count what was allocated, not only what is still alive at the end.
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  }
+  const heap = watchHeap(inspector, HEAP_POLL_MS);
   const workloads = {
     single: { kind: "send", options: { senders: 32, batch: 1, warmupMs: 0, durationMs } },
     batch: { kind: "send", options: { senders: 8, batch: 100, warmupMs: 0, durationMs } },
@@ -91,7 +111,11 @@ try {
         { target, workload: workloads[flags.workload as keyof typeof workloads] },
         runtime.workerdPid,
       );
-  const { profile } = (await inspector.call("Profiler.stop")) as { profile: Profile };
+  const profile = (await stopProfiler()) as unknown as Profile;
+  const allocations = flags.allocations
+    ? ((await inspector.call("HeapProfiler.stopSampling")) as { profile: { head: AllocationNode } })
+        .profile.head
+    : undefined;
   const heapUsed = await heap.stop();
   inspector.close();
 
@@ -99,10 +123,13 @@ try {
   writeFileSync(file, JSON.stringify(profile));
   console.log(`${flags.workload}: ${rate} msg/s (${messages} messages), workerd CPU ${cpu}%`);
   const bundle = alone ? runtime.bundles.partitionDriver : runtime.bundles.sluice;
+  const pauses = gcPauses(profile);
   console.log(
-    `heap used: peak ${mib(heapUsed.peak)} MiB, last ${mib(heapUsed.last)} MiB; ${gcPauses(profile)}`,
+    `heap used: peak ${mib(heapUsed.peak)} MiB, last ${mib(heapUsed.last)} MiB; longest GC pause ${Math.max(0, ...pauses).toFixed(1)} ms, ${pauses.filter((ms) => ms > 10).length} pauses over 10 ms, ${pauses.reduce((sum, ms) => sum + ms, 0).toFixed(0)} ms in all`,
   );
-  summarize(profile, new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8"))), messages);
+  const names = sourceNames(new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8"))));
+  summarize(profile, names, messages);
+  if (allocations) summarizeAllocations(allocations, names, messages);
   console.log(`\nProfile written to ${file} (open it in Chrome DevTools → Performance).`);
 } finally {
   await runtime.stop();
@@ -134,73 +161,60 @@ async function driveAlone(origin: string) {
   return { rate: Math.round((sent * 1000) / elapsedMs), messages: sent, cpu: "?" };
 }
 
-/** The isolate's used heap, polled while the workload runs (`Runtime.getHeapUsage`). */
-function watchHeap(inspector: Awaited<ReturnType<typeof connect>>) {
-  const used = { peak: 0, last: 0 };
-  const poll = async () => {
-    const { usedSize } = (await inspector.call("Runtime.getHeapUsage")) as { usedSize: number };
-    used.last = usedSize;
-    used.peak = Math.max(used.peak, usedSize);
-  };
-  const timer = setInterval(poll, HEAP_POLL_MS);
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await poll();
-      return used;
-    },
-  };
-}
-
 function mib(bytes: number): string {
   return (bytes / 2 ** 20).toFixed(1);
 }
 
-/** GC pauses: runs of consecutive `(garbage collector)` samples; the longest and the total. */
-function gcPauses(profile: Profile): string {
-  const gc = new Set(
-    profile.nodes
-      .filter((node) => node.callFrame.functionName === "(garbage collector)")
-      .map((node) => node.id),
-  );
-  let longest = 0;
-  let run = 0;
-  let pausesOver10ms = 0;
-  profile.samples.forEach((sample, index) => {
-    if (gc.has(sample)) {
-      run += profile.timeDeltas[index] ?? 0;
-      return;
-    }
-    if (run > 10_000) pausesOver10ms++;
-    longest = Math.max(longest, run);
-    run = 0;
-  });
-  longest = Math.max(longest, run);
-  return `longest GC pause ${(longest / 1000).toFixed(1)} ms, ${pausesOver10ms} pauses over 10 ms`;
-}
-
-/** Self and total time per function (with its source line), in µs per message, largest first. */
-function summarize(profile: Profile, sourceMap: SourceMap, messages: number) {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes)
-    for (const child of node.children ?? []) parent.set(child, node.id);
-  const key = (node: ProfileNode) => {
-    const { functionName, url, lineNumber, columnNumber } = node.callFrame;
+/** A function's name with the source line the bundle was made from (wrangler's source map). */
+function sourceNames(sourceMap: SourceMap) {
+  return ({ functionName, url, lineNumber, columnNumber }: CallFrame): string => {
     const name = functionName || "(anonymous)";
     if (!url) return name;
-    // Name the source line the bundle was made from (wrangler writes a source map).
     const origin = sourceMap.findEntry(lineNumber, columnNumber) as {
       originalSource?: string;
       originalLine?: number;
     };
     if (!origin.originalSource) return `${name} ${url.split("/").pop()}:${lineNumber + 1}`;
     const source = origin.originalSource.replace(
-      /^.*?\/(worker|durable-objects|bench|node_modules)\//,
+      /^.*?\/(worker|core|durable-objects|bench|node_modules)\//,
       "$1/",
     );
     return `${name} ${source}:${(origin.originalLine ?? 0) + 1}`;
   };
+}
+
+function perMessage(amount: number, messages: number): string {
+  return (amount / Math.max(1, messages)).toFixed(1).padStart(7);
+}
+
+/** Bytes allocated per message by the function that allocated them, largest first. */
+function summarizeAllocations(
+  head: AllocationNode,
+  name: (frame: CallFrame) => string,
+  messages: number,
+) {
+  const self = new Map<string, number>();
+  let all = 0;
+  for (const pending = [head]; pending.length > 0; ) {
+    const node = pending.pop() as AllocationNode;
+    const key = name(node.callFrame);
+    self.set(key, (self.get(key) ?? 0) + node.selfSize);
+    all += node.selfSize;
+    pending.push(...node.children);
+  }
+  console.log(`\nAllocated (bytes per message, ${perMessage(all, messages).trim()} in all):`);
+  for (const [key, bytes] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+    console.log(`  ${perMessage(bytes, messages)} B  ${key}`);
+  }
+}
+
+/** Self and total time per function (with its source line), in µs per message, largest first. */
+function summarize(profile: Profile, name: (frame: CallFrame) => string, messages: number) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  const key = (node: ProfileNode) => name(node.callFrame);
 
   const self = new Map<string, number>();
   const total = new Map<string, number>();
@@ -221,40 +235,16 @@ function summarize(profile: Profile, sourceMap: SourceMap, messages: number) {
       total.set(name, (total.get(name) ?? 0) + delta);
     }
   });
-  const perMessage = (micros: number) => (micros / Math.max(1, messages)).toFixed(1).padStart(6);
   const print = (title: string, table: Map<string, number>) => {
     console.log(
-      `\n${title} (µs per message and share of ${(all / 1e6).toFixed(1)} s sampled, ${perMessage(all).trim()} µs per message):`,
+      `\n${title} (µs per message and share of ${(all / 1e6).toFixed(1)} s sampled, ${perMessage(all, messages).trim()} µs per message):`,
     );
     for (const [name, micros] of [...table].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
       console.log(
-        `  ${perMessage(micros)} µs ${((micros / all) * 100).toFixed(1).padStart(5)} %  ${name}`,
+        `  ${perMessage(micros, messages)} µs ${((micros / all) * 100).toFixed(1).padStart(5)} %  ${name}`,
       );
     }
   };
   print("Self time", self);
   print("Total time", total);
-}
-
-async function connect(url: string) {
-  const socket = new WebSocket(url);
-  await new Promise((resolve, reject) => {
-    socket.once("open", resolve);
-    socket.once("error", reject);
-  });
-  let nextId = 1;
-  const pending = new Map<number, (result: unknown) => void>();
-  socket.on("message", (data) => {
-    const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
-    if (message.id !== undefined) pending.get(message.id)?.(message.result);
-  });
-  return {
-    call: (method: string, params: object = {}) =>
-      new Promise<unknown>((resolve) => {
-        const id = nextId++;
-        pending.set(id, resolve);
-        socket.send(JSON.stringify({ id, method, params }));
-      }),
-    close: () => socket.close(),
-  };
 }
