@@ -160,6 +160,16 @@ export const QueueConfigPatchSchema = z
 
 export type QueueConfigPatch = z.infer<typeof QueueConfigPatchSchema>;
 
+/** A queue as the catalog stores it. */
+export interface QueueRecord {
+  name: string;
+  config: QueueConfig;
+  /** Increases on every change; partitions keep the newest they have seen. */
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** Applies a patch to a configuration (or to the defaults) and validates the result. */
 export function applyConfigPatch(
   current: QueueConfig | undefined,

@@ -10,18 +10,18 @@
  * Rotating the seal key invalidates SigV4 use of existing keys; Bearer keeps working.
  */
 import { DurableObject } from "cloudflare:workers";
-import { z } from "zod";
-import { KEY_ID_BYTES, SECRET_BYTES } from "../core/api-keys.ts";
+import type { z } from "zod";
+import { type ApiKey, KEY_ID_BYTES, NewApiKeySchema, SECRET_BYTES } from "../core/api-keys.ts";
 import { sealKeyMaterial } from "../core/deployment.ts";
 import { sha256Hex, toHex } from "../core/hex.ts";
 import { describeIssues } from "../core/issues.ts";
 import {
   applyConfigPatch,
-  type QueueConfig,
   type QueueConfigPatch,
   QueueConfigPatchSchema,
   QueueConfigSchema,
   QueueNameSchema,
+  type QueueRecord,
 } from "../core/queue-config.ts";
 import {
   type Subscription,
@@ -31,74 +31,6 @@ import {
   type TopicRecord,
 } from "../core/topic.ts";
 import { type Migration, migrate, type Sql, sqlOf } from "./sql.ts";
-
-export const ScopeSchema = z.enum(["produce", "consume", "admin"]);
-export type Scope = z.infer<typeof ScopeSchema>;
-
-/** An origin as browsers send it (`https://app.example.com`), or `*` for any. */
-const OriginSchema = z
-  .string()
-  .refine(
-    (origin) => origin === "*" || URL.parse(origin)?.origin === origin,
-    "an origin is a scheme, host and optional port, such as https://app.example.com, or *",
-  );
-
-/** What a new API key is made from; the router may use it as its body schema. */
-export const NewApiKeySchema = z
-  .object({
-    name: z.string().trim().min(1).max(100),
-    scopes: z
-      .array(ScopeSchema)
-      .min(1, "a key needs at least one scope")
-      .transform((scopes) => [...new Set(scopes)]),
-    queues: z
-      .array(
-        z
-          .string()
-          .regex(
-            /^[A-Za-z0-9_.*-]{1,80}$/,
-            "a queue pattern is 1–80 characters of A–Z, a–z, 0–9, '-', '_', '.' and '*'",
-          ),
-      )
-      .min(1, "a key needs at least one queue pattern")
-      .max(100),
-    /** Topic name patterns, as `queues` (publishing needs `produce` on the topic). */
-    topics: z
-      .array(
-        z
-          .string()
-          .regex(
-            /^[A-Za-z0-9_*-]{1,80}$/,
-            "a topic pattern is 1–80 characters of A–Z, a–z, 0–9, '-', '_' and '*'",
-          ),
-      )
-      .max(100)
-      .default([]),
-    origins: z.array(OriginSchema).max(50).default([]),
-  })
-  .strict();
-
-export interface QueueRecord {
-  name: string;
-  config: QueueConfig;
-  /** Increases on every change; partitions keep the newest they have seen. */
-  version: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface ApiKey {
-  id: string;
-  name: string;
-  scopes: Scope[];
-  /** Queue name patterns; `*` matches any run of characters. */
-  queues: string[];
-  /** Topic name patterns, likewise. */
-  topics: string[];
-  /** Browser origins allowed to call with this key (CORS). */
-  origins: string[];
-  createdAt: number;
-}
 
 export type PutQueueOutcome =
   | { ok: true; created: boolean; queue: QueueRecord }

@@ -23,10 +23,10 @@
  * working everywhere within that time (at once in the isolate that revoked it).
  */
 
+import type { ApiKey, Scope } from "../core/api-keys.ts";
 import { isKeyIdShaped, isSecretShaped } from "../core/api-keys.ts";
 import { adminTokenProblem } from "../core/deployment.ts";
 import { toHex } from "../core/hex.ts";
-import type { ApiKey, Scope } from "../durable-objects/catalog.ts";
 import { LookupCache } from "./cache.ts";
 import { type Outcome, refuse } from "./outcome.ts";
 import { problem } from "./problem.ts";

@@ -4,10 +4,10 @@
  * OpenAPI document (`openapi.ts`) is generated from both, so the three cannot drift apart.
  */
 import { z } from "zod";
+import { NewApiKeySchema, ScopeSchema } from "../core/api-keys.ts";
 import { MAX_BATCH, type MessageFields as StoredFields } from "../core/contract.ts";
 import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "../core/queue-config.ts";
 import { ScheduleTimingSchema } from "../core/schedule.ts";
-import { NewApiKeySchema, ScopeSchema } from "../durable-objects/catalog.ts";
 import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
 import { MAX_CREDIT } from "../durable-objects/subscription.ts";
 

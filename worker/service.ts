@@ -22,9 +22,8 @@ import type {
 } from "../core/contract.ts";
 import { MAX_BATCH } from "../core/contract.ts";
 import { messageBytes } from "../core/message-bytes.ts";
-import type { QueueConfigPatch } from "../core/queue-config.ts";
+import type { QueueConfigPatch, QueueRecord } from "../core/queue-config.ts";
 import { decodeReceipt } from "../core/receipt.ts";
-import type { QueueRecord } from "../durable-objects/catalog.ts";
 import type { Partition } from "../durable-objects/partition.ts";
 import { signingKey } from "../durable-objects/push.ts";
 import { isOverloaded, SHED_RETRY_AFTER_SECONDS, shed } from "./admission.ts";

@@ -6,8 +6,8 @@
  */
 import type { z } from "zod";
 import type * as wire from "../../client/types.ts";
+import type { NewApiKeySchema } from "../../core/api-keys.ts";
 import type { QueueConfigPatchSchema, QueueConfigSchema } from "../../core/queue-config.ts";
-import type { NewApiKeySchema } from "../../durable-objects/catalog.ts";
 import type * as api from "../../worker/schemas.ts";
 
 type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never]

@@ -1,14 +1,10 @@
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { ApiKey } from "../../core/api-keys.ts";
 import { sha256Hex } from "../../core/hex.ts";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfigPatch } from "../../core/queue-config.ts";
-import {
-  type ApiKey,
-  deriveSealKey,
-  sealSecret,
-  unsealSecret,
-} from "../../durable-objects/catalog.ts";
+import { deriveSealKey, sealSecret, unsealSecret } from "../../durable-objects/catalog.ts";
 import { rowsOf } from "./sql.ts";
 
 /** A fresh catalog per test (production has one, named "catalog"). */

@@ -16,7 +16,7 @@
 
 import { sha256Hex } from "../../../core/hex.ts";
 import { messageBytes } from "../../../core/message-bytes.ts";
-import type { QueueRecord } from "../../../durable-objects/catalog.ts";
+import type { QueueRecord } from "../../../core/queue-config.ts";
 import { park } from "../../admission.ts";
 import { allows, denial } from "../../auth.ts";
 import { invoke, operations } from "../../operations.ts";

@@ -7,10 +7,10 @@ import type {
   Limit,
   QueueConfig,
   QueueConfigPatch,
+  QueueRecord,
   SqsAttributes,
 } from "../../../core/queue-config.ts";
 import { LIMITS, QueueNameSchema } from "../../../core/queue-config.ts";
-import type { QueueRecord } from "../../../durable-objects/catalog.ts";
 import type { QueueStats } from "../../schemas.ts";
 import { sqsError } from "./errors.ts";
 
