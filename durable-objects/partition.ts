@@ -81,6 +81,7 @@ export class Partition extends DurableObject<Env> {
     const label = `${this.#identity.queue}/${this.#identity.partition}`;
     this.#outbox = new DeadLetterOutbox(this.#sql, label);
     this.#log = new MessageLog(this.#sql, this.#identity, this.#outbox);
+    this.#log.load(this.clock());
     this.#sends = new GroupCommit(
       rounds,
       (round) => this.#writeRound(round),
@@ -89,6 +90,7 @@ export class Partition extends DurableObject<Env> {
     this.#push = new PushLanes({
       push: () => this.#context?.config.push ?? null,
       receivable: () => this.#context !== null && this.#log.receivable(this.#context.config),
+      changes: () => this.#log.changes,
       lease: (max, seconds) =>
         this.#context
           ? this.#operation(null, (now, config) => this.#log.lease(max, seconds, now, config))
@@ -97,7 +99,7 @@ export class Partition extends DurableObject<Env> {
       settle: (leases, result) => {
         if (!this.#context) return;
         this.#operation(null, (now, config) => {
-          if (result.ok) this.#log.ack(leases);
+          if (result.ok) this.#log.ack(leases, now);
           else this.#log.nack(leases, { reason: result.reason, by: "push" }, now, config);
         });
       },
@@ -157,7 +159,11 @@ export class Partition extends DurableObject<Env> {
   /** Deletes leased messages. */
   async ack(context: PartitionContext, leases: LeaseRef[]): Promise<AckOutcome> {
     this.#requests++;
-    return this.#operation(context, () => ({ ...this.#log.ack(leases), stats: this.#stats() }));
+    return this.#operation(context, (now) => {
+      const outcome = this.#log.ack(leases, now);
+      this.#log.markCountersDirty(now);
+      return { ...outcome, stats: this.#stats() };
+    });
   }
 
   /**
@@ -196,8 +202,8 @@ export class Partition extends DurableObject<Env> {
     options: { limit: number; after?: number },
   ): Promise<{ messages: PeekedMessage[]; stats: PartitionStats }> {
     this.#requests++;
-    return this.#operation(context, () => ({
-      messages: this.#log.peek(clampCount(options.limit), options.after ?? 0),
+    return this.#operation(context, (now) => ({
+      messages: this.#log.peek(clampCount(options.limit), options.after ?? 0, now),
       stats: this.#stats(),
     }));
   }
@@ -208,7 +214,10 @@ export class Partition extends DurableObject<Env> {
    */
   async purge(context: PartitionContext): Promise<{ purged: number; stats: PartitionStats }> {
     this.#requests++;
-    return this.#operation(context, () => ({ purged: this.#log.purge(), stats: this.#stats() }));
+    return this.#operation(context, (now) => ({
+      purged: this.#log.purge(now),
+      stats: this.#stats(),
+    }));
   }
 
   async stats(context: PartitionContext): Promise<PartitionStats> {
@@ -225,6 +234,8 @@ export class Partition extends DurableObject<Env> {
     this.#alarmAt = null;
     // The instance may live on and be called for a queue of the same name.
     migrate(this.ctx.storage, MIGRATIONS, this.#sql);
+    this.#log.load(this.clock());
+    this.#outbox.load();
   }
 
   /**
@@ -237,6 +248,8 @@ export class Partition extends DurableObject<Env> {
     this.#alarmAt = undefined;
     if (this.#context) this.#operation(null, () => undefined);
     await Promise.all([this.#handOff(), this.#push.run()]);
+    // Last, so it also covers what the hand-off and push lanes did.
+    if (this.#context) this.#operation(null, (now) => this.#log.cleanup(now));
     this.#scheduleAlarm();
   }
 
@@ -257,33 +270,37 @@ export class Partition extends DurableObject<Env> {
       throw new Error("a partition operation ran before any call brought a context");
     const { config } = this.#context;
     const now = this.clock();
-    const result = this.ctx.storage.transactionSync(() => {
-      this.#log.sweep(now, config);
-      return work(now, config);
-    });
+    let result: T;
+    try {
+      result = this.ctx.storage.transactionSync(() => {
+        this.#log.sweep(now, config);
+        return work(now, config);
+      });
+    } catch (error) {
+      // The transaction's writes were taken back: so is what memory kept of them.
+      this.#log.load(now);
+      this.#outbox.load();
+      throw error;
+    }
     this.#afterChange();
     return result;
   }
 
   /** One group-commit round: every send in one transaction, each checked on its own. */
-  #writeRound(round: Send[]): RoundResult<SendOutcome>[] {
+  #writeRound(sends: Send[]): RoundResult<SendOutcome>[] {
     // Each send brought a context: the newest of them is the one that counts.
-    for (const send of round) this.#adopt(send.context);
+    for (const send of sends) this.#adopt(send.context);
     return this.#operation(null, (now, config) => {
-      const tally = this.#log.startRound();
-      const written = round.map((send) => {
+      const round = this.#log.startRound(now, config);
+      // A send that cannot be stored is refused alone, before it changes anything.
+      const written = sends.map((send) => {
         try {
-          // A nested transaction: a send that throws takes back only its own writes.
-          return {
-            outcome: this.ctx.storage.transactionSync(() =>
-              this.#log.writeSend(send.messages, now, config, tally),
-            ),
-          };
+          return { outcome: this.#log.writeSend(send.messages, round) };
         } catch (error) {
           return { error };
         }
       });
-      this.#log.endRound(tally);
+      this.#log.endRound(round);
       // Every send of a round is answered at the same moment, so one snapshot serves all.
       const stats = this.#stats();
       return written.map((result) =>

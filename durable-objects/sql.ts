@@ -98,6 +98,45 @@ export function insertRows<Row extends Record<string, SqlValue>>(
   return returned;
 }
 
+/** Characters of JSON one bound parameter carries at most (SQLite refuses strings past 2 MB). */
+const MAX_JSON_PARAMETER = 1024 * 1024;
+
+/**
+ * Inserts `rows` into `table` through `json_each` over one bound JSON array: one statement
+ * however many rows, as long as their JSON fits one parameter. Rows that do not fit are sent
+ * in more statements; a row too large for JSON alone goes as plain VALUES. `verb` is
+ * `INSERT` or `INSERT OR REPLACE`; `table` and `columns` are fixed text.
+ */
+export function insertJson(
+  sql: Sql,
+  verb: "INSERT" | "INSERT OR REPLACE",
+  table: string,
+  columns: readonly string[],
+  rows: Record<string, SqlValue>[],
+): void {
+  const into = `${verb} INTO ${table} (${columns.join(", ")})`;
+  const fields = columns.map((column) => `r.value ->> '${column}'`).join(", ");
+  let chunk: string[] = [];
+  let size = 0;
+  const flush = () => {
+    if (chunk.length > 0) sql.text(`${into} SELECT ${fields} FROM json_each(?) AS r`, `[${chunk}]`);
+    chunk = [];
+    size = 0;
+  };
+  for (const row of rows) {
+    const json = JSON.stringify(row);
+    if (json.length > MAX_JSON_PARAMETER) {
+      const values = columns.map(() => "?").join(", ");
+      sql.text(`${into} VALUES (${values})`, ...columns.map((column) => row[column]));
+      continue;
+    }
+    if (size + json.length > MAX_JSON_PARAMETER) flush();
+    chunk.push(json);
+    size += json.length + 1;
+  }
+  flush();
+}
+
 /**
  * The first rows, at most `max`, whose sizes add up to at most `budget` (always at least one
  * row, however large), and whether any row was left. Reads no row past the first that does not

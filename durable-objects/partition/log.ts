@@ -1,17 +1,26 @@
 /**
- * The message log: what a partition holds and how it moves. It inserts sends (deduplicated
- * within the window), leases in the queue's order, settles leases (ack, nack, extend), applies
- * what falls due (lease ends, delays, retention, dedup windows) and reports when that is next.
+ * The message log (storage v2): what a partition holds and how it moves. It inserts sends
+ * (deduplicated within the window), leases in the queue's order, settles leases (ack, nack,
+ * extend), applies what falls due (lease ends, delays, retention, dedup windows, clean-up) and
+ * reports when that is next.
  *
  * Contract: every method runs synchronously inside the caller's transaction, so no other call
- * sees half of one. A lease is honoured only while it lasts; anything else is refused per item.
- * A message whose attempts run out goes to the dead-letter outbox in the same transaction.
- * An answer carries at most RPC_ANSWER_BUDGET characters of messages (always at least one), and
- * only what it carries is leased.
+ * sees half of one; if one throws, the caller reloads the log (`load`), as the transaction's
+ * writes were taken back. A lease is honoured only while it lasts; anything else is refused per
+ * item. A message whose attempts run out goes to the dead-letter outbox in the same
+ * transaction. An answer carries at most RPC_ANSWER_BUDGET characters of messages (always at
+ * least one), and only what it carries is leased.
+ *
+ * Rows (docs/architecture.md, "Partition storage (v2)"): a group-commit round's messages are
+ * one segment row (split only by priority in priority order, or past SEGMENT_BUDGET); a receive
+ * updates each segment it takes from, once; an ack updates each segment once; an emptied
+ * segment is deleted by the alarm's clean-up once its dedup ids expire. A message has a held
+ * row of its own only when sent with a delay or given back for a retry. Counts, fifo group
+ * locks, due times and dedup ids are in memory, rebuilt from the rows on start; none of it
+ * grows with ready messages, only with fifo keys, leases, delays and live dedup ids.
  */
 import { retryDelaySeconds } from "../../core/backoff.ts";
 import type {
-  ContentType,
   DeadMessage,
   Failure,
   ItemFailure,
@@ -23,11 +32,31 @@ import type {
   SendOutcome,
   SentMessage,
 } from "../../core/contract.ts";
-import { messageBytes } from "../../core/message-bytes.ts";
+import { messageBytes, utf8Bytes } from "../../core/message-bytes.ts";
 import type { QueueConfig } from "../../core/queue-config.ts";
-import { encodeReceipt, newLeaseToken } from "../../core/receipt.ts";
-import { insertRows, type Sql, takeWithin } from "../sql.ts";
+import { encodeReceipt } from "../../core/receipt.ts";
+import { insertJson, type Sql } from "../sql.ts";
 import type { DeadLetterOutbox } from "./outbox.ts";
+import {
+  compact,
+  decodeHeldMessage,
+  decodeSegmentMessages,
+  earliestLeaseEnd,
+  encodeHeldMessage,
+  encodeSegmentMessages,
+  FRESH,
+  GONE,
+  type HeldRow,
+  leaseOf,
+  leaseToken,
+  type SegmentLease,
+  type SegmentMeta,
+  type SegmentRow,
+  type SegmentState,
+  type StoredMessage,
+  segmentId,
+  tokenSegment,
+} from "./segments.ts";
 
 /**
  * The fifo group of messages sent without a key. A key equal to it shares that group, which
@@ -47,44 +76,43 @@ const BACKLOG_RETRY_AFTER_SECONDS = 5;
  */
 export const RPC_ANSWER_BUDGET = 15 * 1024 * 1024;
 
-type MessageState = "ready" | "delayed" | "leased";
+/** UTF-8 bytes of bodies one segment row holds (a row may hold at most 2 MB). */
+const SEGMENT_BUDGET = 1536 * 1024;
 
-type MessageRow = {
-  seq: number;
-  id: string;
-  body: string;
-  content_type: string;
-  headers: string;
-  key: string | null;
-  priority: number;
-  sent_at: number;
-  state: MessageState;
-  visible_at: number;
-  attempts: number;
-  failures: string;
-};
+/**
+ * The alarm's clean-up (deleting emptied segments, writing the counters) runs at most this
+ * often: its rows are shared by everything that happened meanwhile.
+ */
+const CLEANUP_INTERVAL_MS = 5_000;
 
-/** What settling a lease needs to know, without the body. */
-type LeaseRow = {
-  seq: number;
-  attempts: number;
-  failures: string;
-  sent_at: number;
-  leased_at: number;
-  visible_at: number;
-};
+const LEASE_TOKEN = /^[0-9a-f]{32}$/;
 
-/** What a group-commit round's sends have held and stored so far. */
-export type RoundTally = { held: number; sent: number };
+const SEGMENT_COLUMNS = [
+  "id",
+  "sent_at",
+  "fresh",
+  "live",
+  "dedup_until",
+  "state",
+  "meta",
+  "dedup",
+  "messages",
+] as const;
 
-/** An answer before the partition's stats are attached to it. */
-export type Unstated<T> = T extends unknown ? Omit<T, "stats"> : never;
-
-/** How each message of a send is answered, decided before anything is written. */
-type SendSlot =
-  | { kind: "new" }
-  | { kind: "duplicate"; of: SentMessage }
-  | { kind: "duplicateInBatch"; index: number };
+const HELD_COLUMNS = [
+  "seq",
+  "grp",
+  "priority",
+  "bytes",
+  "sent_at",
+  "state",
+  "visible_at",
+  "attempts",
+  "lease_token",
+  "leased_at",
+  "failures",
+  "message",
+] as const;
 
 /** The partition a log belongs to, from the object's name. */
 export interface Identity {
@@ -102,18 +130,102 @@ export function identityOf(name: string | undefined): Identity {
   return { queue: name.slice(0, slash), partition };
 }
 
-const LEASE_TOKEN = /^[0-9a-f]{32}$/;
+/** An answer before the partition's stats are attached to it. */
+export type Unstated<T> = T extends unknown ? Omit<T, "stats"> : never;
 
-/** The size that counts against RPC_ANSWER_BUDGET. */
-function answerSize(row: { body: string; headers: string }): number {
-  return row.body.length + row.headers.length;
+/** The new messages of a group-commit round, written together when the round ends. */
+export interface Round {
+  now: number;
+  config: QueueConfig;
+  /** Messages held before the round plus those its sends stored so far. */
+  held: number;
+  fresh: { message: StoredMessage; meta: SegmentMeta }[];
+  delayed: HeldRow[];
+  /** [dedupId, seq, id] of the round's new messages that carry one. */
+  dedup: [string, number, string][];
 }
+
+/** How each message of a send is answered, decided before anything is staged. */
+type SendSlot =
+  | { kind: "new" }
+  | { kind: "duplicate"; of: SentMessage }
+  | { kind: "duplicateInBatch"; index: number };
+
+type Cumulative = { acked: number; nacked: number; expired: number; deadLettered: number };
+
+/** A message a receive may take, before it is taken. */
+type Candidate = { seq: number; group: string; ready: boolean; size: number; priority: number } & (
+  | { from: "segment"; open: OpenSegment; index: number }
+  | { from: "held" }
+);
+
+/** A segment read for work on it: its state is changed in place and written once. */
+type OpenSegment = {
+  row: SegmentRow;
+  state: SegmentState;
+  meta: SegmentMeta[];
+  taken: number[];
+  messages?: StoredMessage[] | null;
+};
+
+/** What an ack, nack or extend read (see #read); `false`: no oldest was needed. */
+type Reading = {
+  segments: Map<number, OpenSegment>;
+  held: Map<number, HeldRow>;
+  oldestSegment: { id: number; sentAt: number } | null | false;
+  oldestHeld: { seq: number; sentAt: number } | null | false;
+};
+
+/** A lease a reference named, still current. */
+type Settled =
+  | { from: "segment"; open: OpenSegment; index: number; lease: SegmentLease }
+  | { from: "held"; row: HeldRow };
+
+/** What settling changed, written once at the end (see #write). */
+type Changes = {
+  segments: Set<OpenSegment>;
+  heldWrites: Map<number, HeldRow>;
+  heldDeletes: Set<number>;
+  dead: DeadMessage[];
+};
+
+function newChanges(): Changes {
+  return { segments: new Set(), heldWrites: new Map(), heldDeletes: new Set(), dead: [] };
+}
+
+type Group = { waiting: number; leased: number };
 
 export class MessageLog {
   /** Set when a change may have made a message receivable: parked receives look again. */
   receivableChanged = false;
   /** Set when a message moved to the outbox: the hand-off starts without waiting for the alarm. */
   deadLettered = false;
+  /** Bumped by every change, so a caller can tell whether looking again may find anything. */
+  changes = 0;
+
+  #nextSeq = 1;
+  /** `sent` is the seqs handed out less this (v1 counted sends apart from seqs). */
+  #sentBase = 0;
+  #cumulative: Cumulative = { acked: 0, nacked: 0, expired: 0, deadLettered: 0 };
+  #counts = { fresh: 0, segmentLeased: 0, waiting: 0, delayed: 0, heldLeased: 0, bytes: 0 };
+  /** Fifo groups with messages: how many wait and how many are leased. */
+  #groups = new Map<string, Group>();
+  /** Groups with waiting messages and nothing leased: where a fifo receive may start. */
+  #freeGroups = 0;
+  /** No segment below this id has a fresh message. */
+  #freshFrom = 0;
+  /** Segments with leases, and the earliest lease end each had when last looked at. */
+  #leasedSegments = new Map<number, number>();
+  /** The earliest held due time after `#promotedUpTo` (a delay passing, a lease ending). */
+  #heldDue: number | null = null;
+  /** Held delays ending up to here are counted ready. */
+  #promotedUpTo = 0;
+  #oldestSegment: { id: number; sentAt: number } | null = null;
+  #oldestHeld: { seq: number; sentAt: number } | null = null;
+  #cleanupDue: number | null = null;
+  #lastCleanup = Number.NEGATIVE_INFINITY;
+  /** Live dedup ids, in the order they expire (nearly: a window change can reorder). */
+  #dedup = new Map<string, { seq: number; id: string; expiresAt: number }>();
 
   constructor(
     private readonly sql: Sql,
@@ -121,273 +233,611 @@ export class MessageLog {
     private readonly outbox: DeadLetterOutbox,
   ) {}
 
-  // ── sending ────────────────────────────────────────────────────────────────────────────
+  // ── loading ────────────────────────────────────────────────────────────────────────────
 
-  /** A round's starting tally: what the partition holds before the round. */
-  startRound(): RoundTally {
-    return { held: this.#held(), sent: 0 };
+  /** Rebuilds what is kept in memory from the rows, as of `now`. */
+  load(now: number): void {
+    this.#counts = { fresh: 0, segmentLeased: 0, waiting: 0, delayed: 0, heldLeased: 0, bytes: 0 };
+    this.#groups = new Map();
+    this.#freeGroups = 0;
+    this.#leasedSegments = new Map();
+    this.#dedup = new Map();
+    this.#freshFrom = Number.POSITIVE_INFINITY;
+    this.#oldestSegment = null;
+    this.#oldestHeld = null;
+    this.#cleanupDue = null;
+    const stored = this.sql<{ value: string }>`SELECT value FROM meta WHERE name = 'log'`.toArray();
+    const log = stored[0] ? JSON.parse(stored[0].value) : {};
+    this.#nextSeq = log.nextSeq ?? 1;
+    this.#sentBase = log.sentBase ?? 0;
+    this.#cumulative = {
+      acked: log.acked ?? 0,
+      nacked: log.nacked ?? 0,
+      expired: log.expired ?? 0,
+      deadLettered: log.deadLettered ?? 0,
+    };
+    const segments = this.sql<SegmentRow & { dedup: string | null }>`
+      SELECT id, sent_at, fresh, live, dedup_until, state, meta, dedup FROM segments ORDER BY id`;
+    for (const row of segments) {
+      const state: SegmentState = JSON.parse(row.state);
+      const meta: SegmentMeta[] = JSON.parse(row.meta);
+      meta.forEach(([seq, key, bytes], index) => {
+        this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
+        const slot = state.s[index];
+        if (slot === GONE) return;
+        this.#counts.bytes += bytes;
+        if (slot === FRESH) {
+          this.#counts.fresh++;
+          this.#group(key ?? KEYLESS_GROUP, 1, 0);
+        } else {
+          this.#counts.segmentLeased++;
+          this.#group(key ?? KEYLESS_GROUP, 0, 1);
+        }
+      });
+      if (row.fresh > 0) this.#freshFrom = Math.min(this.#freshFrom, row.id);
+      if (row.live > 0) this.#noteSegmentAge(row.id, row.sent_at);
+      else this.#noteCleanup(row.dedup_until ?? now);
+      const leaseEnd = earliestLeaseEnd(state);
+      if (leaseEnd !== null) this.#leasedSegments.set(row.id, leaseEnd);
+      for (const [dedupId, seq, id, expiresAt] of JSON.parse(row.dedup ?? "[]")) {
+        const until = expiresAt ?? row.dedup_until;
+        if (until > now) this.#dedup.set(dedupId, { seq, id, expiresAt: until });
+      }
+    }
+    const held = this.sql<
+      Pick<HeldRow, "seq" | "grp" | "state" | "visible_at" | "sent_at" | "bytes">
+    >`
+      SELECT seq, grp, state, visible_at, sent_at, bytes FROM held`;
+    for (const row of held) {
+      this.#nextSeq = Math.max(this.#nextSeq, row.seq + 1);
+      this.#counts.bytes += row.bytes;
+      if (row.state === "leased") {
+        this.#counts.heldLeased++;
+        this.#group(row.grp, 0, 1);
+      } else {
+        this.#counts.waiting++;
+        if (row.visible_at > now) this.#counts.delayed++;
+        this.#group(row.grp, 1, 0);
+      }
+      if (row.visible_at > now) this.#noteHeldDue(row.visible_at);
+      this.#noteHeldAge(row.seq, row.sent_at);
+    }
+    this.#promotedUpTo = now;
   }
 
-  /** Records what a round stored, once per round. */
-  endRound(tally: RoundTally): void {
-    this.#count("sent", tally.sent);
+  // ── sending ────────────────────────────────────────────────────────────────────────────
+
+  startRound(now: number, config: QueueConfig): Round {
+    return { now, config, held: this.#heldCount(), fresh: [], delayed: [], dedup: [] };
   }
 
   /**
-   * Writes one send of a round, or refuses it whole. `tally` carries what the round's earlier
-   * sends held and stored, so each send is judged against the backlog they left.
+   * Adds one send to the round, or refuses it whole. The round's earlier sends count against
+   * the backlog limit. Throws, changing nothing, when a message cannot be stored.
    */
-  writeSend(
-    messages: NewMessage[],
-    now: number,
-    config: QueueConfig,
-    tally: RoundTally,
-  ): Unstated<SendOutcome> {
-    const slots = this.#dedupSlots(messages, now, config);
-    const added = slots.filter((slot) => slot.kind === "new").length;
-    if (added > 0 && tally.held + added > config.backlog.hard) {
-      return { ok: false, code: "backlog_full", retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS };
-    }
-    const stored = this.#insert(
-      messages.filter((_, index) => slots[index].kind === "new"),
-      now,
-      config,
-    ).values();
-    const sent: SentMessage[] = [];
-    slots.forEach((slot) => {
-      if (slot.kind === "new") sent.push(stored.next().value as SentMessage);
-      else if (slot.kind === "duplicate") sent.push(slot.of);
-      else sent.push({ ...sent[slot.index], duplicate: true });
-    });
-    tally.held += added;
-    tally.sent += added;
-    return { ok: true, messages: sent, backpressure: tally.held > config.backlog.soft };
-  }
-
-  /** Which messages repeat a dedupId seen in the window, in storage or earlier in the batch. */
-  #dedupSlots(messages: NewMessage[], now: number, config: QueueConfig): SendSlot[] {
+  writeSend(messages: NewMessage[], round: Round): Unstated<SendOutcome> {
+    for (const message of messages) assertStorable(message);
+    const { now, config } = round;
+    const window = config.dedupWindow * 1000;
     const firstInBatch = new Map<string, number>();
-    return messages.map((message, index): SendSlot => {
-      const dedupId = config.dedupWindow > 0 ? message.dedupId : undefined;
+    const slots = messages.map((message, index): SendSlot => {
+      const dedupId = window > 0 ? message.dedupId : undefined;
       if (dedupId === undefined) return { kind: "new" };
       const earlier = firstInBatch.get(dedupId);
       if (earlier !== undefined) return { kind: "duplicateInBatch", index: earlier };
-      const seen = this.sql<{ message_id: string; seq: number }>`
-        SELECT message_id, seq FROM dedup
-        WHERE dedup_id = ${dedupId} AND expires_at > ${now}`.toArray()[0];
-      if (seen) {
-        return { kind: "duplicate", of: { id: seen.message_id, seq: seen.seq, duplicate: true } };
+      const seen = this.#dedup.get(dedupId);
+      if (seen && seen.expiresAt > now) {
+        return { kind: "duplicate", of: { id: seen.id, seq: seen.seq, duplicate: true } };
       }
       firstInBatch.set(dedupId, index);
       return { kind: "new" };
     });
+    const added = slots.filter((slot) => slot.kind === "new").length;
+    if (added > 0 && round.held + added > config.backlog.hard) {
+      return { ok: false, code: "backlog_full", retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS };
+    }
+    const sent: SentMessage[] = [];
+    slots.forEach((slot, index) => {
+      if (slot.kind === "duplicate") sent.push(slot.of);
+      else if (slot.kind === "duplicateInBatch")
+        sent.push({ ...sent[slot.index], duplicate: true });
+      else sent.push(this.#stage(messages[index], round));
+    });
+    round.held += added;
+    return { ok: true, messages: sent, backpressure: round.held > config.backlog.soft };
+  }
+
+  /** Gives a new message its seq and id and puts it in the round. */
+  #stage(message: NewMessage, round: Round): SentMessage {
+    const { now, config } = round;
+    const seq = this.#nextSeq++;
+    const stored: StoredMessage = {
+      id: crypto.randomUUID(),
+      body: message.body,
+      contentType: message.contentType,
+      headers: message.headers,
+    };
+    const key = message.key ?? null;
+    const priority = message.priority ?? 0;
+    const bytes = messageBytes(message);
+    const dedupId = config.dedupWindow > 0 ? message.dedupId : undefined;
+    if (dedupId !== undefined) {
+      const expiresAt = now + config.dedupWindow * 1000;
+      // Re-inserted, so the map stays in expiry order for the sweep.
+      this.#dedup.delete(dedupId);
+      this.#dedup.set(dedupId, { seq, id: stored.id, expiresAt });
+      round.dedup.push([dedupId, seq, stored.id]);
+    }
+    const visibleAt = now + (message.delaySeconds ?? 0) * 1000;
+    if (visibleAt > now) {
+      round.delayed.push({
+        seq,
+        grp: key ?? KEYLESS_GROUP,
+        priority,
+        bytes,
+        sent_at: now,
+        state: "waiting",
+        visible_at: visibleAt,
+        attempts: 0,
+        lease_token: null,
+        leased_at: null,
+        failures: "[]",
+        message: encodeHeldMessage(stored, key),
+      });
+    } else {
+      round.fresh.push({ message: stored, meta: [seq, key, bytes, priority] });
+    }
+    return { id: stored.id, seq, duplicate: false };
   }
 
   /**
-   * Stores new messages in send order, several rows per INSERT: a statement inside a
-   * transaction journals every page it touches, so one statement per message wrote most
-   * pages many times over. A group's first message here is its head when the partition
-   * holds none of that group yet.
+   * Writes the round: its new messages as one segment row (one per priority in priority
+   * order, more only past SEGMENT_BUDGET) with the round's dedup ids, in one INSERT, and its
+   * delayed messages as held rows, in another.
    */
-  #insert(messages: NewMessage[], now: number, config: QueueConfig): SentMessage[] {
-    const groups = new Set<string>();
-    const rows = messages.map((message) => {
-      const group = message.key ?? KEYLESS_GROUP;
-      const head = !groups.has(group) && this.#groupIsEmpty(group);
-      groups.add(group);
-      const visibleAt = now + (message.delaySeconds ?? 0) * 1000;
-      const state: MessageState = visibleAt > now ? "delayed" : "ready";
-      if (state === "ready") this.receivableChanged = true;
-      return [
-        crypto.randomUUID(),
-        message.body,
-        message.contentType,
-        JSON.stringify(message.headers),
-        message.key ?? null,
-        group,
-        head ? 1 : 0,
-        message.priority ?? 0,
-        messageBytes(message),
-        now,
-        state,
-        visibleAt,
-      ];
-    });
-    const seqs = new Map(
-      insertRows<{ id: string; seq: number }>(
-        this.sql,
-        `INSERT INTO messages (id, body, content_type, headers, key, grp, group_head, priority,
-          bytes, sent_at, state, visible_at)`,
-        rows,
-        "RETURNING id, seq",
-      ).map((row) => [row.id, row.seq]),
-    );
-    return messages.map((message, index) => {
-      const id = rows[index][0] as string;
-      const seq = seqs.get(id) as number;
-      if (message.dedupId !== undefined && config.dedupWindow > 0) {
-        this.sql`INSERT OR REPLACE INTO dedup (dedup_id, message_id, seq, expires_at)
-          VALUES (${message.dedupId}, ${id}, ${seq}, ${now + config.dedupWindow * 1000})`;
+  endRound(round: Round): void {
+    const { now, config } = round;
+    const byPriority = new Map<number, Round["fresh"][]>();
+    for (const entry of round.fresh) {
+      const priority = config.ordering === "priority" ? entry.meta[3] : 0;
+      const chunks = byPriority.get(priority) ?? [[]];
+      byPriority.set(priority, chunks);
+      let chunk = chunks[chunks.length - 1];
+      const size = utf8Bytes(entry.message.body);
+      const used = chunk.reduce((sum, e) => sum + utf8Bytes(e.message.body), 0);
+      if (chunk.length > 0 && used + size > SEGMENT_BUDGET) {
+        chunk = [];
+        chunks.push(chunk);
       }
-      return { id, seq, duplicate: false };
-    });
-  }
-
-  #groupIsEmpty(group: string): boolean {
-    return this.sql`SELECT 1 FROM messages WHERE grp = ${group} LIMIT 1`.toArray().length === 0;
+      chunk.push(entry);
+    }
+    const segments = [...byPriority.entries()].flatMap(([priority, chunks]) =>
+      chunks.map((entries) => ({ id: segmentId(priority, entries[0].meta[0]), entries })),
+    );
+    // Dedup ids ride with the round's first segment; a round of delayed messages only gets a
+    // segment of no messages to keep them.
+    if (segments.length === 0 && round.dedup.length > 0) {
+      segments.push({ id: segmentId(0, round.dedup[0][1]), entries: [] });
+    }
+    if (segments.length > 0) {
+      const window = config.dedupWindow * 1000;
+      const rows = segments.map(({ id, entries }, index) => {
+        const dedup = index === 0 && round.dedup.length > 0 ? round.dedup : null;
+        for (const { meta } of entries) {
+          this.#counts.bytes += meta[2];
+          this.#group(meta[1] ?? KEYLESS_GROUP, 1, 0);
+        }
+        this.#counts.fresh += entries.length;
+        if (entries.length > 0) {
+          this.#freshFrom = Math.min(this.#freshFrom, id);
+          this.#noteSegmentAge(id, now);
+        } else {
+          this.#noteCleanup(now + window);
+        }
+        return {
+          id,
+          sent_at: now,
+          fresh: entries.length,
+          live: entries.length,
+          dedup_until: dedup ? now + window : null,
+          state: JSON.stringify({ l: [], s: entries.map(() => FRESH) }),
+          meta: JSON.stringify(entries.map((entry) => entry.meta)),
+          dedup: dedup ? JSON.stringify(dedup) : null,
+          messages: encodeSegmentMessages(entries.map((entry) => entry.message)),
+        };
+      });
+      insertJson(this.sql, "INSERT", "segments", SEGMENT_COLUMNS, rows);
+    }
+    if (round.fresh.length > 0) this.receivableChanged = true;
+    if (round.delayed.length > 0) {
+      this.#writeHeld(round.delayed);
+      for (const row of round.delayed) {
+        this.#counts.bytes += row.bytes;
+        this.#counts.waiting++;
+        this.#counts.delayed++;
+        this.#group(row.grp, 1, 0);
+        this.#noteHeldDue(row.visible_at);
+        this.#noteHeldAge(row.seq, row.sent_at);
+      }
+    }
+    if (round.fresh.length + round.delayed.length > 0) this.changes++;
   }
 
   // ── leasing ────────────────────────────────────────────────────────────────────────────
 
-  /** Leases up to `max` visible messages in the queue's order, within the answer budget. */
+  /** Leases up to `max` ready messages in the queue's order, within the answer budget. */
   lease(max: number, visibilityTimeout: number, now: number, config: QueueConfig): LeasedMessage[] {
-    const { ordering } = config;
-    if (ordering === "fifo") return this.#leaseFifo(max, visibilityTimeout, now);
-    const rows =
-      ordering === "priority"
-        ? this.sql<MessageRow>`SELECT * FROM messages WHERE state = 'ready'
-            ORDER BY priority DESC, seq LIMIT ${max}`
-        : this.sql<MessageRow>`SELECT * FROM messages WHERE state = 'ready'
-            ORDER BY seq LIMIT ${max}`;
-    const { taken } = takeWithin(rows, max, RPC_ANSWER_BUDGET, answerSize);
-    return this.#leaseRows(taken, visibilityTimeout, now);
-  }
-
-  /** Whether a lease would find a message now. */
-  receivable(config: QueueConfig): boolean {
-    if (config.ordering === "fifo") return this.#unlockedHead() !== undefined;
-    return this.sql`SELECT 1 FROM messages WHERE state = 'ready' LIMIT 1`.toArray().length > 0;
-  }
-
-  /**
-   * Oldest unlocked group first; from each group its run of ready messages in order (as SQS
-   * does), after which the group stays locked until all those leases are settled or end.
-   * A ready head in a locked group (its head was given back while later messages of its run
-   * are still leased) is passed over, which the leased-groups index makes one probe.
-   */
-  #leaseFifo(max: number, visibilityTimeout: number, now: number): LeasedMessage[] {
-    const leased: LeasedMessage[] = [];
-    let budget = RPC_ANSWER_BUDGET;
-    while (leased.length < max) {
-      const head = this.#unlockedHead();
-      if (!head) break;
-      const run = this.sql<MessageRow>`
-        SELECT * FROM messages WHERE grp = ${head.grp} AND seq >= ${head.seq}
-        ORDER BY seq LIMIT ${max - leased.length}`;
-      const ready: MessageRow[] = [];
-      for (const row of run) {
-        if (row.state !== "ready") break;
-        const size = answerSize(row);
-        if (size > budget && (leased.length > 0 || ready.length > 0)) break;
-        budget -= size;
-        ready.push(row);
-      }
-      if (ready.length === 0) break;
-      leased.push(...this.#leaseRows(ready, visibilityTimeout, now));
-      if (budget <= 0) break;
+    const opened = new Map<number, OpenSegment>();
+    const scan = { exhausted: false, last: 0 };
+    const fresh = this.#freshStream(opened, scan);
+    const chosen =
+      config.ordering === "fifo"
+        ? this.#chooseFifo(max, now, fresh)
+        : this.#choose(max, now, config.ordering === "priority", fresh);
+    const leased = this.#take(chosen, visibilityTimeout, now);
+    // The first segment looked at that still has fresh messages is where the next look starts.
+    const first = [...opened.values()].find((open) => open.row.fresh > 0);
+    if (first) this.#freshFrom = first.row.id;
+    else if (opened.size > 0 || scan.exhausted) {
+      this.#freshFrom = scan.exhausted ? Number.POSITIVE_INFINITY : scan.last + 1;
     }
     return leased;
   }
 
-  /** The oldest ready head of a group with nothing leased: the next fifo lease starts there. */
-  #unlockedHead(): { grp: string; seq: number } | undefined {
-    return this.sql<{ grp: string; seq: number }>`
-      SELECT grp, seq FROM messages AS head
-      WHERE state = 'ready' AND group_head = 1
-        AND NOT EXISTS (SELECT 1 FROM messages WHERE grp = head.grp AND state = 'leased')
-      ORDER BY seq LIMIT 1`.toArray()[0];
+  /** Whether a receive would find a message now. */
+  receivable(config: QueueConfig): boolean {
+    return this.readyCount() > 0 && (config.ordering !== "fifo" || this.#freeGroups > 0);
   }
 
-  /** Leases `rows`, each with its own token, in one statement (see #insert on why). */
-  #leaseRows(rows: MessageRow[], visibilityTimeout: number, now: number): LeasedMessage[] {
-    if (rows.length === 0) return [];
-    const leaseExpiresAt = now + visibilityTimeout * 1000;
-    const tokens = rows.map(() => newLeaseToken());
-    const leases = rows.map((row, index) => ({ seq: row.seq, token: tokens[index] }));
-    this.sql`UPDATE messages SET state = 'leased', lease_token = lease.value ->> 'token',
-      leased_at = ${now}, visible_at = ${leaseExpiresAt}, attempts = attempts + 1
-      FROM json_each(${JSON.stringify(leases)}) AS lease
-      WHERE messages.seq = lease.value ->> 'seq'`;
-    return rows.map((row, index) => {
-      const message = this.#describe({ ...row, attempts: row.attempts + 1 });
-      const receipt = encodeReceipt({
+  /** Fresh messages in segment id order (seq order; priority, seq in priority order). */
+  *#freshStream(
+    opened: Map<number, OpenSegment>,
+    scan: { exhausted: boolean; last: number },
+  ): Generator<Candidate> {
+    if (this.#counts.fresh === 0 || !Number.isFinite(this.#freshFrom)) {
+      scan.exhausted = true;
+      return;
+    }
+    const rows = this.sql<SegmentRow>`
+      SELECT id, sent_at, fresh, live, dedup_until, state, meta FROM segments
+      WHERE id >= ${this.#freshFrom} AND fresh > 0 ORDER BY id`;
+    for (const row of rows) {
+      const open: OpenSegment = {
+        row,
+        state: JSON.parse(row.state),
+        meta: JSON.parse(row.meta),
+        taken: [],
+      };
+      opened.set(row.id, open);
+      scan.last = row.id;
+      for (const [index, [seq, key, bytes, priority]] of open.meta.entries()) {
+        if (open.state.s[index] !== FRESH) continue;
+        yield {
+          from: "segment",
+          seq,
+          group: key ?? KEYLESS_GROUP,
+          ready: true,
+          size: bytes,
+          priority,
+          open,
+          index,
+        };
+      }
+    }
+    scan.exhausted = true;
+  }
+
+  /**
+   * Unordered and priority order: the ready held messages and the fresh ones, merged by seq
+   * (by priority, then seq), the first `max` within the answer budget.
+   */
+  #choose(max: number, now: number, byPriority: boolean, fresh: Generator<Candidate>): Candidate[] {
+    const ready = this.#counts.waiting - this.#counts.delayed;
+    const held: Candidate[] =
+      ready > 0
+        ? (byPriority
+            ? this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">>`
+                SELECT seq, grp, bytes, priority FROM held INDEXED BY held_due
+                WHERE state = 'waiting' AND visible_at <= ${now}
+                ORDER BY priority DESC, seq LIMIT ${max}`
+            : this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">>`
+                SELECT seq, grp, bytes, priority FROM held INDEXED BY held_due
+                WHERE state = 'waiting' AND visible_at <= ${now} ORDER BY seq LIMIT ${max}`
+          )
+            .toArray()
+            .map((row) => heldCandidate(row, true))
+        : [];
+    const before = (a: Candidate, b: Candidate) =>
+      byPriority && a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq;
+    const chosen: Candidate[] = [];
+    let budget = RPC_ANSWER_BUDGET;
+    let next = fresh.next();
+    let h = 0;
+    while (chosen.length < max) {
+      const fromFresh = !next.done && (h >= held.length || before(next.value, held[h]));
+      const candidate = fromFresh ? (next.value as Candidate) : held[h];
+      if (candidate === undefined) break;
+      if (candidate.size > budget && chosen.length > 0) break;
+      budget -= candidate.size;
+      chosen.push(candidate);
+      if (fromFresh) next = fresh.next();
+      else h++;
+    }
+    return chosen;
+  }
+
+  /**
+   * Fifo: the oldest head of a free group first (a group is free while none of it is leased,
+   * and its head must be ready), with its group's run of ready messages in order, as SQS
+   * does; then the next oldest head. Held and fresh messages are merged by seq, read only as
+   * far as the free groups need.
+   */
+  #chooseFifo(max: number, now: number, fresh: Generator<Candidate>): Candidate[] {
+    if (this.#freeGroups === 0) return [];
+    const held =
+      this.#counts.waiting > 0
+        ? this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority" | "visible_at">>`
+            SELECT seq, grp, bytes, priority, visible_at FROM held
+            WHERE state = 'waiting' ORDER BY seq`
+            .toArray()
+            .map((row) => heldCandidate(row, row.visible_at <= now))
+        : [];
+    const merged: Candidate[] = [];
+    let h = 0;
+    let next = fresh.next();
+    const extend = (): boolean => {
+      const fromFresh = !next.done && (h >= held.length || next.value.seq < held[h].seq);
+      if (fromFresh) {
+        merged.push(next.value as Candidate);
+        next = fresh.next();
+        return true;
+      }
+      if (h < held.length) {
+        merged.push(held[h++]);
+        return true;
+      }
+      return false;
+    };
+    const chosen: Candidate[] = [];
+    const decided = new Set<string>();
+    let freeDecided = 0;
+    let budget = RPC_ANSWER_BUDGET;
+    const take = (candidate: Candidate): boolean => {
+      if (candidate.size > budget && chosen.length > 0) return false;
+      budget -= candidate.size;
+      chosen.push(candidate);
+      return true;
+    };
+    let i = 0;
+    heads: while (chosen.length < max && freeDecided < this.#freeGroups) {
+      while (i >= merged.length || decided.has(merged[i].group)) {
+        if (i >= merged.length && !extend()) break heads;
+        if (i < merged.length && decided.has(merged[i].group)) i++;
+      }
+      const head = merged[i];
+      decided.add(head.group);
+      const group = this.#groups.get(head.group);
+      i++;
+      if (!group || group.leased > 0) continue;
+      freeDecided++;
+      if (!head.ready) continue;
+      if (!take(head)) break;
+      let remaining = group.waiting - 1;
+      for (let j = i; chosen.length < max && remaining > 0; j++) {
+        if (j >= merged.length && !extend()) break;
+        const candidate = merged[j];
+        if (candidate.group !== head.group) continue;
+        remaining--;
+        if (!candidate.ready) break;
+        if (!take(candidate)) break heads;
+      }
+    }
+    return chosen;
+  }
+
+  /** Leases the chosen messages: one UPDATE of their segments, one of their held rows. */
+  #take(chosen: Candidate[], visibilityTimeout: number, now: number): LeasedMessage[] {
+    if (chosen.length === 0) return [];
+    const leaseEnd = now + visibilityTimeout * 1000;
+    const segments = new Map<number, { open: OpenSegment; tokens: Map<number, string> }>();
+    const heldSeqs: number[] = [];
+    for (const candidate of chosen) {
+      this.#group(candidate.group, -1, 1);
+      if (candidate.from === "held") {
+        heldSeqs.push(candidate.seq);
+        continue;
+      }
+      // Every message its own lease, so each receipt settles exactly one message.
+      const { open } = candidate;
+      if (!segments.has(open.row.id)) segments.set(open.row.id, { open, tokens: new Map() });
+      const token = leaseToken(open.row.id);
+      segments.get(open.row.id)?.tokens.set(candidate.index, token);
+      open.state.l.push([token, now, leaseEnd]);
+      open.state.s[candidate.index] = open.state.l.length + 1;
+      open.row.fresh--;
+    }
+    const bodies = new Map<number, StoredMessage[]>();
+    if (segments.size > 0) {
+      const updates = [...segments.values()].map(({ open }) => ({
+        id: open.row.id,
+        state: JSON.stringify(open.state),
+        fresh: open.row.fresh,
+      }));
+      const rows = this.sql<{ id: number; messages: string }>`
+        UPDATE segments SET state = u.value ->> 'state', fresh = u.value ->> 'fresh'
+        FROM json_each(${JSON.stringify(updates)}) AS u WHERE segments.id = u.value ->> 'id'
+        RETURNING segments.id AS id, segments.messages AS messages`;
+      for (const row of rows) bodies.set(row.id, decodeSegmentMessages(row.messages));
+      for (const { open } of segments.values()) {
+        const earliest = this.#leasedSegments.get(open.row.id);
+        this.#leasedSegments.set(open.row.id, Math.min(earliest ?? leaseEnd, leaseEnd));
+      }
+    }
+    const held = new Map<number, HeldRow>();
+    if (heldSeqs.length > 0) {
+      const leases = heldSeqs.map((seq) => ({ seq, token: leaseToken(0) }));
+      const rows = this.sql<HeldRow>`
+        UPDATE held SET state = 'leased', lease_token = l.value ->> 'token', leased_at = ${now},
+          visible_at = ${leaseEnd}, attempts = attempts + 1
+        FROM json_each(${JSON.stringify(leases)}) AS l WHERE held.seq = l.value ->> 'seq'
+        RETURNING seq, grp, priority, bytes, sent_at, state, visible_at, attempts, lease_token,
+          leased_at, failures, message`;
+      for (const row of rows) held.set(row.seq, row);
+      this.#noteHeldDue(leaseEnd);
+    }
+    const segmentTaken = chosen.length - heldSeqs.length;
+    this.#counts.fresh -= segmentTaken;
+    this.#counts.segmentLeased += segmentTaken;
+    this.#counts.waiting -= heldSeqs.length;
+    this.#counts.heldLeased += heldSeqs.length;
+    this.changes++;
+    return chosen.map((candidate) => {
+      if (candidate.from === "held") {
+        const row = held.get(candidate.seq) as HeldRow;
+        return this.#leased(row, row.lease_token as string, leaseEnd);
+      }
+      const { open, index } = candidate;
+      const [seq, key, , priority] = open.meta[index];
+      const message = (bodies.get(open.row.id) as StoredMessage[])[index];
+      const token = segments.get(open.row.id)?.tokens.get(index) as string;
+      return {
+        ...describe(message, { seq, key, priority, attempts: 1, sentAt: open.row.sent_at }),
         partition: this.identity.partition,
-        seq: row.seq,
-        token: tokens[index],
-      });
-      return { ...message, receipt, leaseExpiresAt };
+        receipt: encodeReceipt({ partition: this.identity.partition, seq, token }),
+        leaseExpiresAt: leaseEnd,
+      };
     });
   }
 
-  #describe(row: MessageRow): Omit<LeasedMessage, "receipt" | "leaseExpiresAt"> {
+  #leased(row: HeldRow, token: string, leaseEnd: number): LeasedMessage {
+    const { key, ...message } = decodeHeldMessage(row.message);
     return {
-      id: row.id,
-      body: row.body,
-      contentType: row.content_type as ContentType,
-      headers: JSON.parse(row.headers),
-      key: row.key,
-      priority: row.priority,
-      attempts: row.attempts,
-      sentAt: row.sent_at,
+      ...describe(message, {
+        seq: row.seq,
+        key,
+        priority: row.priority,
+        attempts: row.attempts,
+        sentAt: row.sent_at,
+      }),
       partition: this.identity.partition,
-      seq: row.seq,
+      receipt: encodeReceipt({ partition: this.identity.partition, seq: row.seq, token }),
+      leaseExpiresAt: leaseEnd,
     };
   }
 
   // ── settling ───────────────────────────────────────────────────────────────────────────
 
   /**
-   * Resolves each lease reference to the lease it names and applies `settle` to it, or
-   * answers why not: a reference that is not one is invalid; one whose lease is over
-   * (expired, re-leased, acked, dead-lettered) is stale.
+   * Reads, in one statement, the segments and held rows `refs` name, and when one of them
+   * holds the oldest message, the oldest of the rest: all an ack, nack or extend needs.
    */
-  #settle(leases: LeaseRef[], settle: (lease: LeaseRow) => void): ItemFailure[] {
-    const failed: ItemFailure[] = [];
-    leases.forEach((ref, index) => {
-      if (!isLeaseRef(ref)) {
-        failed.push({ index, code: "receipt_invalid" });
-        return;
+  #read(refs: LeaseRef[], bodies: boolean): Reading {
+    const segmentIds = [
+      ...new Set(refs.map((ref) => tokenSegment(ref.token)).filter((id) => id > 0)),
+    ];
+    const heldSeqs = refs.filter((ref) => tokenSegment(ref.token) === 0).map((ref) => ref.seq);
+    const oldestSegment =
+      this.#oldestSegment !== null && segmentIds.includes(this.#oldestSegment.id);
+    const oldestHeld = this.#oldestHeld !== null && heldSeqs.includes(this.#oldestHeld.seq);
+    const segments = JSON.stringify(segmentIds);
+    const held = JSON.stringify(heldSeqs);
+    const reading: Reading = {
+      segments: new Map(),
+      held: new Map(),
+      oldestSegment: oldestSegment ? null : false,
+      oldestHeld: oldestHeld ? null : false,
+    };
+    const rows = this.sql<{ kind: string; doc: string }>`
+      SELECT 'segment' AS kind, json_object('id', id, 'sent_at', sent_at, 'fresh', fresh,
+          'live', live, 'dedup_until', dedup_until, 'state', state, 'meta', meta,
+          'messages', CASE WHEN ${bodies ? 1 : 0} THEN messages END) AS doc
+        FROM segments WHERE id IN (SELECT value FROM json_each(${segments}))
+      UNION ALL SELECT 'held', json_object('seq', seq, 'grp', grp, 'priority', priority,
+          'bytes', bytes, 'sent_at', sent_at, 'state', state, 'visible_at', visible_at,
+          'attempts', attempts, 'lease_token', lease_token, 'leased_at', leased_at,
+          'failures', failures, 'message', CASE WHEN ${bodies ? 1 : 0} THEN message END)
+        FROM held WHERE seq IN (SELECT value FROM json_each(${held}))
+      UNION ALL SELECT 'oldestSegment', json_object('id', id, 'sent_at', sent_at) FROM (
+        SELECT id, sent_at FROM segments WHERE ${oldestSegment ? 1 : 0} AND live > 0
+          AND id NOT IN (SELECT value FROM json_each(${segments}))
+        ORDER BY sent_at, id LIMIT 1)
+      UNION ALL SELECT 'oldestHeld', json_object('seq', seq, 'sent_at', sent_at) FROM (
+        SELECT seq, sent_at FROM held WHERE ${oldestHeld ? 1 : 0}
+          AND seq NOT IN (SELECT value FROM json_each(${held}))
+        ORDER BY sent_at, seq LIMIT 1)`;
+    for (const { kind, doc } of rows) {
+      const row = JSON.parse(doc);
+      if (kind === "segment") {
+        reading.segments.set(row.id, {
+          row,
+          state: JSON.parse(row.state),
+          meta: JSON.parse(row.meta),
+          taken: [],
+          messages: row.messages === null ? null : decodeSegmentMessages(row.messages),
+        });
+      } else if (kind === "held") {
+        reading.held.set(row.seq, row);
+      } else if (kind === "oldestSegment") {
+        reading.oldestSegment = { id: row.id, sentAt: row.sent_at };
+      } else {
+        reading.oldestHeld = { seq: row.seq, sentAt: row.sent_at };
       }
-      const lease = this.sql<LeaseRow>`
-        SELECT seq, attempts, failures, sent_at, leased_at, visible_at FROM messages
-        WHERE seq = ${ref.seq} AND state = 'leased' AND lease_token = ${ref.token}`.toArray()[0];
-      if (lease) settle(lease);
-      else failed.push({ index, code: "receipt_stale" });
-    });
-    return failed;
+    }
+    return reading;
   }
 
   /**
-   * Deletes leased messages, all of them in one statement (see #insert on why fewer
-   * statements). Answers per lease as #settle does; a lease repeated in one call is stale
-   * after its first use.
+   * Resolves each lease reference to the lease it names and applies `settle` to it, or
+   * answers why not: a reference that is not one is invalid; one whose lease is over
+   * (expired, re-leased, acked, dead-lettered) is stale. Then writes what `settle` changed.
    */
-  ack(leases: LeaseRef[]): { acked: number; failed: ItemFailure[] } {
+  #settle(
+    refs: LeaseRef[],
+    bodies: boolean,
+    now: number,
+    settle: (item: Settled, changes: Changes) => void,
+  ): ItemFailure[] {
     const failed: ItemFailure[] = [];
-    const named = leases.map((ref, index) => {
-      if (isLeaseRef(ref)) return `${ref.seq}.${ref.token}`;
-      failed.push({ index, code: "receipt_invalid" });
-      return null;
-    });
-    const valid = named.filter((lease) => lease !== null);
-    const seqs = valid.map((lease) => Number(lease.split(".")[0]));
-    const deleted = new Set(
-      this.sql<{ lease: string }>`DELETE FROM messages
-        WHERE seq IN (SELECT value FROM json_each(${JSON.stringify(seqs)}))
-          AND state = 'leased'
-          AND seq || '.' || lease_token IN (SELECT value FROM json_each(${JSON.stringify(valid)}))
-        RETURNING seq || '.' || lease_token AS lease`
-        .toArray()
-        .map((row) => row.lease),
-    );
-    let acked = 0;
-    named.forEach((lease, index) => {
-      if (lease === null) return;
-      if (deleted.delete(lease)) acked++;
+    const valid = refs.filter(isLeaseRef);
+    const reading = valid.length > 0 ? this.#read(valid, bodies) : null;
+    const changes = newChanges();
+    refs.forEach((ref, index) => {
+      if (!isLeaseRef(ref) || !reading) {
+        failed.push({ index, code: "receipt_invalid" });
+        return;
+      }
+      // Resolved against what this call already changed: an acked or nacked lease named
+      // again is stale; an extended one is still current.
+      const item = this.#resolve(reading, ref);
+      if (item) settle(item, changes);
       else failed.push({ index, code: "receipt_stale" });
     });
-    failed.sort((a, b) => a.index - b.index);
-    this.#count("acked", acked);
+    if (reading) this.#write(reading, changes, now);
+    return failed;
+  }
+
+  #resolve(reading: Reading, ref: LeaseRef): Settled | null {
+    const segment = tokenSegment(ref.token);
+    if (segment === 0) {
+      const row = reading.held.get(ref.seq);
+      const current = row?.state === "leased" && row.lease_token === ref.token;
+      return current ? { from: "held", row } : null;
+    }
+    const open = reading.segments.get(segment);
+    const index = open?.meta.findIndex(([seq]) => seq === ref.seq) ?? -1;
+    if (!open || index < 0) return null;
+    const lease = leaseOf(open.state, index);
+    return lease?.[0] === ref.token ? { from: "segment", open, index, lease } : null;
+  }
+
+  /** Deletes leased messages: one UPDATE of their segments, one DELETE of their held rows. */
+  ack(leases: LeaseRef[], now: number): { acked: number; failed: ItemFailure[] } {
+    let acked = 0;
+    const failed = this.#settle(leases, false, now, (item, changes) => {
+      this.#remove(item, changes);
+      acked++;
+    });
+    this.#cumulative.acked += acked;
     // An acked group head lets the group's next message go.
     if (acked > 0) this.receivableChanged = true;
     return { acked, failed };
@@ -403,13 +853,14 @@ export class MessageLog {
   ): { retried: number; deadLettered: number; failed: ItemFailure[] } {
     let retried = 0;
     let deadLettered = 0;
-    const failed = this.#settle(leases, (lease) => {
-      const failure: Failure = { at: now, attempt: lease.attempts, ...cause };
-      const fate = this.#fail(lease, failure, now, config, delaySeconds);
-      if (fate === "retried") retried++;
+    const failed = this.#settle(leases, true, now, (item, changes) => {
+      const attempt = item.from === "held" ? item.row.attempts : 1;
+      const failure: Failure = { at: now, attempt, ...cause };
+      if (this.#fail(item, failure, now, config, changes, delaySeconds)) retried++;
       else deadLettered++;
     });
-    this.#count("nacked", retried + deadLettered);
+    this.#cumulative.nacked += retried + deadLettered;
+    if (retried + deadLettered > 0) this.#persist();
     return { retried, deadLettered, failed };
   }
 
@@ -420,170 +871,610 @@ export class MessageLog {
     now: number,
   ): { extended: number; failed: ItemFailure[] } {
     let extended = 0;
-    const failed = this.#settle(leases, (lease) => {
-      this.sql`UPDATE messages SET visible_at = ${now + visibilityTimeout * 1000}
-        WHERE seq = ${lease.seq}`;
+    const leaseEnd = now + visibilityTimeout * 1000;
+    // Bodies too: a held row is written back whole.
+    const failed = this.#settle(leases, true, now, (item, changes) => {
+      if (item.from === "held") {
+        item.row.visible_at = leaseEnd;
+        changes.heldWrites.set(item.row.seq, item.row);
+        this.#noteHeldDue(leaseEnd);
+      } else {
+        const { open, index, lease } = item;
+        open.state.l.push([lease[0], lease[1], leaseEnd]);
+        open.state.s[index] = open.state.l.length + 1;
+        changes.segments.add(open);
+      }
       extended++;
     });
     return { extended, failed };
   }
 
+  /** Takes a settled message out of the log (acked, dead or dropped). */
+  #remove(item: Settled, changes: Changes): void {
+    if (item.from === "held") {
+      const { row } = item;
+      row.lease_token = null;
+      changes.heldDeletes.add(row.seq);
+      changes.heldWrites.delete(row.seq);
+      this.#counts.bytes -= row.bytes;
+      this.#counts.heldLeased--;
+      this.#group(row.grp, 0, -1);
+      return;
+    }
+    const { open, index } = item;
+    const [, key, bytes] = open.meta[index];
+    open.state.s[index] = GONE;
+    open.row.live--;
+    changes.segments.add(open);
+    this.#counts.bytes -= bytes;
+    this.#counts.segmentLeased--;
+    this.#group(key ?? KEYLESS_GROUP, 0, -1);
+  }
+
   /**
-   * Records a failed attempt. The message dies when its attempts have reached maxAttempts;
-   * otherwise it is visible again after `delaySeconds`, or after the retry backoff, counted
-   * from the failure (not from when it was noticed, so a late alarm changes nothing).
+   * Records a failed attempt; true when the message will be retried, false when it died. It
+   * dies when its attempts have reached maxAttempts; otherwise it is a held row, visible again
+   * after `delaySeconds`, or after the retry backoff, counted from the failure (not from when
+   * it was noticed, so a late alarm changes nothing).
    */
   #fail(
-    lease: LeaseRow,
+    item: Settled,
     failure: Failure,
     now: number,
     config: QueueConfig,
+    changes: Changes,
     delaySeconds?: number,
-  ): "retried" | "deadLettered" {
-    const failures: Failure[] = [...JSON.parse(lease.failures), failure];
-    if (lease.attempts >= config.maxAttempts) {
-      this.#deadLetter(lease.seq, failures, failure.at);
-      return "deadLettered";
+  ): boolean {
+    const row = item.from === "held" ? item.row : this.#heldFromSegment(item, now);
+    const failures: Failure[] = [...JSON.parse(row.failures), failure];
+    if (row.attempts >= config.maxAttempts) {
+      const { key, ...message } = decodeHeldMessage(row.message);
+      changes.dead.push({
+        ...describe(message, {
+          seq: row.seq,
+          key,
+          priority: row.priority,
+          attempts: row.attempts,
+          sentAt: row.sent_at,
+        }),
+        partition: this.identity.partition,
+        queue: this.identity.queue,
+        failures,
+        diedAt: failure.at,
+      });
+      this.#remove(item, changes);
+      this.#cumulative.deadLettered++;
+      this.deadLettered = true;
+      this.receivableChanged = true;
+      return false;
     }
-    const delay = delaySeconds ?? retryDelaySeconds(config.retry, lease.attempts);
+    const delay = delaySeconds ?? retryDelaySeconds(config.retry, row.attempts);
     const visibleAt = failure.at + Math.round(delay * 1000);
-    const state: MessageState = visibleAt > now ? "delayed" : "ready";
-    this.sql`UPDATE messages SET state = ${state}, visible_at = ${visibleAt}, lease_token = NULL,
-      leased_at = NULL, failures = ${JSON.stringify(failures)}
-      WHERE seq = ${lease.seq}`;
+    const retry: HeldRow = {
+      ...row,
+      state: "waiting",
+      visible_at: visibleAt,
+      lease_token: null,
+      leased_at: null,
+      failures: JSON.stringify(failures),
+    };
+    if (item.from === "segment") {
+      // Out of its segment, into a row of its own; bytes and group stay counted.
+      const { open, index } = item;
+      open.state.s[index] = GONE;
+      open.row.live--;
+      changes.segments.add(open);
+      this.#counts.segmentLeased--;
+      this.#noteHeldAge(retry.seq, retry.sent_at);
+    } else {
+      item.row.lease_token = null;
+      this.#counts.heldLeased--;
+    }
+    changes.heldWrites.set(retry.seq, retry);
+    this.#counts.waiting++;
+    if (visibleAt > now) {
+      this.#counts.delayed++;
+      this.#noteHeldDue(visibleAt);
+    }
+    this.#group(retry.grp, 1, -1);
     // Even a delayed retry may unlock its fifo group for an earlier message.
     this.receivableChanged = true;
-    return "retried";
+    return true;
   }
 
-  /** Moves a message into the outbox, in the caller's transaction. */
-  #deadLetter(seq: number, failures: Failure[], diedAt: number): void {
-    const row = this.sql<MessageRow>`SELECT * FROM messages WHERE seq = ${seq}`.one();
-    const dead: DeadMessage = {
-      ...this.#describe(row),
-      queue: this.identity.queue,
-      failures,
-      diedAt,
+  /** The held row a segment's leased message becomes when it leaves its segment. */
+  #heldFromSegment(item: Extract<Settled, { from: "segment" }>, now: number): HeldRow {
+    const { open, index, lease } = item;
+    const [seq, key, bytes, priority] = open.meta[index];
+    const message = (open.messages as StoredMessage[])[index];
+    return {
+      seq,
+      grp: key ?? KEYLESS_GROUP,
+      priority,
+      bytes,
+      sent_at: open.row.sent_at,
+      state: "leased",
+      visible_at: lease[2],
+      attempts: 1,
+      lease_token: lease[0],
+      leased_at: lease[1] ?? now,
+      failures: "[]",
+      message: encodeHeldMessage(message, key),
     };
-    this.outbox.add(dead);
-    this.sql`DELETE FROM messages WHERE seq = ${seq}`;
-    this.#count("dead_lettered", 1);
-    this.receivableChanged = true;
-    this.deadLettered = true;
   }
 
-  // ── looking and dropping ───────────────────────────────────────────────────────────────
-
-  /** Messages in send order after seq `after`, without leasing them, within the budget. */
-  peek(limit: number, after: number): PeekedMessage[] {
-    const rows = this.sql<MessageRow>`SELECT * FROM messages WHERE seq > ${after}
-      ORDER BY seq LIMIT ${limit}`;
-    return takeWithin(rows, limit, RPC_ANSWER_BUDGET, answerSize).taken.map((row) => ({
-      ...this.#describe(row),
-      state: row.state,
-      visibleAt: row.visible_at,
-    }));
-  }
-
-  /** Drops every message, leased ones too; seqs keep counting. Answers how many. */
-  purge(): number {
-    const purged = this.sql`DELETE FROM messages RETURNING seq`.toArray().length;
-    if (purged > 0) this.receivableChanged = true;
-    return purged;
+  /** Writes what settling changed: one statement per kind of change. */
+  #write(reading: Reading, changes: Changes, now: number): void {
+    if (changes.segments.size > 0) {
+      const updates = [...changes.segments].map((open) => {
+        const state = compact(open.state);
+        const leaseEnd = earliestLeaseEnd(state);
+        if (leaseEnd === null) this.#leasedSegments.delete(open.row.id);
+        else this.#leasedSegments.set(open.row.id, leaseEnd);
+        if (open.row.live === 0) this.#noteCleanup(Math.max(now, open.row.dedup_until ?? now));
+        return { id: open.row.id, state: JSON.stringify(state), live: open.row.live };
+      });
+      this.sql`UPDATE segments SET state = u.value ->> 'state', live = u.value ->> 'live'
+        FROM json_each(${JSON.stringify(updates)}) AS u WHERE segments.id = u.value ->> 'id'`;
+    }
+    this.#writeHeld([...changes.heldWrites.values()]);
+    if (changes.heldDeletes.size > 0) {
+      this.sql`DELETE FROM held
+        WHERE seq IN (SELECT value FROM json_each(${JSON.stringify([...changes.heldDeletes])}))`;
+    }
+    if (changes.dead.length > 0) this.outbox.add(changes.dead);
+    // A due time of held rows that are all gone can only be stale.
+    if (this.#counts.waiting + this.#counts.heldLeased === 0) this.#heldDue = null;
+    if (reading.oldestSegment !== false) {
+      // The oldest segment was settled: the oldest is now among the others or the still-live
+      // settled ones.
+      const candidates = [...reading.segments.values()]
+        .filter((open) => open.row.live > 0)
+        .map((open) => ({ id: open.row.id, sentAt: open.row.sent_at }));
+      if (reading.oldestSegment) candidates.push(reading.oldestSegment);
+      this.#oldestSegment = oldestOf(candidates, (c) => c.sentAt);
+    }
+    if (reading.oldestHeld !== false) {
+      const candidates = [...reading.held.values(), ...changes.heldWrites.values()]
+        .filter((row) => !changes.heldDeletes.has(row.seq))
+        .map((row) => ({ seq: row.seq, sentAt: row.sent_at }));
+      if (reading.oldestHeld) candidates.push(reading.oldestHeld);
+      this.#oldestHeld = oldestOf(candidates, (c) => c.sentAt);
+    }
+    this.changes++;
   }
 
   // ── time ───────────────────────────────────────────────────────────────────────────────
 
   /**
-   * Applies everything due at `now`, in the order it fell due: leases that ended before
-   * their message's retention are failed attempts; delays that passed make messages ready;
-   * messages past retention are dropped; old dedup ids are forgotten.
+   * Applies everything due at `now`: delays that passed make held messages ready; leases that
+   * ended before their message's retention are failed attempts; messages past retention are
+   * dropped; old dedup ids are forgotten. Reads and writes only when something is due.
    */
   sweep(now: number, config: QueueConfig): void {
+    const heldDue = this.#heldDue !== null && this.#heldDue <= now;
+    if (heldDue) {
+      const { promoted } = this.sql<{ promoted: number }>`
+        SELECT count(*) AS promoted FROM held
+        WHERE state = 'waiting' AND visible_at > ${this.#promotedUpTo} AND visible_at <= ${now}`.one();
+      this.#counts.delayed -= promoted;
+      if (promoted > 0) this.receivableChanged = true;
+    }
+    this.#promotedUpTo = now;
     const retention = config.retention * 1000;
-    const ended = this.sql<LeaseRow>`
-      SELECT seq, attempts, failures, sent_at, leased_at, visible_at FROM messages
-      WHERE state = 'leased' AND visible_at <= ${now}
-      ORDER BY visible_at`.toArray();
-    for (const lease of ended) {
-      if (lease.visible_at >= lease.sent_at + retention) continue;
-      const seconds = (lease.visible_at - lease.leased_at) / 1000;
-      this.#fail(
-        lease,
-        {
-          at: lease.visible_at,
-          attempt: lease.attempts,
-          reason: `lease expired after ${seconds} s`,
-          by: "expiry",
-        },
-        now,
-        config,
-      );
+    const segments = [...this.#leasedSegments].filter(([, end]) => end <= now).map(([id]) => id);
+    if (segments.length > 0 || heldDue)
+      this.#expireLeases(segments, heldDue, now, retention, config);
+    if (heldDue) {
+      this.#heldDue = this.sql<{ due: number | null }>`
+        SELECT min(visible_at) AS due FROM held WHERE visible_at > ${now}`.one().due;
     }
-    const promoted = this.sql`UPDATE messages SET state = 'ready'
-      WHERE state = 'delayed' AND visible_at <= ${now} RETURNING seq`.toArray().length;
-    if (promoted > 0) this.receivableChanged = true;
-    const dropped = this.sql`DELETE FROM messages WHERE sent_at <= ${now - retention}
-      RETURNING seq`.toArray().length;
-    if (dropped > 0) {
-      this.#count("expired", dropped);
-      this.receivableChanged = true;
+    const oldest = this.#oldestSentAt();
+    if (oldest !== null && oldest <= now - retention) this.#dropExpired(now - retention);
+    for (const [dedupId, entry] of this.#dedup) {
+      if (entry.expiresAt > now) break;
+      this.#dedup.delete(dedupId);
     }
-    this.sql`DELETE FROM dedup WHERE expires_at <= ${now}`;
   }
 
-  /** When something in the log next falls due (a lease end, a delay, a retention), or null. */
+  /** Fails every lease that ended by `now` (those outliving retention are dropped instead). */
+  #expireLeases(
+    segmentIds: number[],
+    heldDue: boolean,
+    now: number,
+    retention: number,
+    config: QueueConfig,
+  ): void {
+    const reading: Reading = {
+      segments: new Map(),
+      held: new Map(),
+      oldestSegment: false,
+      oldestHeld: false,
+    };
+    const ended: Settled[] = [];
+    if (segmentIds.length > 0) {
+      const rows = this.sql<SegmentRow>`SELECT * FROM segments
+        WHERE id IN (SELECT value FROM json_each(${JSON.stringify(segmentIds)}))`;
+      for (const row of rows) {
+        const open: OpenSegment = {
+          row,
+          state: JSON.parse(row.state),
+          meta: JSON.parse(row.meta),
+          taken: [],
+          messages: decodeSegmentMessages(row.messages as string),
+        };
+        reading.segments.set(row.id, open);
+        open.meta.forEach((_, index) => {
+          const lease = leaseOf(open.state, index);
+          if (lease && lease[2] <= now) ended.push({ from: "segment", open, index, lease });
+        });
+      }
+    }
+    if (heldDue) {
+      const rows = this.sql<HeldRow>`SELECT * FROM held
+        WHERE state = 'leased' AND visible_at <= ${now}`;
+      for (const row of rows) {
+        reading.held.set(row.seq, row);
+        ended.push({ from: "held", row });
+      }
+    }
+    const changes = newChanges();
+    for (const item of ended) {
+      const [end, leasedAt, sentAt, attempt] =
+        item.from === "held"
+          ? [item.row.visible_at, item.row.leased_at ?? 0, item.row.sent_at, item.row.attempts]
+          : [item.lease[2], item.lease[1], item.open.row.sent_at, 1];
+      if (end >= sentAt + retention) continue;
+      const reason = `lease expired after ${(end - leasedAt) / 1000} s`;
+      this.#fail(item, { at: end, attempt, reason, by: "expiry" }, now, config, changes);
+    }
+    // Segments looked at keep their earliest lease end up to date even when nothing ended.
+    for (const open of reading.segments.values()) changes.segments.add(open);
+    this.#write(reading, changes, now);
+    if (ended.length > 0) {
+      this.#persist();
+      this.#refreshOldest(reading, changes);
+    }
+  }
+
+  /** Looks the oldest message up again when the one known left with these changes. */
+  #refreshOldest(reading: Reading, changes: Changes): void {
+    const segment = this.#oldestSegment && reading.segments.get(this.#oldestSegment.id);
+    if (segment && segment.row.live === 0) {
+      this.#oldestSegment =
+        this.sql<{ id: number; sentAt: number }>`SELECT id, sent_at AS sentAt FROM segments
+          WHERE live > 0 ORDER BY sent_at, id LIMIT 1`.toArray()[0] ?? null;
+    }
+    if (this.#oldestHeld && changes.heldDeletes.has(this.#oldestHeld.seq)) {
+      this.#oldestHeld =
+        this.sql<{ seq: number; sentAt: number }>`SELECT seq, sent_at AS sentAt FROM held
+          ORDER BY sent_at, seq LIMIT 1`.toArray()[0] ?? null;
+    }
+  }
+
+  /** Drops every message sent at or before `cutoff`, leased ones too, counted as expired. */
+  #dropExpired(cutoff: number): void {
+    let dropped = 0;
+    const segments = this.sql<SegmentRow>`
+      SELECT id, sent_at, fresh, live, dedup_until, state, meta FROM segments
+      WHERE live > 0 AND sent_at <= ${cutoff}`.toArray();
+    if (segments.length > 0) {
+      for (const row of segments) {
+        const state: SegmentState = JSON.parse(row.state);
+        (JSON.parse(row.meta) as SegmentMeta[]).forEach(([, key, bytes], index) => {
+          const slot = state.s[index] ?? GONE;
+          if (slot === GONE) return;
+          this.#counts.bytes -= bytes;
+          if (slot === FRESH) {
+            this.#counts.fresh--;
+            this.#group(key ?? KEYLESS_GROUP, -1, 0);
+          } else {
+            this.#counts.segmentLeased--;
+            this.#group(key ?? KEYLESS_GROUP, 0, -1);
+          }
+          dropped++;
+        });
+        this.#leasedSegments.delete(row.id);
+        this.#noteCleanup(Math.max(cutoff, row.dedup_until ?? cutoff));
+      }
+      const ids = JSON.stringify(segments.map((row) => row.id));
+      this.sql`UPDATE segments SET live = 0, fresh = 0, state = '{"l":[],"s":[]}'
+        WHERE id IN (SELECT value FROM json_each(${ids}))`;
+      this.#oldestSegment =
+        this.sql<{ id: number; sentAt: number }>`SELECT id, sent_at AS sentAt FROM segments
+          WHERE live > 0 ORDER BY sent_at, id LIMIT 1`.toArray()[0] ?? null;
+    }
+    const held = this.sql<Pick<HeldRow, "grp" | "state" | "visible_at" | "bytes">>`
+      DELETE FROM held WHERE sent_at <= ${cutoff} RETURNING grp, state, visible_at, bytes`.toArray();
+    for (const row of held) {
+      this.#counts.bytes -= row.bytes;
+      if (row.state === "leased") {
+        this.#counts.heldLeased--;
+        this.#group(row.grp, 0, -1);
+      } else {
+        this.#counts.waiting--;
+        if (row.visible_at > this.#promotedUpTo) this.#counts.delayed--;
+        this.#group(row.grp, -1, 0);
+      }
+      dropped++;
+    }
+    if (held.length > 0) {
+      this.#oldestHeld =
+        this.sql<{ seq: number; sentAt: number }>`SELECT seq, sent_at AS sentAt FROM held
+          ORDER BY sent_at, seq LIMIT 1`.toArray()[0] ?? null;
+    }
+    if (dropped > 0) {
+      this.#cumulative.expired += dropped;
+      this.receivableChanged = true;
+      this.changes++;
+      this.#persist();
+    }
+  }
+
+  /**
+   * The alarm's clean-up: deletes segments whose messages are all gone and whose dedup ids
+   * have expired, and writes the counters; one DELETE and one counter row for everything
+   * since the last clean-up.
+   */
+  cleanup(now: number): void {
+    if (this.#cleanupDue === null || this.#cleanupDue > now) return;
+    if (this.#lastCleanup + CLEANUP_INTERVAL_MS > now) return;
+    this.#lastCleanup = now;
+    this.#persist();
+    this.sql`DELETE FROM segments WHERE live = 0 AND coalesce(dedup_until, 0) <= ${now}`;
+    this.#cleanupDue = this.sql<{ due: number | null }>`
+      SELECT min(dedup_until) AS due FROM segments WHERE live = 0 AND dedup_until > ${now}`.one().due;
+  }
+
+  /** When something in the log next falls due, or null. */
   nextAlarm(config: QueueConfig): number | null {
-    const retention = config.retention * 1000;
-    return this.sql<{ due: number | null }>`
-      SELECT min(due) AS due FROM (
-        SELECT min(visible_at) AS due FROM messages WHERE state = 'leased'
-        UNION ALL SELECT min(visible_at) FROM messages WHERE state = 'delayed'
-        UNION ALL SELECT min(sent_at) + ${retention} FROM messages
-      )`.one().due;
+    const oldest = this.#oldestSentAt();
+    const cleanup =
+      this.#cleanupDue === null
+        ? null
+        : Math.max(this.#cleanupDue, this.#lastCleanup + CLEANUP_INTERVAL_MS);
+    return earliest([
+      ...this.#leasedSegments.values(),
+      this.#heldDue,
+      oldest === null ? null : oldest + config.retention * 1000,
+      cleanup,
+    ]);
+  }
+
+  // ── looking and dropping ───────────────────────────────────────────────────────────────
+
+  /** Messages in seq order after seq `after`, without leasing them, within the budget. */
+  peek(limit: number, after: number, now: number): PeekedMessage[] {
+    type Entry = { seq: number; segment?: OpenSegment; index?: number; held?: HeldRow };
+    const entries: Entry[] = [];
+    const segments = this.sql<SegmentRow>`SELECT id, sent_at, fresh, live, dedup_until, state, meta
+      FROM segments WHERE live > 0`;
+    for (const row of segments) {
+      const open: OpenSegment = {
+        row,
+        state: JSON.parse(row.state),
+        meta: JSON.parse(row.meta),
+        taken: [],
+      };
+      open.meta.forEach(([seq], index) => {
+        if (seq > after && (open.state.s[index] ?? GONE) !== GONE)
+          entries.push({ seq, segment: open, index });
+      });
+    }
+    const held = this
+      .sql<HeldRow>`SELECT * FROM held WHERE seq > ${after} ORDER BY seq LIMIT ${limit}`;
+    for (const row of held) entries.push({ seq: row.seq, held: row });
+    entries.sort((a, b) => a.seq - b.seq);
+    const chosen: Entry[] = [];
+    let budget = RPC_ANSWER_BUDGET;
+    for (const entry of entries) {
+      if (chosen.length === limit) break;
+      const size = entry.held
+        ? entry.held.bytes
+        : (entry.segment as OpenSegment).meta[entry.index as number][2];
+      if (size > budget && chosen.length > 0) break;
+      budget -= size;
+      chosen.push(entry);
+    }
+    const needed = [...new Set(chosen.flatMap((e) => (e.segment ? [e.segment.row.id] : [])))];
+    const bodies = new Map<number, StoredMessage[]>();
+    if (needed.length > 0) {
+      const rows = this.sql<{ id: number; messages: string }>`SELECT id, messages FROM segments
+        WHERE id IN (SELECT value FROM json_each(${JSON.stringify(needed)}))`;
+      for (const row of rows) bodies.set(row.id, decodeSegmentMessages(row.messages));
+    }
+    return chosen.map((entry): PeekedMessage => {
+      if (entry.held) {
+        const row = entry.held;
+        const { key, ...message } = decodeHeldMessage(row.message);
+        const waiting = row.state === "waiting";
+        return {
+          ...describe(message, {
+            seq: row.seq,
+            key,
+            priority: row.priority,
+            attempts: row.attempts,
+            sentAt: row.sent_at,
+          }),
+          partition: this.identity.partition,
+          state: waiting ? (row.visible_at > now ? "delayed" : "ready") : "leased",
+          visibleAt: row.visible_at,
+        };
+      }
+      const open = entry.segment as OpenSegment;
+      const index = entry.index as number;
+      const [seq, key, , priority] = open.meta[index];
+      const lease = leaseOf(open.state, index);
+      const message = (bodies.get(open.row.id) as StoredMessage[])[index];
+      return {
+        ...describe(message, {
+          seq,
+          key,
+          priority,
+          attempts: lease ? 1 : 0,
+          sentAt: open.row.sent_at,
+        }),
+        partition: this.identity.partition,
+        state: lease ? "leased" : "ready",
+        visibleAt: lease ? lease[2] : open.row.sent_at,
+      };
+    });
+  }
+
+  /** Drops every message, leased ones too; seqs keep counting. Answers how many. */
+  purge(now: number): number {
+    const purged = this.#heldCount();
+    if (purged === 0) return 0;
+    this.sql`UPDATE segments SET live = 0, fresh = 0, state = '{"l":[],"s":[]}' WHERE live > 0`;
+    this.sql`DELETE FROM held`;
+    this.#counts = { fresh: 0, segmentLeased: 0, waiting: 0, delayed: 0, heldLeased: 0, bytes: 0 };
+    this.#groups = new Map();
+    this.#freeGroups = 0;
+    this.#leasedSegments = new Map();
+    this.#freshFrom = Number.POSITIVE_INFINITY;
+    this.#oldestSegment = null;
+    this.#oldestHeld = null;
+    this.#noteCleanup(now);
+    this.changes++;
+    return purged;
   }
 
   // ── counters ───────────────────────────────────────────────────────────────────────────
 
-  #count(name: "sent" | "acked" | "nacked" | "expired" | "dead_lettered", by: number): void {
-    if (by > 0) this.sql`UPDATE counters SET value = value + ${by} WHERE name = ${name}`;
-  }
-
+  /** Messages ready to be received now. */
   readyCount(): number {
-    return this.sql<{ value: number }>`SELECT value FROM counters WHERE name = 'ready'`.one().value;
+    return this.#counts.fresh + this.#counts.waiting - this.#counts.delayed;
   }
 
   /** Messages held: ready, delayed and leased. */
-  #held(): number {
-    return this.sql<{ held: number }>`
-      SELECT sum(value) AS held FROM counters WHERE name IN ('ready', 'delayed', 'leased')`.one()
-      .held;
+  #heldCount(): number {
+    const { fresh, segmentLeased, waiting, heldLeased } = this.#counts;
+    return fresh + segmentLeased + waiting + heldLeased;
   }
 
-  /** The log's part of the partition's stats. */
+  /** The log's part of the partition's stats, from memory. */
   stats(): Omit<PartitionStats, "pendingDeadLetters" | "usage"> {
-    const counters = new Map(
-      this.sql<{ name: string; value: number }>`SELECT name, value FROM counters`
-        .toArray()
-        .map((row) => [row.name, row.value]),
-    );
-    const { oldest } = this.sql<{ oldest: number | null }>`
-      SELECT min(sent_at) AS oldest FROM messages`.one();
-    const counter = (name: string) => counters.get(name) ?? 0;
     return {
       partition: this.identity.partition,
-      ready: counter("ready"),
-      leased: counter("leased"),
-      delayed: counter("delayed"),
-      backlogBytes: counter("backlog_bytes"),
-      oldestSentAt: oldest,
-      deadLettered: counter("dead_lettered"),
-      sent: counter("sent"),
-      acked: counter("acked"),
-      nacked: counter("nacked"),
-      expired: counter("expired"),
+      ready: this.readyCount(),
+      leased: this.#counts.segmentLeased + this.#counts.heldLeased,
+      delayed: this.#counts.delayed,
+      backlogBytes: this.#counts.bytes,
+      oldestSentAt: this.#oldestSentAt(),
+      deadLettered: this.#cumulative.deadLettered,
+      sent: this.#nextSeq - 1 - this.#sentBase,
+      acked: this.#cumulative.acked,
+      nacked: this.#cumulative.nacked,
+      expired: this.#cumulative.expired,
     };
   }
+
+  /** Writes the counters and the next seq: one row. */
+  #persist(): void {
+    const log = { nextSeq: this.#nextSeq, sentBase: this.#sentBase, ...this.#cumulative };
+    this.sql`INSERT INTO meta (name, value) VALUES ('log', ${JSON.stringify(log)})
+      ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
+  }
+
+  /** Counters changed since the last write are written by the next clean-up. */
+  markCountersDirty(now: number): void {
+    this.#noteCleanup(now);
+  }
+
+  #oldestSentAt(): number | null {
+    const times = [this.#oldestSegment?.sentAt, this.#oldestHeld?.sentAt].filter(
+      (time) => time !== undefined,
+    );
+    return times.length === 0 ? null : Math.min(...times);
+  }
+
+  #group(name: string, waiting: number, leased: number): void {
+    const group = this.#groups.get(name) ?? { waiting: 0, leased: 0 };
+    const wasFree = group.waiting > 0 && group.leased === 0;
+    group.waiting += waiting;
+    group.leased += leased;
+    const isFree = group.waiting > 0 && group.leased === 0;
+    this.#freeGroups += Number(isFree) - Number(wasFree);
+    if (group.waiting === 0 && group.leased === 0) this.#groups.delete(name);
+    else this.#groups.set(name, group);
+  }
+
+  #noteSegmentAge(id: number, sentAt: number): void {
+    if (this.#oldestSegment === null || sentAt < this.#oldestSegment.sentAt) {
+      this.#oldestSegment = { id, sentAt };
+    }
+  }
+
+  #noteHeldAge(seq: number, sentAt: number): void {
+    if (this.#oldestHeld === null || sentAt < this.#oldestHeld.sentAt) {
+      this.#oldestHeld = { seq, sentAt };
+    }
+  }
+
+  #noteHeldDue(time: number): void {
+    if (this.#heldDue === null || time < this.#heldDue) this.#heldDue = time;
+  }
+
+  #noteCleanup(time: number): void {
+    if (this.#cleanupDue === null || time < this.#cleanupDue) this.#cleanupDue = time;
+  }
+
+  /** Inserts or replaces held rows, all in one statement (see insertJson). */
+  #writeHeld(rows: HeldRow[]): void {
+    insertJson(this.sql, "INSERT OR REPLACE", "held", HELD_COLUMNS, rows);
+  }
+}
+
+/** Throws for a message SQLite could not store (the router never lets one through). */
+function assertStorable(message: NewMessage): void {
+  if (typeof message.body !== "string" || typeof message.contentType !== "string") {
+    throw new TypeError("a message needs a string body and content type");
+  }
+}
+
+/** A held row as a receive candidate. */
+function heldCandidate(
+  row: Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">,
+  ready: boolean,
+): Candidate {
+  return {
+    from: "held",
+    seq: row.seq,
+    group: row.grp,
+    ready,
+    size: row.bytes,
+    priority: row.priority,
+  };
+}
+
+/** A stored message as answers show it (partition, receipt and lease added by the caller). */
+function describe(
+  message: StoredMessage,
+  fields: { seq: number; key: string | null; priority: number; attempts: number; sentAt: number },
+) {
+  return {
+    id: message.id,
+    body: message.body,
+    contentType: message.contentType,
+    headers: message.headers,
+    key: fields.key,
+    priority: fields.priority,
+    attempts: fields.attempts,
+    sentAt: fields.sentAt,
+    seq: fields.seq,
+  };
+}
+
+function oldestOf<T>(items: T[], time: (item: T) => number): T | null {
+  let oldest: T | null = null;
+  for (const item of items) if (oldest === null || time(item) < time(oldest)) oldest = item;
+  return oldest;
+}
+
+function earliest(times: (number | null | undefined)[]): number | null {
+  let first: number | null = null;
+  for (const time of times) if (time != null && (first === null || time < first)) first = time;
+  return first;
 }
 
 /** Whether `ref` is a lease reference this service could have issued. */

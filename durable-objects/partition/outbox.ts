@@ -8,7 +8,7 @@
 import { retryDelaySeconds } from "../../core/backoff.ts";
 import { type DeadMessage, MAX_BATCH } from "../../core/contract.ts";
 import type { RetryPolicy } from "../../core/queue-config.ts";
-import { type Sql, takeWithin } from "../sql.ts";
+import { insertJson, type Sql, takeWithin } from "../sql.ts";
 
 /** Backoff between attempts to hand the outbox to an unreachable dead-letter object. */
 const HANDOFF_RETRY: RetryPolicy = { initialDelay: 1, maxDelay: 300, multiplier: 2, jitter: true };
@@ -18,6 +18,8 @@ const HANDOFF_RETRY: RetryPolicy = { initialDelay: 1, maxDelay: 300, multiplier:
  * one message), so a batch of 1 MiB bodies stays well inside what one RPC may carry.
  */
 const HANDOFF_BUDGET = 8 * 1024 * 1024;
+
+const OUTBOX_COLUMNS = ["seq", "message", "next_attempt_at"] as const;
 
 /** A dead message waiting for the dead-letter object; `message` is the DeadMessage as JSON. */
 type OutboxRow = { seq: number; message: string; tries: number };
@@ -29,29 +31,49 @@ export interface DeadLetterSink {
 
 export class DeadLetterOutbox {
   #handOff: Promise<void> | null = null;
+  /** How many wait and when the next is due, kept in memory (read once on start). */
+  #pending = 0;
+  #nextDue: number | null = null;
 
   constructor(
     private readonly sql: Sql,
     /** Names the partition in log lines. */
     private readonly label: string,
-  ) {}
+  ) {
+    this.load();
+  }
 
-  /** Adds a dead message, in the caller's transaction. */
-  add(dead: DeadMessage): void {
-    this.sql`INSERT INTO dead_letter_outbox (seq, message, next_attempt_at)
-      VALUES (${dead.seq}, ${JSON.stringify(dead)}, ${dead.diedAt})`;
+  /** Reads what waits, after a start or a transaction that was taken back. */
+  load(): void {
+    const row = this.sql<{ pending: number; due: number | null }>`
+      SELECT count(*) AS pending, min(next_attempt_at) AS due FROM dead_letter_outbox`.one();
+    this.#pending = row.pending;
+    this.#nextDue = row.due;
+  }
+
+  /** Adds dead messages, in the caller's transaction, in one statement. */
+  add(dead: DeadMessage[]): void {
+    if (dead.length === 0) return;
+    const rows = dead.map((message) => ({
+      seq: message.seq,
+      message: JSON.stringify(message),
+      next_attempt_at: message.diedAt,
+    }));
+    insertJson(this.sql, "INSERT", "dead_letter_outbox", OUTBOX_COLUMNS, rows);
+    this.#pending += dead.length;
+    for (const message of dead) {
+      if (this.#nextDue === null || message.diedAt < this.#nextDue) this.#nextDue = message.diedAt;
+    }
   }
 
   /** Dead messages waiting for the dead-letter object to confirm them. */
   pending(): number {
-    return this.sql<{ pending: number }>`SELECT count(*) AS pending FROM dead_letter_outbox`.one()
-      .pending;
+    return this.#pending;
   }
 
   /** When the next hand-off is due, or null with nothing waiting. */
   nextAlarm(): number | null {
-    return this.sql<{ due: number | null }>`
-      SELECT min(next_attempt_at) AS due FROM dead_letter_outbox`.one().due;
+    return this.#nextDue;
   }
 
   /**
@@ -85,11 +107,13 @@ export class DeadLetterOutbox {
           .sql`UPDATE dead_letter_outbox SET tries = tries + 1, next_attempt_at = retry.value ->> 'at'
           FROM json_each(${JSON.stringify(retries)}) AS retry
           WHERE dead_letter_outbox.seq = retry.value ->> 'seq'`;
+        this.load();
         changed();
         return;
       }
       this.sql`DELETE FROM dead_letter_outbox
         WHERE seq IN (SELECT value FROM json_each(${JSON.stringify(batch.map((row) => row.seq))}))`;
+      this.load();
       changed();
     }
   }

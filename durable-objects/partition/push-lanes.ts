@@ -29,6 +29,8 @@ export interface PushHost {
   push(): PushConfig | null;
   /** Whether a lease would find a message now. */
   receivable(): boolean;
+  /** A number that changes with every change to the messages. */
+  changes(): number;
   lease(max: number, visibilityTimeout: number): LeasedMessage[];
   settle(leases: LeaseRef[], result: PushResult): void;
   readonly identity: { queue: string; partition: number };
@@ -39,6 +41,8 @@ export interface PushHost {
 
 export class PushLanes {
   #busy = 0;
+  /** `changes()` when a lane last found nothing: until it moves, looking again is pointless. */
+  #emptyAt: number | null = null;
 
   constructor(private readonly host: PushHost) {}
 
@@ -46,6 +50,7 @@ export class PushLanes {
   nextAlarm(now: number): number | null {
     const push = this.host.push();
     if (!push || this.#busy >= push.concurrency) return null;
+    if (this.#emptyAt === this.host.changes()) return null;
     return this.host.receivable() ? now : null;
   }
 
@@ -71,7 +76,10 @@ export class PushLanes {
       const push = this.host.push();
       if (!push) return;
       const messages = this.host.lease(push.batchSize, pushLeaseSeconds(push));
-      if (messages.length === 0) return;
+      if (messages.length === 0) {
+        this.#emptyAt = this.host.changes();
+        return;
+      }
       const batch = { ...this.host.identity, messages };
       const result = await deliver(push, batch, signingKey(this.host.env()), this.host.fetcher);
       this.host.settle(messages.map(leaseOf), result);

@@ -2,6 +2,13 @@
  * The partition's SQLite schema and its migrations. Steps are append-only: step `i` takes the
  * schema to version `i + 1`, and the constructor runs the missing ones (sql.ts `migrate`), so a
  * partition holding data of an older version is upgraded in place, never dropped.
+ *
+ * v2 (storage v2, docs/architecture.md "Partition storage (v2)"): messages that travel together
+ * share a row. A group-commit round's messages are one `segments` row (one per priority in
+ * priority order); the row also carries their first leases, their dedup ids and a per-message
+ * state. A message leaves its segment for a `held` row of its own only off the common path:
+ * sent with a delay, or given back (nack, expired lease) for a retry. Counters live in memory
+ * and in one `meta` row; no triggers.
  */
 import type { Migration } from "../sql.ts";
 
@@ -87,5 +94,78 @@ export const MIGRATIONS: readonly Migration[] = [
     END`;
 
     sql`CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`;
+  },
+  // v2: segments and held rows replace the per-message table; every v1 message becomes a held
+  // row in its v1 state (leases and their tokens kept), live v1 dedup ids move to a segment
+  // that holds only them (id 0), and the v1 counters move to the `log` meta row.
+  (sql) => {
+    // `id` orders fresh messages for receives: (9 - priority) * 2^40 + the first seq, so an id
+    // scan is seq order, and in priority order (priority desc, seq). `state` is JSON
+    // {l: [[token, leasedAt, leaseEnd]...], s: [per message: 0 fresh, 1 gone, k + 2 leased
+    // under l[k]]}; `meta` per message [seq, key, bytes, priority]; `dedup` [[dedupId, seq,
+    // id]...]; `messages` the messages as segments.ts encodes them, written once.
+    sql`CREATE TABLE segments (
+      id INTEGER PRIMARY KEY,
+      sent_at INTEGER NOT NULL,
+      fresh INTEGER NOT NULL,
+      live INTEGER NOT NULL,
+      dedup_until INTEGER,
+      state TEXT NOT NULL,
+      meta TEXT NOT NULL,
+      dedup TEXT,
+      messages TEXT NOT NULL
+    )`;
+    // `state` is waiting | leased; `visible_at` is when a waiting message may be received, or
+    // when a lease ends. `message` is the message as segments.ts encodes it.
+    sql`CREATE TABLE held (
+      seq INTEGER PRIMARY KEY,
+      grp TEXT NOT NULL,
+      priority INTEGER NOT NULL,
+      bytes INTEGER NOT NULL,
+      sent_at INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      visible_at INTEGER NOT NULL,
+      attempts INTEGER NOT NULL,
+      lease_token TEXT,
+      leased_at INTEGER,
+      failures TEXT NOT NULL,
+      message TEXT NOT NULL
+    )`;
+    sql`CREATE INDEX held_due ON held (visible_at)`;
+    sql`CREATE INDEX held_age ON held (sent_at)`;
+    sql`INSERT INTO held (seq, grp, priority, bytes, sent_at, state, visible_at, attempts,
+        lease_token, leased_at, failures, message)
+      SELECT seq, grp, priority, bytes, sent_at,
+        CASE state WHEN 'leased' THEN 'leased' ELSE 'waiting' END, visible_at, attempts,
+        lease_token, leased_at, failures,
+        json_array(id, content_type, json(headers), key) || char(10) || body
+      FROM messages`;
+    sql`INSERT INTO segments (id, sent_at, fresh, live, dedup_until, state, meta, dedup, messages)
+      SELECT 0, 0, 0, 0, max(expires_at), '{"l":[],"s":[]}', '[]',
+        json_group_array(json_array(dedup_id, seq, message_id, expires_at)), '[]'
+      FROM dedup HAVING count(*) > 0`;
+    sql`INSERT INTO meta (name, value)
+      SELECT 'log', json_object(
+        'nextSeq', next.seq + 1,
+        'sentBase', next.seq - (SELECT value FROM counters WHERE name = 'sent'),
+        'acked', (SELECT value FROM counters WHERE name = 'acked'),
+        'nacked', (SELECT value FROM counters WHERE name = 'nacked'),
+        'expired', (SELECT value FROM counters WHERE name = 'expired'),
+        'deadLettered', (SELECT value FROM counters WHERE name = 'dead_lettered'))
+      FROM (SELECT max(
+        coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),
+        coalesce((SELECT max(seq) FROM messages), 0),
+        coalesce((SELECT max(seq) FROM dead_letter_outbox), 0)) AS seq) AS next`;
+    for (const trigger of [
+      "messages_count_insert",
+      "messages_count_delete",
+      "messages_count_state",
+      "messages_next_head",
+    ]) {
+      sql.text(`DROP TRIGGER ${trigger}`);
+    }
+    sql`DROP TABLE messages`;
+    sql`DROP TABLE dedup`;
+    sql`DROP TABLE counters`;
   },
 ];

@@ -147,3 +147,46 @@ export async function peek(
   const { limit = MAX_BATCH, after } = options;
   return (await partition.stub.peek(partition.context, { limit, after })).messages;
 }
+
+/** A message as its rows hold it: in a segment (fresh or leased) or a held row of its own. */
+export interface StoredMessage {
+  seq: number;
+  state: "fresh" | "leased" | "waiting";
+  attempts: number;
+  visibleAt: number;
+}
+
+/**
+ * The messages as stored, read straight from the rows in seq order: no operation runs, so
+ * nothing falls due on the way (storage v2: segments and held rows).
+ */
+export function storedMessages(sql: SqlStorage): StoredMessage[] {
+  const stored: StoredMessage[] = [];
+  for (const row of sql.exec<{ state: string; meta: string; sent_at: number }>(
+    "SELECT state, meta, sent_at FROM segments",
+  )) {
+    const state: { l: [string, number, number][]; s: number[] } = JSON.parse(row.state);
+    (JSON.parse(row.meta) as [number][]).forEach(([seq], index) => {
+      const slot = state.s[index] ?? 1;
+      if (slot === 1) return;
+      const leased = slot >= 2;
+      stored.push({
+        seq,
+        state: leased ? "leased" : "fresh",
+        attempts: leased ? 1 : 0,
+        visibleAt: leased ? state.l[slot - 2][2] : row.sent_at,
+      });
+    });
+  }
+  for (const row of sql.exec<{ seq: number; state: string; attempts: number; visible_at: number }>(
+    "SELECT seq, state, attempts, visible_at FROM held",
+  )) {
+    stored.push({
+      seq: row.seq,
+      state: row.state === "leased" ? "leased" : "waiting",
+      attempts: row.attempts,
+      visibleAt: row.visible_at,
+    });
+  }
+  return stored.sort((a, b) => a.seq - b.seq);
+}

@@ -8,7 +8,13 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { verify } from "../../client/verify.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
-import { message, messages, openPartition, type TestPartition } from "./partition-fixtures.ts";
+import {
+  message,
+  messages,
+  openPartition,
+  storedMessages,
+  type TestPartition,
+} from "./partition-fixtures.ts";
 
 const PUSH = { url: "https://hooks.test/sluice", batchSize: 10, timeout: 5, concurrency: 1 };
 const NO_JITTER = { initialDelay: 10, maxDelay: 60, multiplier: 2, jitter: false };
@@ -66,7 +72,7 @@ async function slowly(response: () => Response): Promise<Response> {
 const accepted = () => new Response(null, { status: 204 });
 
 async function failuresOf(partition: TestPartition) {
-  const rows = await partition.rows<{ failures: string }>("SELECT failures FROM messages");
+  const rows = await partition.rows<{ failures: string }>("SELECT failures FROM held");
   return rows.map((row) => JSON.parse(row.failures));
 }
 
@@ -205,7 +211,10 @@ describe("push delivery", () => {
     let leasesWhileOut: unknown[] = [];
     await runInDurableObject(partition.stub, (instance: Partition, state) => {
       instance.fetcher = async () => {
-        leasesWhileOut = state.storage.sql.exec("SELECT state, visible_at FROM messages").toArray();
+        leasesWhileOut = storedMessages(state.storage.sql).map(({ state, visibleAt }) => ({
+          state,
+          visible_at: visibleAt,
+        }));
         return accepted();
       };
     });
