@@ -16,6 +16,8 @@ export const UPCOMING_FIRES = 5;
 /** The shortest interval: one fire per second at most. */
 export const MIN_EVERY_SECONDS = 1;
 export const MAX_EVERY_SECONDS = 366 * 86_400;
+/** The last moment a schedule may name (the end of year 9999), epoch ms. */
+const LATEST_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 function isTimeZone(name: string): boolean {
   try {
@@ -26,10 +28,10 @@ function isTimeZone(name: string): boolean {
   }
 }
 
-/** Null when croner reads the expression as 5 fields; else why not. */
+/** Null when croner reads the expression as 5 fields that match some date; else why not. */
 function cronProblem(expression: string): string | null {
   try {
-    cronOf(expression, "UTC");
+    if (cronOf(expression, "UTC").nextRun() === null) return "no date matches it";
     return null;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
@@ -44,9 +46,9 @@ export const ScheduleTimingSchema = z
     timezone: z.string().min(1).max(64).optional(),
     every: z.number().int().min(MIN_EVERY_SECONDS).max(MAX_EVERY_SECONDS).optional(),
     /** Epoch ms: no fire before it; `every` counts from it. */
-    start: z.number().int().min(0).optional(),
+    start: z.number().int().min(0).max(LATEST_TIME).optional(),
     /** Epoch ms: no fire at or after it. */
-    end: z.number().int().min(0).optional(),
+    end: z.number().int().min(0).max(LATEST_TIME).optional(),
   })
   .strict()
   .superRefine((timing, context) => {

@@ -125,6 +125,8 @@ describe("schedules fire on time", () => {
       s.put("e", { cron: "* * * * *", timezone: "Mars/Olympus" }),
       s.put("f", { every: 60, timezone: "UTC" }),
       s.put("g", { every: 60, start: START, end: START }),
+      s.put("h", { cron: "0 0 31 2 *" }),
+      s.put("i", { every: 60, start: 8.64e15 }),
     ]);
     for (const outcome of refused)
       expect(outcome).toMatchObject({ ok: false, code: "invalid_schedule" });
