@@ -8,7 +8,7 @@ import fc from "fast-check";
 
 export interface Route {
   method: "GET" | "PUT" | "POST" | "DELETE";
-  /** `:q` is the queue, `:id` a dead letter or key id. */
+  /** `:q` is the queue, `:id` a dead letter or key id, `:t` a topic, `:name` a schedule. */
   path: string;
   /** Field names the route reads from its body or query, to aim wrong values at. */
   fields: string[];
@@ -87,6 +87,32 @@ export const ROUTES: Route[] = [
   },
   { method: "GET", path: "/v1/keys", fields: [], mutates: false },
   { method: "DELETE", path: "/v1/keys/:id", fields: [], mutates: true },
+  {
+    method: "PUT",
+    path: "/v1/topics/:t",
+    fields: ["subscriptions", "queue", "filter"],
+    mutates: true,
+  },
+  { method: "GET", path: "/v1/topics", fields: [], mutates: false },
+  { method: "GET", path: "/v1/topics/:t", fields: [], mutates: false },
+  { method: "DELETE", path: "/v1/topics/:t", fields: [], mutates: true },
+  {
+    method: "POST",
+    path: "/v1/topics/:t/messages",
+    fields: ["messages", "body", "key", "dedupId", "headers"],
+    mutates: true,
+  },
+  {
+    method: "PUT",
+    path: "/v1/schedules/:name",
+    fields: ["queue", "message", "paused", "cron", "timezone", "every", "start", "end"],
+    mutates: true,
+  },
+  { method: "GET", path: "/v1/schedules", fields: [], mutates: false },
+  { method: "GET", path: "/v1/schedules/:name", fields: [], mutates: false },
+  { method: "DELETE", path: "/v1/schedules/:name", fields: [], mutates: true },
+  { method: "POST", path: "/v1/schedules/:name/pause", fields: [], mutates: true },
+  { method: "POST", path: "/v1/schedules/:name/resume", fields: [], mutates: true },
   { method: "GET", path: "/health", fields: [], mutates: false },
   { method: "GET", path: "/v1/openapi.json", fields: [], mutates: false },
   { method: "GET", path: "/metrics", fields: [], mutates: false },

@@ -68,7 +68,8 @@ function hostileRequest(route: Route): fc.Arbitrary<Hostile> {
 function toRequest({ route, name, id, query, body, headers }: Hostile): Request {
   const path = route.path
     .replace(":q", name === "" ? sandbox.fixture.queue : name)
-    .replace(":id", id === "" ? sandbox.fixture.deadId : id);
+    .replace(":id", id === "" ? sandbox.fixture.deadId : id)
+    .replace(/:t\b|:name\b/, name === "" ? "fz-topic-or-schedule" : name);
   const all = new Headers(headers);
   all.set("authorization", `Bearer ${ADMIN_TOKEN}`);
   if (body.kind !== "none") all.set("content-type", body.contentType);
