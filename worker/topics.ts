@@ -13,7 +13,12 @@
  * Topic records are cached in the isolate for `TOPIC_CACHE_MS`, as queue records are.
  */
 
-import { type TopicDefinition, type TopicRecord, topicDedupId } from "../core/topic.ts";
+import {
+  type Subscription,
+  type TopicDefinition,
+  type TopicRecord,
+  topicDedupId,
+} from "../core/topic.ts";
 import type { TopicFilter } from "../core/topic-filter.ts";
 import { matchesFilter } from "../core/topic-filter.ts";
 import { allows, allowsTopic, denial, type Principal, topicDenial } from "./auth.ts";
@@ -147,43 +152,23 @@ export async function publish(
   }
   const topic = await topicRecord(env, name);
   if (topic === null) return topicNotFound(name);
-  count(name, "published", inputs.length);
 
-  let backpressure = false;
-  const refusals: Refusal[] = [];
-  const deliveries = await Promise.all(
-    topic.subscriptions.map(async ({ queue, filter }): Promise<Delivery> => {
-      const matched: number[] = [];
-      const filtered: number[] = [];
-      inputs.forEach((input, index) => {
-        (matchesFilter(filter, input.headers ?? {}) ? matched : filtered).push(index);
-      });
-      count(name, "filtered", filtered.length, queue);
-      const delivery: Delivery = { queue, messages: [], failed: [], filtered };
-      if (matched.length === 0) return delivery;
-
-      const copies = matched.map((index) => copyFor(name, inputs[index]));
-      const sent = await sendMessages(env, queue, copies);
-      if (!sent.ok) {
-        refusals.push(sent);
-        delivery.failed = matched.map((index) => ({ index, code: sent.code, detail: sent.detail }));
-        return delivery;
-      }
-      backpressure ||= sent.backpressure;
-      // The send path numbers its messages by their place in `copies`; the answer uses the
-      // place in the publish.
-      delivery.messages = sent.messages.map((message) => ({
-        ...message,
-        index: matched[message.index],
-      }));
-      delivery.failed = sent.failed.map((failure) => ({
-        ...failure,
-        index: matched[failure.index],
-      }));
-      count(name, "delivered", sent.messages.filter((m) => !m.duplicate).length, queue);
-      return delivery;
-    }),
+  let outcomes = await Promise.all(
+    topic.subscriptions.map((subscription) => deliver(env, name, subscription, inputs)),
   );
+  // A queue deleted since this isolate cached the topic has left it (the catalog dropped its
+  // subscriptions with it): read the topic afresh and leave such queues out of the answer.
+  if (outcomes.some(({ refusal }) => refusal?.code === "queue_not_found")) {
+    const fresh = await catalog(env).getTopic(name);
+    topics.set(name, fresh);
+    const subscribed = new Set(fresh?.subscriptions.map(({ queue }) => queue));
+    outcomes = outcomes.filter(
+      ({ refusal, delivery }) =>
+        refusal?.code !== "queue_not_found" || subscribed.has(delivery.queue),
+    );
+  }
+  const deliveries = outcomes.map(({ delivery }) => delivery);
+  const refusals = outcomes.flatMap(({ refusal }) => (refusal ? [refusal] : []));
   const stored = deliveries.some((delivery) => delivery.messages.length > 0);
   if (!stored && refusals.length > 0) {
     const retryAfter = Math.max(...refusals.map((refusal) => refusal.retryAfterSeconds ?? 0));
@@ -194,7 +179,55 @@ export async function publish(
       .join("; ")}`;
     return refuse(first.code, detail, retryAfter > 0 ? retryAfter : undefined);
   }
-  return { ok: true, deliveries, backpressure };
+  count(name, "published", inputs.length);
+  return {
+    ok: true,
+    deliveries,
+    backpressure: outcomes.some((outcome) => outcome.backpressure),
+  };
+}
+
+/** What one subscribed queue did with a publish, and its refusal when it refused it whole. */
+interface SubscriptionOutcome {
+  delivery: Delivery;
+  refusal?: Refusal;
+  backpressure: boolean;
+}
+
+/** Sends the queue a copy of each message its filter passes, in one call of the send path. */
+async function deliver(
+  env: Env,
+  topic: string,
+  { queue, filter }: Subscription,
+  inputs: MessageInput[],
+): Promise<SubscriptionOutcome> {
+  const matched: number[] = [];
+  const filtered: number[] = [];
+  inputs.forEach((input, index) => {
+    (matchesFilter(filter, input.headers ?? {}) ? matched : filtered).push(index);
+  });
+  count(topic, "filtered", filtered.length, queue);
+  const delivery: Delivery = { queue, messages: [], failed: [], filtered };
+  if (matched.length === 0) return { delivery, backpressure: false };
+
+  const sent = await sendMessages(
+    env,
+    queue,
+    matched.map((index) => copyFor(topic, inputs[index])),
+  );
+  if (!sent.ok) {
+    delivery.failed = matched.map((index) => ({ index, code: sent.code, detail: sent.detail }));
+    return { delivery, refusal: sent, backpressure: false };
+  }
+  // The send path numbers its messages by their place among the copies; the answer uses the
+  // place in the publish.
+  delivery.messages = sent.messages.map((message) => ({
+    ...message,
+    index: matched[message.index],
+  }));
+  delivery.failed = sent.failed.map((failure) => ({ ...failure, index: matched[failure.index] }));
+  count(topic, "delivered", sent.messages.filter((message) => !message.duplicate).length, queue);
+  return { delivery, backpressure: sent.backpressure };
 }
 
 /** A queue's copy: the message as published, its dedupId derived from the topic's. */
