@@ -735,7 +735,9 @@ export class MessageLog {
     const segmentIds = [
       ...new Set(refs.map((ref) => tokenSegment(ref.token)).filter((id) => id > 0)),
     ];
-    const heldSeqs = refs.filter((ref) => tokenSegment(ref.token) === 0).map((ref) => ref.seq);
+    // Every seq, not only those of held tokens: a lease from storage v1 is a held row whose
+    // token names no segment.
+    const heldSeqs = refs.map((ref) => ref.seq);
     const oldestSegment =
       this.#oldestSegment !== null && segmentIds.includes(this.#oldestSegment.id);
     const oldestHeld = this.#oldestHeld !== null && heldSeqs.includes(this.#oldestHeld.seq);
@@ -817,17 +819,15 @@ export class MessageLog {
   }
 
   #resolve(reading: Reading, ref: LeaseRef): Settled | null {
-    const segment = tokenSegment(ref.token);
-    if (segment === 0) {
-      const row = reading.held.get(ref.seq);
-      const current = row?.state === "leased" && row.lease_token === ref.token;
-      return current ? { from: "held", row } : null;
-    }
-    const open = reading.segments.get(segment);
+    const open = reading.segments.get(tokenSegment(ref.token));
     const index = open?.meta.findIndex(([seq]) => seq === ref.seq) ?? -1;
-    if (!open || index < 0) return null;
-    const lease = leaseOf(open.state, index);
-    return lease?.[0] === ref.token ? { from: "segment", open, index, lease } : null;
+    if (open && index >= 0) {
+      const lease = leaseOf(open.state, index);
+      return lease?.[0] === ref.token ? { from: "segment", open, index, lease } : null;
+    }
+    const row = reading.held.get(ref.seq);
+    const current = row?.state === "leased" && row.lease_token === ref.token;
+    return current ? { from: "held", row } : null;
   }
 
   /** Deletes leased messages: one UPDATE of their segments, one DELETE of their held rows. */
