@@ -56,33 +56,42 @@ export function parseWith<S extends z.ZodType>(
   return parsed.data;
 }
 
-function decodedParam(request: IRequest, name: string): string {
-  try {
-    return decodeURIComponent(request.params[name]);
-  } catch {
-    throw problem(400, "invalid_request", `the ${name} in the path is not valid percent-encoding`);
+/** A path parameter: its schema, what a refusal calls it, and the refusal's code. */
+interface PathParameter {
+  schema: z.ZodType<string>;
+  where: string;
+  code: string;
+}
+
+/**
+ * Every path parameter of the operation table's routes (operations.ts), checked by the router
+ * (`pathParameters`) and described in the OpenAPI document from here.
+ */
+export const PATH_PARAMETERS: Record<string, PathParameter> = {
+  q: { schema: QueueNameSchema, where: "queue name", code: "invalid_queue_name" },
+  id: { schema: IdSchema, where: "id", code: "invalid_request" },
+  t: { schema: TopicNameSchema, where: "topic name", code: "invalid_topic_name" },
+  name: { schema: ScheduleNameSchema, where: "schedule name", code: "invalid_schedule_name" },
+};
+
+/** The request's path parameters, in the path's order, each decoded and checked. */
+export function pathParameters(request: IRequest): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.params)) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(value);
+    } catch {
+      throw problem(
+        400,
+        "invalid_request",
+        `the ${name} in the path is not valid percent-encoding`,
+      );
+    }
+    const { schema, where, code } = PATH_PARAMETERS[name];
+    params[name] = parseWith(schema, decoded, where, code);
   }
-}
-
-export function queueParam(request: IRequest): string {
-  return parseWith(QueueNameSchema, decodedParam(request, "q"), "queue name", "invalid_queue_name");
-}
-
-export function idParam(request: IRequest): string {
-  return parseWith(IdSchema, decodedParam(request, "id"), "id");
-}
-
-export function topicParam(request: IRequest): string {
-  return parseWith(TopicNameSchema, decodedParam(request, "t"), "topic name", "invalid_topic_name");
-}
-
-export function scheduleParam(request: IRequest): string {
-  return parseWith(
-    ScheduleNameSchema,
-    decodedParam(request, "name"),
-    "schedule name",
-    "invalid_schedule_name",
-  );
+  return params;
 }
 
 export function parseQuery<S extends z.ZodType>(request: IRequest, schema: S): z.output<S> {

@@ -10,6 +10,7 @@ import type { Principal } from "../../worker/auth.ts";
 import { routes } from "../../worker/doors/http/router.ts";
 import { RPC_OPERATIONS, SluiceRpc } from "../../worker/doors/rpc.ts";
 import { invoke, isPublicPath, OPERATIONS, operations } from "../../worker/operations.ts";
+import { PATH_PARAMETERS } from "../../worker/request.ts";
 import { call, createKey, expectProblem } from "./api.ts";
 
 const described = (method: string, path: string) => `${method.toUpperCase()} ${path}`;
@@ -58,6 +59,14 @@ describe("the operation table", () => {
       expect(["produce", "consume", "essential"]).toContain(op.shed);
       const calls = [op.act, op.actFor].filter((act) => act !== undefined);
       expect(calls.length, `${op.method} ${op.path}`).toBe(op.scope === "public" ? 0 : 1);
+    }
+  });
+
+  it("names only path parameters the router checks and the document describes", () => {
+    for (const op of OPERATIONS) {
+      for (const [, name] of op.path.matchAll(/:(\w+)/g)) {
+        expect(Object.keys(PATH_PARAMETERS), op.path).toContain(name);
+      }
     }
   });
 

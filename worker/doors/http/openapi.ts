@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { QueueConfigSchema } from "../../../core/queue-config.ts";
+import { PATH_PARAMETERS } from "../../request.ts";
 import {
   AckBodySchema,
   AckResultSchema,
@@ -16,7 +17,6 @@ import {
   ExtendBodySchema,
   ExtendResultSchema,
   HealthSchema,
-  IdSchema,
   JsonValueSchema,
   KeyListSchema,
   MessageInputSchema,
@@ -31,7 +31,6 @@ import {
   QueueConfigPatchSchema,
   QueueDefinitionSchema,
   QueueListSchema,
-  QueueNameSchema,
   QueueSchema,
   QueueStatsSchema,
   ReceiveBodySchema,
@@ -39,13 +38,11 @@ import {
   RedriveBodySchema,
   RedriveResultSchema,
   ScheduleListSchema,
-  ScheduleNameSchema,
   ScheduleSchema,
   SendBatchSchema,
   SendBodySchema,
   SendResultSchema,
   TopicListSchema,
-  TopicNameSchema,
   TopicSchema,
 } from "../../schemas.ts";
 
@@ -97,13 +94,6 @@ const ANSWER_COMPONENTS: Record<string, Schema> = {
   PublishResult: PublishResultSchema,
   Schedule: ScheduleSchema,
   ScheduleList: ScheduleListSchema,
-};
-
-const PATH_PARAMETERS: Record<string, Schema> = {
-  q: QueueNameSchema,
-  id: IdSchema,
-  t: TopicNameSchema,
-  name: ScheduleNameSchema,
 };
 
 function componentsOf(named: Record<string, Schema>, io: "input" | "output") {
@@ -166,7 +156,7 @@ function operationObject(path: string, operation: DescribedOperation): JsonSchem
     name,
     in: "path",
     required: true,
-    schema: inline(PATH_PARAMETERS[name]),
+    schema: inline(PATH_PARAMETERS[name].schema),
   }));
   const parameters = [
     ...pathParameters,

@@ -11,14 +11,7 @@ import { type RouteEntry, Router } from "itty-router";
 import { admitted } from "../../admission.ts";
 import { type AnyOperation, invoke, isPublicPath, OPERATIONS } from "../../operations.ts";
 import { refusalProblem } from "../../problem.ts";
-import {
-  idParam,
-  parseQuery,
-  queueParam,
-  readJson,
-  scheduleParam,
-  topicParam,
-} from "../../request.ts";
+import { parseQuery, pathParameters, readJson } from "../../request.ts";
 import {
   authentication,
   finish,
@@ -41,16 +34,6 @@ for (const operation of OPERATIONS) {
   router[operation.method.toLowerCase()](operation.path, (request: SluiceRequest, env: Env) =>
     serve(operation, request, env),
   );
-}
-
-/** Path parameters, each checked: `:q` a queue name, `:id` an id, `:t` a topic, `:name` a schedule. */
-function pathParameters(request: SluiceRequest): Record<string, string> {
-  const params: Record<string, string> = {};
-  if ("q" in request.params) params.q = queueParam(request);
-  if ("id" in request.params) params.id = idParam(request);
-  if ("t" in request.params) params.t = topicParam(request);
-  if ("name" in request.params) params.name = scheduleParam(request);
-  return params;
 }
 
 /** Runs the operation in a slot of its shed class (admission.ts), freed when it answers. */
