@@ -349,12 +349,7 @@ export class Sluice {
     queue: string,
     config: QueueConfigPatch = {},
   ): Promise<QueueDefinition & { created: boolean }> {
-    const { value, status } = await this.#http.call<QueueDefinition>({
-      method: "PUT",
-      path: queuePath(queue),
-      body: config,
-    });
-    return { ...value, created: status === 201 };
+    return this.#put<QueueDefinition>(queuePath(queue), config);
   }
 
   async getQueue(queue: string): Promise<Queue> {
@@ -408,12 +403,7 @@ export class Sluice {
     topic: string,
     definition: TopicDefinition,
   ): Promise<Topic & { created: boolean }> {
-    const { value, status } = await this.#http.call<Topic>({
-      method: "PUT",
-      path: topicPath(topic),
-      body: definition,
-    });
-    return { ...value, created: status === 201 };
+    return this.#put<Topic>(topicPath(topic), definition);
   }
 
   async getTopic(topic: string): Promise<Topic> {
@@ -433,12 +423,7 @@ export class Sluice {
 
   /** Creates or replaces a schedule; the answer lists its next fire times. */
   async putSchedule(name: string, schedule: NewSchedule): Promise<Schedule & { created: boolean }> {
-    const { value, status } = await this.#http.call<Schedule>({
-      method: "PUT",
-      path: schedulePath(name),
-      body: schedule,
-    });
-    return { ...value, created: status === 201 };
+    return this.#put<Schedule>(schedulePath(name), schedule);
   }
 
   async getSchedule(name: string): Promise<Schedule> {
@@ -475,6 +460,12 @@ export class Sluice {
 
   async deleteKey(id: string): Promise<void> {
     await this.#call("DELETE", `/v1/keys/${encodeURIComponent(id)}`);
+  }
+
+  /** A PUT that creates (201) or replaces (200) what it names. */
+  async #put<T>(path: string, body: object): Promise<T & { created: boolean }> {
+    const { value, status } = await this.#http.call<T>({ method: "PUT", path, body });
+    return { ...value, created: status === 201 };
   }
 
   /** An administrative call: not retried, since some (a new key) are not safe to repeat. */
