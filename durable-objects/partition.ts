@@ -1,23 +1,17 @@
 /**
- * One partition of a queue: an ordered log of messages in the object's own SQLite database,
- * leased to consumers, retried with backoff, and handed to the queue's dead-letter object when
- * their attempts run out. The object is named `<queue>/<index>` and knows who it is from that.
- *
- * What a caller may rely on:
- * - A send that answers `ok: true` is committed (the answer waits for `storage.sync()`); a
- *   refused send stored nothing. A batch is stored whole or not at all.
- * - Every operation does all its reads and writes synchronously, in one transaction, so no
- *   other call ever sees half of it. Time-driven changes (lease expiry, a delay passing,
- *   retention) are applied at the start of every operation as well as by the alarm, so a late
- *   alarm changes nothing a caller can observe.
+ * One partition of a queue (the object named `<queue>/<index>`): an ordered log of messages in
+ * its own SQLite database, leased to consumers, retried with backoff, and handed to the queue's
+ * dead-letter object when their attempts run out. What a caller may rely on:
+ * - A send answered `ok: true` is committed (the answer waits for `storage.sync()`); a refused
+ *   send stored nothing. A batch is stored whole or not at all.
+ * - Every operation does its reads and writes synchronously, in one transaction. Time-driven
+ *   changes (lease ends, delays, retention) are applied at the start of every operation as well
+ *   as by the alarm, so a late alarm changes nothing a caller can observe.
  * - A lease is honoured only while it lasts; anything else is refused per item.
  * - A dying message moves to an outbox in the same transaction and leaves it only once the
- *   dead-letter object has confirmed it: an outage there delays the hand-off, never loses it.
- *
- * This file is the shell: the RPC methods, one `#operation`, and the alarm. The concerns live
- * in partition/: schema (migrations), log (the messages), outbox (dead-letter hand-off),
- * group-commit, push-lanes and long-polls. Each that has time-driven work reports when it is
- * next due, and the alarm is set to the earliest.
+ *   dead-letter object has confirmed it.
+ * This file is the shell (RPC methods, `#operation`, the alarm); the concerns are modules in
+ * partition/, each reporting when it is next due, and the alarm is set to the earliest.
  */
 import { DurableObject } from "cloudflare:workers";
 import {
@@ -35,13 +29,14 @@ import {
   type SendOutcome,
 } from "../core/contract.ts";
 import type { QueueConfig } from "../core/queue-config.ts";
+import { NewestContext } from "./partition/context.ts";
 import {
   GroupCommit,
   type RoundResult,
   type RoundStrategy,
   takeAll,
 } from "./partition/group-commit.ts";
-import { type Identity, identityOf, MessageLog } from "./partition/log.ts";
+import { earliest, type Identity, identityOf, MessageLog } from "./partition/log.ts";
 import { LongPolls } from "./partition/long-polls.ts";
 import { DeadLetterOutbox } from "./partition/outbox.ts";
 import { PushLanes } from "./partition/push-lanes.ts";
@@ -67,8 +62,7 @@ export class Partition extends DurableObject<Env> {
   readonly #polls = new LongPolls();
   /** RPC calls and alarms since the object started. */
   #requests = 0;
-  /** The newest context any call brought; the alarm runs under it. */
-  #context: PartitionContext | null;
+  readonly #contexts: NewestContext;
   /** The alarm time this instance last set; undefined when unknown (after a start or an alarm). */
   #alarmAt: number | null | undefined = undefined;
 
@@ -78,6 +72,7 @@ export class Partition extends DurableObject<Env> {
     this.#identity = identityOf(ctx.id.name);
     this.#sql = sqlOf(ctx.storage, this.#meter);
     migrate(ctx.storage, MIGRATIONS, this.#sql);
+    this.#contexts = new NewestContext(this.#sql);
     const label = `${this.#identity.queue}/${this.#identity.partition}`;
     this.#outbox = new DeadLetterOutbox(this.#sql, label);
     this.#log = new MessageLog(this.#sql, this.#identity, this.#outbox);
@@ -88,16 +83,17 @@ export class Partition extends DurableObject<Env> {
       () => ctx.storage.sync(),
     );
     this.#push = new PushLanes({
-      push: () => this.#context?.config.push ?? null,
-      receivable: () => this.#context !== null && this.#log.receivable(this.#context.config),
+      push: () => this.#contexts.current?.config.push ?? null,
+      receivable: () =>
+        this.#contexts.current !== null && this.#log.receivable(this.#contexts.current.config),
       changes: () => this.#log.changes,
       lease: (max, seconds) =>
-        this.#context
+        this.#contexts.current
           ? this.#operation(null, (now, config) => this.#log.lease(max, seconds, now, config))
           : [],
       // The queue may have been deleted meanwhile; its leases are then stale anyway.
       settle: (leases, result) => {
-        if (!this.#context) return;
+        if (!this.#contexts.current) return;
         this.#operation(null, (now, config) => {
           if (result.ok) this.#log.ack(leases, now);
           else this.#log.nack(leases, { reason: result.reason, by: "push" }, now, config);
@@ -107,7 +103,6 @@ export class Partition extends DurableObject<Env> {
       env: () => this.env,
       fetcher: (input, init) => this.fetcher(input, init),
     });
-    this.#context = this.#storedContext();
   }
 
   /**
@@ -159,11 +154,10 @@ export class Partition extends DurableObject<Env> {
   /** Deletes leased messages. */
   async ack(context: PartitionContext, leases: LeaseRef[]): Promise<AckOutcome> {
     this.#requests++;
-    return this.#operation(context, (now) => {
-      const outcome = this.#log.ack(leases, now);
-      this.#log.markCountersDirty(now);
-      return { ...outcome, stats: this.#stats() };
-    });
+    return this.#operation(context, (now) => ({
+      ...this.#log.ack(leases, now),
+      stats: this.#stats(),
+    }));
   }
 
   /**
@@ -230,7 +224,7 @@ export class Partition extends DurableObject<Env> {
     this.#requests++;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.#context = null;
+    this.#contexts.clear();
     this.#alarmAt = null;
     // The instance may live on and be called for a queue of the same name.
     migrate(this.ctx.storage, MIGRATIONS, this.#sql);
@@ -246,10 +240,10 @@ export class Partition extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.#requests++;
     this.#alarmAt = undefined;
-    if (this.#context) this.#operation(null, () => undefined);
+    if (this.#contexts.current) this.#operation(null, () => undefined);
     await Promise.all([this.#handOff(), this.#push.run()]);
     // Last, so it also covers what the hand-off and push lanes did.
-    if (this.#context) this.#operation(null, (now) => this.#log.cleanup(now));
+    if (this.#contexts.current) this.#operation(null, (now) => this.#log.cleanup(now));
     this.#scheduleAlarm();
   }
 
@@ -265,10 +259,10 @@ export class Partition extends DurableObject<Env> {
     context: PartitionContext | null,
     work: (now: number, config: QueueConfig) => T,
   ): T {
-    if (context) this.#adopt(context);
-    if (!this.#context)
+    if (context) this.#contexts.adopt(context);
+    if (!this.#contexts.current)
       throw new Error("a partition operation ran before any call brought a context");
-    const { config } = this.#context;
+    const { config } = this.#contexts.current;
     const now = this.clock();
     let result: T;
     try {
@@ -289,7 +283,7 @@ export class Partition extends DurableObject<Env> {
   /** One group-commit round: every send in one transaction, each checked on its own. */
   #writeRound(sends: Send[]): RoundResult<SendOutcome>[] {
     // Each send brought a context: the newest of them is the one that counts.
-    for (const send of sends) this.#adopt(send.context);
+    for (const send of sends) this.#contexts.adopt(send.context);
     return this.#operation(null, (now, config) => {
       const round = this.#log.startRound(now, config);
       // A send that cannot be stored is refused alone, before it changes anything.
@@ -309,20 +303,6 @@ export class Partition extends DurableObject<Env> {
     });
   }
 
-  /** Keeps the newest context, in memory and in storage for the alarm. */
-  #adopt(context: PartitionContext): void {
-    if (this.#context && this.#context.configVersion >= context.configVersion) return;
-    this.#context = { config: context.config, configVersion: context.configVersion };
-    this.#sql`INSERT INTO meta (name, value) VALUES ('context', ${JSON.stringify(this.#context)})
-      ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
-  }
-
-  #storedContext(): PartitionContext | null {
-    const row = this.#sql<{ value: string }>`
-      SELECT value FROM meta WHERE name = 'context'`.toArray()[0];
-    return row ? JSON.parse(row.value) : null;
-  }
-
   #afterChange(): void {
     this.#scheduleAlarm();
     if (this.#log.deadLettered) {
@@ -338,26 +318,20 @@ export class Partition extends DurableObject<Env> {
   }
 
   #handOff(): Promise<void> {
-    if (!this.#context) return Promise.resolve();
+    if (!this.#contexts.current) return Promise.resolve();
     const sink = this.env.DEAD_LETTERS.getByName(this.#identity.queue);
     return this.#outbox.handOff(sink, this.clock, () => this.#scheduleAlarm());
   }
 
   /** Sets the one alarm to the earliest any concern reports, or clears it when none is due. */
   #scheduleAlarm(): void {
-    const next = this.#context ? earliest(this.#dueTimes(this.#context.config)) : null;
+    const config = this.#contexts.current?.config;
+    const due = config && [this.#push.nextAlarm(this.clock()), this.#log.nextAlarm(config)];
+    const next = due ? earliest([...due, this.#outbox.nextAlarm()]) : null;
     if (next === this.#alarmAt) return;
     this.#alarmAt = next;
     if (next === null) void this.ctx.storage.deleteAlarm();
     else void this.ctx.storage.setAlarm(next);
-  }
-
-  #dueTimes(config: QueueConfig): (number | null)[] {
-    const now = this.clock();
-    const push = this.#push.nextAlarm(now);
-    // Push work due now is the earliest there can be.
-    if (push !== null) return [push];
-    return [this.#log.nextAlarm(config), this.#outbox.nextAlarm()];
   }
 
   #stats(): PartitionStats {
@@ -367,11 +341,6 @@ export class Partition extends DurableObject<Env> {
       usage: { requests: this.#requests, ...this.#meter.usage },
     };
   }
-}
-
-function earliest(times: (number | null)[]): number | null {
-  const due = times.filter((time) => time !== null);
-  return due.length === 0 ? null : Math.min(...due);
 }
 
 /** 1–MAX_BATCH whatever the caller sent. */

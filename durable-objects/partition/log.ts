@@ -838,8 +838,12 @@ export class MessageLog {
       acked++;
     });
     this.#cumulative.acked += acked;
-    // An acked group head lets the group's next message go.
-    if (acked > 0) this.receivableChanged = true;
+    if (acked > 0) {
+      // An acked group head lets the group's next message go.
+      this.receivableChanged = true;
+      // The next clean-up writes the count.
+      this.#noteCleanup(now);
+    }
     return { acked, failed };
   }
 
@@ -1376,11 +1380,6 @@ export class MessageLog {
       ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
   }
 
-  /** Counters changed since the last write are written by the next clean-up. */
-  markCountersDirty(now: number): void {
-    this.#noteCleanup(now);
-  }
-
   #oldestSentAt(): number | null {
     const times = [this.#oldestSegment?.sentAt, this.#oldestHeld?.sentAt].filter(
       (time) => time !== undefined,
@@ -1471,7 +1470,8 @@ function oldestOf<T>(items: T[], time: (item: T) => number): T | null {
   return oldest;
 }
 
-function earliest(times: (number | null | undefined)[]): number | null {
+/** The earliest of `times`, or null when there is none. */
+export function earliest(times: (number | null | undefined)[]): number | null {
   let first: number | null = null;
   for (const time of times) if (time != null && (first === null || time < first)) first = time;
   return first;
