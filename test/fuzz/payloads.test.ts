@@ -151,7 +151,9 @@ const batchShape = fc
   )
   .map(([size, deep]) => ({ ...size, deep }));
 
-function sqsBatchText({ entries, bodyChars, deep }: fc.Infer<typeof batchShape>): string {
+type BatchShape = typeof batchShape extends fc.Arbitrary<infer Shape> ? Shape : never;
+
+function sqsBatchText({ entries, bodyChars, deep }: BatchShape): string {
   const body = JSON.stringify("b".repeat(bodyChars));
   const items = Array.from({ length: entries }, (_, index) =>
     objectText([
@@ -166,7 +168,7 @@ function sqsBatchText({ entries, bodyChars, deep }: fc.Infer<typeof batchShape>)
   ]);
 }
 
-function httpBatchText({ entries, bodyChars, deep }: fc.Infer<typeof batchShape>): string {
+function httpBatchText({ entries, bodyChars, deep }: BatchShape): string {
   const body = JSON.stringify("b".repeat(bodyChars));
   const items = Array.from({ length: entries }, (_, index) =>
     objectText([["body", deep !== null && index === 0 ? deep : body]]),
@@ -181,7 +183,9 @@ const trickle = fc.record({
   cutShort: fc.boolean(),
 });
 
-function trickled(text: string, { chunkBytes, pauses, cutShort }: fc.Infer<typeof trickle>) {
+type Trickle = typeof trickle extends fc.Arbitrary<infer Shape> ? Shape : never;
+
+function trickled(text: string, { chunkBytes, pauses, cutShort }: Trickle) {
   const bytes = new TextEncoder().encode(text);
   const end = cutShort ? Math.floor(bytes.byteLength / 2) : bytes.byteLength;
   const chunk = Math.max(chunkBytes, Math.ceil(end / 16));

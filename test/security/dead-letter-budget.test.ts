@@ -27,9 +27,9 @@ function deadMessage(index: number): DeadMessage {
     priority: 0,
     sentAt: 1_000 + index,
     attempts: 1,
-    failures: [{ at: 2_000 + index, reason: "boom", by: "consumer" }],
+    failures: [{ at: 2_000 + index, attempt: 1, reason: "boom", by: "nack" }],
     diedAt: 2_000 + index,
-  } as DeadMessage;
+  };
 }
 
 beforeEach(async () => {

@@ -188,7 +188,7 @@ describe("finding 7: what a signature must cover", () => {
       });
       expect(response.status).toBe(403);
       expect(response.headers.get("x-amzn-query-error")).toBe("IncompleteSignature;Sender");
-      expect((await response.json()).message).toContain(left);
+      expect(((await response.json()) as { message: string }).message).toContain(left);
       const { ready, leased, delayed, sent, acked, backlogBytes } = await stats();
       expect({ ready, leased, delayed, sent, acked, backlogBytes }).toEqual({
         ready: before.ready,

@@ -13,7 +13,12 @@ class WebSha256 {
     this.#parts.push(bytesOf(data));
   }
   async digest(): Promise<Uint8Array> {
-    const data = new Uint8Array(await new Blob(this.#parts as BlobPart[]).arrayBuffer());
+    const data = new Uint8Array(this.#parts.reduce((total, part) => total + part.byteLength, 0));
+    let offset = 0;
+    for (const part of this.#parts) {
+      data.set(part, offset);
+      offset += part.byteLength;
+    }
     if (this.secret === undefined) {
       return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
     }
