@@ -20,6 +20,7 @@ import {
   listKeys,
   type Permission,
   type Principal,
+  topicDenial,
 } from "./auth.ts";
 import { parkLongPoll, type SluiceRequest } from "./doors/http/middleware.ts";
 import { openApiDocument } from "./doors/http/openapi.ts";
@@ -390,8 +391,8 @@ export const operations = {
       return noContent();
     },
   }),
-  // Topics and schedules check access themselves: a topic's patterns on the key, a schedule's
-  // queue (topics.ts, schedules.ts); `scope` says which scope that is.
+  // A topic (`:t`) is matched against the key's topic patterns. Schedules check access
+  // themselves, on the schedule's queue (schedules.ts); `scope` says which scope that is.
   putTopic: operation({
     method: "PUT",
     path: "/v1/topics/:t",
@@ -424,7 +425,7 @@ export const operations = {
     scope: "read",
     shed: "consume",
     answers: { 200: ["the topic", TopicSchema] },
-    actFor: topics.getTopic,
+    act: topics.getTopic,
     handler: async ({ params, call }) => json(unwrap(await call(params.t)).topic),
   }),
   deleteTopic: operation({
@@ -434,7 +435,7 @@ export const operations = {
     scope: "admin",
     shed: "consume",
     answers: { 204: ["deleted"] },
-    actFor: topics.deleteTopic,
+    act: topics.deleteTopic,
     handler: async ({ params, call }) => {
       unwrap(await call(params.t));
       return noContent();
@@ -455,7 +456,7 @@ export const operations = {
         PublishResultSchema,
       ],
     },
-    actFor: topics.publish,
+    act: topics.publish,
     handler: async ({ params, body, call }) => {
       const { deliveries, backpressure } = unwrap(await call(params.t, body));
       const partial = deliveries.some((delivery) => delivery.failed.length > 0);
@@ -585,9 +586,9 @@ function onQueue(op: { path: string }): boolean {
   return op.path.includes("/:q");
 }
 
-/** Topics and schedules: the topic's patterns or the schedule's queue decide (see the table). */
+/** Schedules: the schedule's queue decides (schedules.ts), which only the call can look up. */
 function decidesOwnAccess(op: { path: string }): boolean {
-  return op.path.startsWith("/v1/topics") || op.path.startsWith("/v1/schedules");
+  return op.path.startsWith("/v1/schedules");
 }
 
 /** Null when `principal` may make the call, else the `forbidden` refusal that says why. */
@@ -598,6 +599,11 @@ function denied(
 ): Refusal | null {
   if (op.scope === "public") return null;
   if (decidesOwnAccess(op)) return null;
+  if (op.path.includes("/:t")) {
+    const topic = String(args[0]);
+    if (allowsTopic(principal, op.scope, topic)) return null;
+    return refuse("forbidden", topicDenial(principal, op.scope, topic));
+  }
   const queue = onQueue(op) ? String(args[0]) : undefined;
   if (queue === undefined && op.scope === "read") return null;
   if (allows(principal, op.scope, queue)) return null;

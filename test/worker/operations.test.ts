@@ -105,6 +105,7 @@ describe("access, as the table says", () => {
       name: "elsewhere",
       scopes: ["produce", "consume", "admin"],
       queues: ["elsewhere-*"],
+      topics: ["elsewhere-*"],
       origins: [],
       createdAt: 0,
     };
@@ -116,6 +117,30 @@ describe("access, as the table says", () => {
         ok: false,
         code: "forbidden",
         detail: `API key 'elsewhere' does not have ${scope} on queue 'mine'`,
+      });
+    }
+  });
+
+  it("refuses every entry on a topic to a key whose topic patterns miss it", async () => {
+    const key = {
+      id: "key_0000000000000002",
+      name: "elsewhere",
+      scopes: ["produce", "consume", "admin"],
+      queues: ["*"],
+      topics: ["elsewhere-*"],
+      origins: [],
+      createdAt: 0,
+    };
+    const principal = { kind: "key", key } as unknown as Principal;
+    const onTopics = OPERATIONS.filter((entry) => entry.path.includes(":t"));
+    expect(onTopics.length).toBeGreaterThan(0);
+    for (const op of onTopics) {
+      const outcome = await invoke(op, env, principal, "mine");
+      const scope = op.scope === "read" ? "any scope" : `the '${op.scope}' scope`;
+      expect(outcome, `${op.method} ${op.path}`).toEqual({
+        ok: false,
+        code: "forbidden",
+        detail: `API key 'elsewhere' does not have ${scope} on topic 'mine' (its topics patterns)`,
       });
     }
   });
