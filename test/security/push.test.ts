@@ -79,32 +79,32 @@ describe("finding 5: push signatures", () => {
 });
 
 describe("finding 5: who may set push.url", () => {
-  const hook = (host: string) => ({ push: { url: `https://${host}/hook` } });
-
-  it("finding 5: an admin of one queue may not point its push at another team's host", async () => {
+  /** Sets a push URL on `host` for a queue, as a key with the admin scope on `patterns`. */
+  async function pointPush(host: string, patterns: "the queue" | "every queue", allowed?: string) {
     const queue = queueName("orders");
-    await createQueue(queue);
-    const token = await createKey(["admin"], [queue]);
+    if (patterns === "the queue") await createQueue(queue);
+    const token = await createKey(["admin"], patterns === "the queue" ? [queue] : ["*"]);
     const response = await callWithEnv(
       "PUT",
       `/v1/queues/${queue}`,
-      { SLUICE_PUSH_HOSTS: undefined },
-      { token, json: hook("payments.example.com") },
+      { SLUICE_PUSH_HOSTS: allowed },
+      { token, json: { push: { url: `https://${host}/hook` } } },
     );
+    return { queue, response };
+  }
+
+  it("finding 5: an admin of one queue may not point its push at another team's host", async () => {
+    const { queue, response } = await pointPush("payments.example.com", "the queue");
     const problem = await expectProblem(response, 403, "forbidden");
     expect(problem.detail).toContain("SLUICE_PUSH_HOSTS");
     expect((await ok("GET", `/v1/queues/${queue}`)).config.push).toBeUndefined();
   });
 
   it("finding 5: an admin of one queue may point its push at a host on SLUICE_PUSH_HOSTS", async () => {
-    const queue = queueName("orders");
-    await createQueue(queue);
-    const token = await createKey(["admin"], [queue]);
-    const response = await callWithEnv(
-      "PUT",
-      `/v1/queues/${queue}`,
-      { SLUICE_PUSH_HOSTS: "hooks.example.com, orders.example.com" },
-      { token, json: hook("orders.example.com") },
+    const { queue, response } = await pointPush(
+      "orders.example.com",
+      "the queue",
+      "hooks.example.com, orders.example.com",
     );
     expect(response.status, await response.clone().text()).toBe(200);
     const { config } = await ok("GET", `/v1/queues/${queue}`);
@@ -112,14 +112,7 @@ describe("finding 5: who may set push.url", () => {
   });
 
   it("finding 5: an admin of every queue may point push anywhere", async () => {
-    const queue = queueName("orders");
-    const token = await createKey(["admin"], ["*"]);
-    const response = await callWithEnv(
-      "PUT",
-      `/v1/queues/${queue}`,
-      { SLUICE_PUSH_HOSTS: undefined },
-      { token, json: hook("anywhere.example.com") },
-    );
+    const { response } = await pointPush("anywhere.example.com", "every queue");
     expect(response.status, await response.clone().text()).toBe(201);
   });
 });

@@ -82,18 +82,22 @@ describe("finding 2: Number attributes", () => {
   });
 });
 
+/** Ten String attributes of `chars` characters each. */
+function tenAttributes(chars: number) {
+  const value = "v".repeat(chars);
+  return Object.fromEntries(
+    Array.from({ length: 10 }, (_, i) => [`a${i}`, { DataType: "String", StringValue: value }]),
+  );
+}
+
 describe("finding 3: attributes count in the message's size", () => {
   it("finding 3: a queue limited to 1 KiB refuses a small body with 10 KiB of attributes", async () => {
     const queue = await sqsQueue("small", 1024);
-    const value = "v".repeat(1024);
-    const attributes = Object.fromEntries(
-      Array.from({ length: 10 }, (_, i) => [`a${i}`, { DataType: "String", StringValue: value }]),
-    );
     const refusal = await refusalOf(
       new SendMessageCommand({
         QueueUrl: queue.url,
         MessageBody: "tiny",
-        MessageAttributes: attributes,
+        MessageAttributes: tenAttributes(1024),
       }),
     );
     expect(refusal.name).toBe("InvalidParameterValue");
@@ -103,15 +107,11 @@ describe("finding 3: attributes count in the message's size", () => {
 
   it("finding 3: attributes over 256 KiB in total are refused whatever the queue's limit", async () => {
     const queue = await sqsQueue("large", 1_048_576);
-    const value = "v".repeat(30 * 1024);
-    const attributes = Object.fromEntries(
-      Array.from({ length: 10 }, (_, i) => [`a${i}`, { DataType: "String", StringValue: value }]),
-    );
     const refusal = await refusalOf(
       new SendMessageCommand({
         QueueUrl: queue.url,
         MessageBody: "b",
-        MessageAttributes: attributes,
+        MessageAttributes: tenAttributes(30 * 1024),
       }),
     );
     expect(refusal.name).toBe("InvalidParameterValue");
