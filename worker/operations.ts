@@ -72,9 +72,10 @@ export type Method = "GET" | "PUT" | "POST" | "DELETE";
 
 /**
  * Who may call: anyone (`public`), or a principal holding the permission (auth.ts `allows`)
- * on the queue the path names (`:q`). An operation on no queue needs the permission on every
- * queue (the key endpoints), except `read`: a listing answers whoever calls it, with only the
- * queues the caller may read.
+ * on the queue the path names (`:q`), or on its topic (`:t`, the key's topic patterns). An
+ * operation on neither needs the permission on every queue (the key endpoints), except `read`:
+ * a listing answers whoever calls it, with only what the caller may read. Schedules check
+ * their queue themselves (`invoke`).
  */
 export type Scope = "public" | Permission;
 
@@ -91,7 +92,7 @@ export interface BodyReader<Body> {
   headers: z.ZodType;
 }
 
-/** What an operation reads besides its path parameters (`:q` a queue name, `:id` an id). */
+/** What an operation reads besides its path parameters (request.ts `PATH_PARAMETERS`). */
 export interface RequestSchemas<Query, Body> {
   query?: z.ZodType<Query>;
   /** A JSON body; an empty body counts as `{}`. */
@@ -112,7 +113,7 @@ export interface HandlerInput<Query, Body, Args extends unknown[], Result> {
 
 export interface Operation<Query, Body, Args extends unknown[], Result> {
   method: Method;
-  /** itty's pattern: `:q` is a queue name, `:id` an id. */
+  /** itty's pattern; each `:name` is one of request.ts `PATH_PARAMETERS`. */
   path: string;
   summary: string;
   scope: Scope;
