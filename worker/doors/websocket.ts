@@ -57,7 +57,7 @@ export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
       const principal = await this.#principal(socket, state);
       if (principal === null) return null;
       // Admitted like a long-poll receive: a shed or an overloaded partition is waited out.
-      const answer = await admitted(this.env, "consume", async (ticket) => {
+      const answer = await admitted(this.env, operations.receive.shed, async (ticket) => {
         const parked = park(this.env, ticket, principal);
         if (parked !== null) return parked;
         return invoke(operations.receive, this.env, principal, state.queue, {
@@ -92,7 +92,7 @@ export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
     if (principal === null) return;
     const { env } = this;
     const { type, id, receipts } = frame;
-    const outcome = await admitted(env, "essential", async () =>
+    const outcome = await admitted(env, operations[type].shed, async () =>
       frame.type === "ack"
         ? await invoke(operations.ack, env, principal, state.queue, receipts)
         : frame.type === "nack"
