@@ -20,6 +20,7 @@ import {
   release,
   type ShedClass,
 } from "../../admission.ts";
+import { operations } from "../../operations.ts";
 import { Problem } from "../../problem.ts";
 import { declaredTooLarge, pathnameOf, readBytes, utf8 } from "../../request.ts";
 import type { SqsAction, SqsCall } from "./call.ts";
@@ -47,21 +48,22 @@ import { authorize, verifySignature } from "./sigv4.ts";
 const CONTENT_TYPE = "application/x-amz-json-1.0";
 const TARGET_PREFIX = "AmazonSQS.";
 
+/** Each action, with the shed class of the operation it performs (operations.ts). */
 const ACTIONS: Record<string, { shed: ShedClass; run: SqsAction }> = {
-  CreateQueue: { shed: "consume", run: createQueue },
-  GetQueueUrl: { shed: "consume", run: getQueueUrl },
-  ListQueues: { shed: "consume", run: listQueuesAction },
-  GetQueueAttributes: { shed: "consume", run: getQueueAttributes },
-  SetQueueAttributes: { shed: "consume", run: setQueueAttributes },
-  PurgeQueue: { shed: "consume", run: purgeQueueAction },
-  DeleteQueue: { shed: "consume", run: deleteQueueAction },
-  SendMessage: { shed: "produce", run: sendMessage },
-  SendMessageBatch: { shed: "produce", run: sendMessageBatch },
-  ReceiveMessage: { shed: "consume", run: receiveMessage },
-  DeleteMessage: { shed: "essential", run: deleteMessage },
-  DeleteMessageBatch: { shed: "essential", run: deleteMessageBatch },
-  ChangeMessageVisibility: { shed: "essential", run: changeMessageVisibility },
-  ChangeMessageVisibilityBatch: { shed: "essential", run: changeMessageVisibilityBatch },
+  CreateQueue: { shed: operations.putQueue.shed, run: createQueue },
+  GetQueueUrl: { shed: operations.getQueue.shed, run: getQueueUrl },
+  ListQueues: { shed: operations.listQueues.shed, run: listQueuesAction },
+  GetQueueAttributes: { shed: operations.getQueue.shed, run: getQueueAttributes },
+  SetQueueAttributes: { shed: operations.putQueue.shed, run: setQueueAttributes },
+  PurgeQueue: { shed: operations.purgeQueue.shed, run: purgeQueueAction },
+  DeleteQueue: { shed: operations.deleteQueue.shed, run: deleteQueueAction },
+  SendMessage: { shed: operations.send.shed, run: sendMessage },
+  SendMessageBatch: { shed: operations.send.shed, run: sendMessageBatch },
+  ReceiveMessage: { shed: operations.receive.shed, run: receiveMessage },
+  DeleteMessage: { shed: operations.ack.shed, run: deleteMessage },
+  DeleteMessageBatch: { shed: operations.ack.shed, run: deleteMessageBatch },
+  ChangeMessageVisibility: { shed: operations.extend.shed, run: changeMessageVisibility },
+  ChangeMessageVisibilityBatch: { shed: operations.extend.shed, run: changeMessageVisibilityBatch },
 };
 
 /** SQS actions Sluice knows and does not offer. */
