@@ -592,8 +592,12 @@ function decidesOwnAccess(op: { path: string }): boolean {
   return op.path.startsWith("/v1/schedules");
 }
 
-/** Null when `principal` may make the call, else the `forbidden` refusal that says why. */
-function denied(
+/**
+ * Null when `principal` may make the call, else the `forbidden` refusal that says why. `invoke`
+ * asks it first; a door that must refuse before it reads the rest of a request (the SQS door)
+ * asks it early, with the call's first argument.
+ */
+export function accessDenied(
   op: { path: string; scope: Scope },
   principal: Principal,
   args: unknown[],
@@ -623,7 +627,7 @@ export async function invoke<Args extends unknown[], Result>(
   principal: Principal,
   ...args: Args
 ): Promise<Outcome<Result>> {
-  const refusal = denied(op, principal, args);
+  const refusal = accessDenied(op, principal, args);
   if (refusal !== null) return refusal;
   if (op.actFor) return op.actFor(env, principal, ...args);
   if (op.act) return op.act(env, ...args);

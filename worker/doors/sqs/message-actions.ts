@@ -18,8 +18,7 @@ import { sha256Hex } from "../../../core/hex.ts";
 import { messageBytes } from "../../../core/message-bytes.ts";
 import type { QueueRecord } from "../../../core/queue-config.ts";
 import { park } from "../../admission.ts";
-import { allows, denial } from "../../auth.ts";
-import { invoke, operations } from "../../operations.ts";
+import { accessDenied, invoke, operations } from "../../operations.ts";
 import type { Outcome } from "../../outcome.ts";
 import type { MessageInput, ReceiptFailure, ReceivedMessage } from "../../schemas.ts";
 import { queueDefinition } from "../../service.ts";
@@ -169,9 +168,8 @@ async function queueOf({ env, principal }: SqsCall, url: string): Promise<QueueR
  */
 async function sendTarget(call: SqsCall, url: string): Promise<QueueRecord> {
   const record = await queueOf(call, url);
-  if (!allows(call.principal, "produce", record.name)) {
-    throw sqsError("AccessDenied", denial(call.principal, "produce", record.name));
-  }
+  const refused = accessDenied(operations.send, call.principal, [record.name]);
+  if (refused !== null) throw sqsError("AccessDenied", refused.detail);
   return record;
 }
 

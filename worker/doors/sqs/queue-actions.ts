@@ -5,8 +5,7 @@
  */
 
 import { applyConfigPatch, QueueNameSchema } from "../../../core/queue-config.ts";
-import { allows, denial } from "../../auth.ts";
-import { invoke, operations } from "../../operations.ts";
+import { accessDenied, invoke, operations } from "../../operations.ts";
 import { queueDefinition } from "../../service.ts";
 import type { SqsCall } from "./call.ts";
 import { expectOk, fromRefusal, sqsError } from "./errors.ts";
@@ -30,9 +29,10 @@ import {
   SetQueueAttributesSchema,
 } from "./schemas.ts";
 
+/** CreateQueue and SetQueueAttributes are the table's putQueue: its access, checked first. */
 function requireAdmin({ principal }: SqsCall, name: string): void {
-  if (!allows(principal, "admin", name))
-    throw sqsError("AccessDenied", denial(principal, "admin", name));
+  const refused = accessDenied(operations.putQueue, principal, [name]);
+  if (refused !== null) throw sqsError("AccessDenied", refused.detail);
 }
 
 /**
