@@ -207,6 +207,8 @@ export class MessageLog {
   /** `sent` is the seqs handed out less this (v1 counted sends apart from seqs). */
   #sentBase = 0;
   #cumulative: Cumulative = { acked: 0, nacked: 0, expired: 0, deadLettered: 0 };
+  /** Acks counted in segment rows (their `acked`), not yet in the `log` row. */
+  #ackedInSegments = 0;
   #counts = { fresh: 0, segmentLeased: 0, waiting: 0, delayed: 0, heldLeased: 0, bytes: 0 };
   /** Fifo groups with messages: how many wait and how many are leased. */
   #groups = new Map<string, Group>();
@@ -256,14 +258,18 @@ export class MessageLog {
       expired: log.expired ?? 0,
       deadLettered: log.deadLettered ?? 0,
     };
+    this.#ackedInSegments = 0;
     const segments = this.sql<SegmentRow & { dedup: string | null }>`
-      SELECT id, sent_at, fresh, live, dedup_until, state, meta, dedup FROM segments ORDER BY id`;
+      SELECT id, sent_at, fresh, live, acked, dedup_until, state, meta, dedup FROM segments
+      ORDER BY id`;
     for (const row of segments) {
+      this.#ackedInSegments += row.acked;
       const state: SegmentState = JSON.parse(row.state);
       const meta: SegmentMeta[] = JSON.parse(row.meta);
       meta.forEach(([seq, key, bytes], index) => {
         this.#nextSeq = Math.max(this.#nextSeq, seq + 1);
-        const slot = state.s[index];
+        // A purged or expired segment keeps its meta but no state: all gone.
+        const slot = state.s[index] ?? GONE;
         if (slot === GONE) return;
         this.#counts.bytes += bytes;
         if (slot === FRESH) {
@@ -284,6 +290,7 @@ export class MessageLog {
         if (until > now) this.#dedup.set(dedupId, { seq, id, expiresAt: until });
       }
     }
+    this.#cumulative.acked += this.#ackedInSegments;
     const held = this.sql<
       Pick<HeldRow, "seq" | "grp" | "state" | "visible_at" | "sent_at" | "bytes">
     >`
@@ -751,7 +758,7 @@ export class MessageLog {
     };
     const rows = this.sql<{ kind: string; doc: string }>`
       SELECT 'segment' AS kind, json_object('id', id, 'sent_at', sent_at, 'fresh', fresh,
-          'live', live, 'dedup_until', dedup_until, 'state', state, 'meta', meta,
+          'live', live, 'acked', acked, 'dedup_until', dedup_until, 'state', state, 'meta', meta,
           'messages', CASE WHEN ${bodies ? 1 : 0} THEN messages END) AS doc
         FROM segments WHERE id IN (SELECT value FROM json_each(${segments}))
       UNION ALL SELECT 'held', json_object('seq', seq, 'grp', grp, 'priority', priority,
@@ -833,17 +840,22 @@ export class MessageLog {
   /** Deletes leased messages: one UPDATE of their segments, one DELETE of their held rows. */
   ack(leases: LeaseRef[], now: number): { acked: number; failed: ItemFailure[] } {
     let acked = 0;
+    let heldAcked = 0;
     const failed = this.#settle(leases, false, now, (item, changes) => {
       this.#remove(item, changes);
+      // The count rides in the segment row the ack writes anyway; a held row's in the log row.
+      if (item.from === "segment") {
+        item.open.row.acked++;
+        this.#ackedInSegments++;
+      } else {
+        heldAcked++;
+      }
       acked++;
     });
     this.#cumulative.acked += acked;
-    if (acked > 0) {
-      // An acked group head lets the group's next message go.
-      this.receivableChanged = true;
-      // The next clean-up writes the count.
-      this.#noteCleanup(now);
-    }
+    if (heldAcked > 0) this.#persist();
+    // An acked group head lets the group's next message go.
+    if (acked > 0) this.receivableChanged = true;
     return { acked, failed };
   }
 
@@ -1016,9 +1028,11 @@ export class MessageLog {
         if (leaseEnd === null) this.#leasedSegments.delete(open.row.id);
         else this.#leasedSegments.set(open.row.id, leaseEnd);
         if (open.row.live === 0) this.#noteCleanup(Math.max(now, open.row.dedup_until ?? now));
-        return { id: open.row.id, state: JSON.stringify(state), live: open.row.live };
+        const { id, live, acked } = open.row;
+        return { id, state: JSON.stringify(state), live, acked };
       });
-      this.sql`UPDATE segments SET state = u.value ->> 'state', live = u.value ->> 'live'
+      this.sql`UPDATE segments SET state = u.value ->> 'state', live = u.value ->> 'live',
+          acked = u.value ->> 'acked'
         FROM json_each(${JSON.stringify(updates)}) AS u WHERE segments.id = u.value ->> 'id'`;
     }
     this.#writeHeld([...changes.heldWrites.values()]);
@@ -1132,8 +1146,13 @@ export class MessageLog {
       const reason = `lease expired after ${(end - leasedAt) / 1000} s`;
       this.#fail(item, { at: end, attempt, reason, by: "expiry" }, now, config, changes);
     }
-    // Segments looked at keep their earliest lease end up to date even when nothing ended.
-    for (const open of reading.segments.values()) changes.segments.add(open);
+    // A segment looked at where nothing ended only has its earliest lease end looked up again.
+    for (const open of reading.segments.values()) {
+      if (changes.segments.has(open)) continue;
+      const leaseEnd = earliestLeaseEnd(open.state);
+      if (leaseEnd === null) this.#leasedSegments.delete(open.row.id);
+      else this.#leasedSegments.set(open.row.id, leaseEnd);
+    }
     this.#write(reading, changes, now);
     if (ended.length > 0) {
       this.#persist();
@@ -1224,8 +1243,11 @@ export class MessageLog {
     if (this.#cleanupDue === null || this.#cleanupDue > now) return;
     if (this.#lastCleanup + CLEANUP_INTERVAL_MS > now) return;
     this.#lastCleanup = now;
+    const deleted = this.sql<{ acked: number }>`DELETE FROM segments
+      WHERE live = 0 AND coalesce(dedup_until, 0) <= ${now} RETURNING acked`.toArray();
+    for (const { acked } of deleted) this.#ackedInSegments -= acked;
+    // Written after the delete, so the acks of deleted segments move into the log row.
     this.#persist();
-    this.sql`DELETE FROM segments WHERE live = 0 AND coalesce(dedup_until, 0) <= ${now}`;
     this.#cleanupDue = this.sql<{ due: number | null }>`
       SELECT min(dedup_until) AS due FROM segments WHERE live = 0 AND dedup_until > ${now}`.one().due;
   }
@@ -1375,7 +1397,8 @@ export class MessageLog {
 
   /** Writes the counters and the next seq: one row. */
   #persist(): void {
-    const log = { nextSeq: this.#nextSeq, sentBase: this.#sentBase, ...this.#cumulative };
+    const acked = this.#cumulative.acked - this.#ackedInSegments;
+    const log = { nextSeq: this.#nextSeq, sentBase: this.#sentBase, ...this.#cumulative, acked };
     this.sql`INSERT INTO meta (name, value) VALUES ('log', ${JSON.stringify(log)})
       ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
   }

@@ -102,13 +102,16 @@ export const MIGRATIONS: readonly Migration[] = [
     // `id` orders fresh messages for receives: (9 - priority) * 2^40 + the first seq, so an id
     // scan is seq order, and in priority order (priority desc, seq). `state` is JSON
     // {l: [[token, leasedAt, leaseEnd]...], s: [per message: 0 fresh, 1 gone, k + 2 leased
-    // under l[k]]}; `meta` per message [seq, key, bytes, priority]; `dedup` [[dedupId, seq,
+    // under l[k]]}; `acked` how many of its messages were acked (the `acked` counter is the
+    // `log` row's plus these, so an ack writes no counter row); `meta` per message [seq, key,
+    // bytes, priority]; `dedup` [[dedupId, seq,
     // id]...]; `messages` the messages as segments.ts encodes them, written once.
     sql`CREATE TABLE segments (
       id INTEGER PRIMARY KEY,
       sent_at INTEGER NOT NULL,
       fresh INTEGER NOT NULL,
       live INTEGER NOT NULL,
+      acked INTEGER NOT NULL DEFAULT 0,
       dedup_until INTEGER,
       state TEXT NOT NULL,
       meta TEXT NOT NULL,

@@ -77,6 +77,7 @@ export type SegmentRow = {
   sent_at: number;
   fresh: number;
   live: number;
+  acked: number;
   dedup_until: number | null;
   state: string;
   meta: string;
