@@ -308,6 +308,16 @@ export class Catalog extends DurableObject<Env> {
     return secret;
   }
 
+  /**
+   * The key named by a SigV4 access key id and its secret, in one call: null when either is
+   * missing (see `signingSecret`).
+   */
+  async signingCredentials(id: string): Promise<{ key: ApiKey; secret: string } | null> {
+    const key = await this.getKey(id);
+    const secret = key === null ? null : await this.signingSecret(id);
+    return key === null || secret === null ? null : { key, secret };
+  }
+
   #queue(name: string): QueueRecord | null {
     const row = this.#sql<QueueRow>`SELECT * FROM queues WHERE name = ${name}`.toArray()[0];
     return row ? toQueueRecord(row) : null;

@@ -140,11 +140,7 @@ export async function authenticateKeyId(env: Env, id: string): Promise<Principal
  */
 export async function signingCredentials(env: Env, id: string): Promise<SigningCredentials | null> {
   if (!isKeyIdShaped(id)) return null;
-  return lookUp(credentialsById, id, async () => {
-    const stub = catalog(env);
-    const [key, secret] = await Promise.all([stub.getKey(id), stub.signingSecret(id)]);
-    return key === null || secret === null ? null : { key, secret };
-  });
+  return lookUp(credentialsById, id, () => catalog(env).signingCredentials(id));
 }
 
 /**

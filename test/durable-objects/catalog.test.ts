@@ -243,7 +243,7 @@ describe("API keys", () => {
     expect(await stub.signingSecret("key_0000000000000000")).toBeNull();
   });
 
-  it("seals under the admin token when no seal key is set", async () => {
+  it("seals under SLUICE_SEAL_KEY (the test Worker runs deployed-like, with one set)", async () => {
     const stub = catalog();
     const key = await stub.createKey(newKey);
     const sealed = await runInDurableObject(
@@ -256,8 +256,8 @@ describe("API keys", () => {
           )
           .one().sealed_secret,
     );
-    const adminKey = await deriveSealKey(env.SLUICE_ADMIN_TOKEN);
-    expect(await unsealSecret(adminKey, key.id, sealed)).toBe(key.secret);
+    const sealKey = await deriveSealKey(env.SLUICE_SEAL_KEY as string);
+    expect(await unsealSecret(sealKey, key.id, sealed)).toBe(key.secret);
     expect(await unsealSecret(await deriveSealKey("rotated"), key.id, sealed)).toBeNull();
   });
 

@@ -64,6 +64,19 @@ describe("finding 6: unauthenticated requests and the Catalog", () => {
     expect(counted.calls).toBe(0);
   });
 
+  it("finding 6: an unknown SigV4 key id costs one Catalog call, then is remembered as a miss", async () => {
+    const { CATALOG, counted } = countingCatalog();
+    const client = sqsClient(
+      { accessKeyId: "key_00000000000000ab", secretAccessKey: "anything" },
+      { env: { CATALOG }, maxAttempts: 1 },
+    );
+    for (let i = 0; i < 3; i++) {
+      const refusal = await client.send(new ListQueuesCommand({})).catch((error) => error);
+      expect(refusal.name).toBe("InvalidClientTokenId");
+    }
+    expect(counted.calls).toBe(1);
+  });
+
   it("finding 6: an unknown key is looked up once, then remembered as a miss", async () => {
     const { CATALOG, counted } = countingCatalog();
     const token = unissuedSecret(-1);
