@@ -60,6 +60,7 @@ export function queueSummary(name: string, overrides: Partial<Queue["stats"]> = 
       sent: 0,
       acked: 0,
       backlogBytes: 0,
+      usage: { requests: 0, statements: 0, rowsRead: 0, rowsWritten: 0 },
       ...overrides,
     },
   };
