@@ -306,7 +306,8 @@ export class MessageLog {
         if (row.visible_at > now) this.#counts.delayed++;
         this.#group(row.grp, 1, 0);
       }
-      if (row.visible_at > now) this.#noteHeldDue(row.visible_at);
+      // A lease that ended while the object was away is due at once.
+      if (row.state === "leased" || row.visible_at > now) this.#noteHeldDue(row.visible_at);
       this.#noteHeldAge(row.seq, row.sent_at);
     }
     this.#promotedUpTo = now;
@@ -717,18 +718,20 @@ export class MessageLog {
   }
 
   #leased(row: HeldRow, token: string, leaseEnd: number): LeasedMessage {
-    const { key, ...message } = decodeHeldMessage(row.message);
     return {
-      ...describe(message, {
-        seq: row.seq,
-        key,
-        priority: row.priority,
-        attempts: row.attempts,
-        sentAt: row.sent_at,
-      }),
-      partition: this.identity.partition,
+      ...this.#describeHeld(row),
       receipt: encodeReceipt({ partition: this.identity.partition, seq: row.seq, token }),
       leaseExpiresAt: leaseEnd,
+    };
+  }
+
+  /** A held row's message as answers show it. */
+  #describeHeld(row: HeldRow) {
+    const { key, ...message } = decodeHeldMessage(row.message);
+    const { seq, priority, attempts, sent_at: sentAt } = row;
+    return {
+      ...describe(message, { seq, key, priority, attempts, sentAt }),
+      partition: this.identity.partition,
     };
   }
 
@@ -944,16 +947,8 @@ export class MessageLog {
     const row = item.from === "held" ? item.row : this.#heldFromSegment(item, now);
     const failures: Failure[] = [...JSON.parse(row.failures), failure];
     if (row.attempts >= config.maxAttempts) {
-      const { key, ...message } = decodeHeldMessage(row.message);
       changes.dead.push({
-        ...describe(message, {
-          seq: row.seq,
-          key,
-          priority: row.priority,
-          attempts: row.attempts,
-          sentAt: row.sent_at,
-        }),
-        partition: this.identity.partition,
+        ...this.#describeHeld(row),
         queue: this.identity.queue,
         failures,
         diedAt: failure.at,
@@ -1312,17 +1307,9 @@ export class MessageLog {
     return chosen.map((entry): PeekedMessage => {
       if (entry.held) {
         const row = entry.held;
-        const { key, ...message } = decodeHeldMessage(row.message);
         const waiting = row.state === "waiting";
         return {
-          ...describe(message, {
-            seq: row.seq,
-            key,
-            priority: row.priority,
-            attempts: row.attempts,
-            sentAt: row.sent_at,
-          }),
-          partition: this.identity.partition,
+          ...this.#describeHeld(row),
           state: waiting ? (row.visible_at > now ? "delayed" : "ready") : "leased",
           visibleAt: row.visible_at,
         };

@@ -367,6 +367,12 @@ describe("storage", () => {
 
     const [again] = (await receiveNow(partition)).messages;
     expect(again).toMatchObject({ id: leased.id, attempts: 2 });
+
+    // Leased again, it is a held row of its own now: that lease ends while away too.
+    await partition.restart();
+    partition.advance(30_000);
+    const [third] = (await receiveNow(partition)).messages;
+    expect(third).toMatchObject({ id: leased.id, attempts: 3 });
   });
 });
 
