@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { decodeReceipt, encodeReceipt } from "../../core/receipt.ts";
 import { ReceiveResultSchema } from "../../worker/schemas.ts";
 import { call, createQueue, expectProblem, ok, queueName, receive, send, stats } from "./api.ts";
 
@@ -217,6 +218,23 @@ describe("messages", () => {
         { receipt: "not-a-receipt", code: "receipt_invalid" },
       ],
     });
+  });
+
+  it("refuses a receipt for a partition the queue does not have, before any partition sees it", async () => {
+    const name = queueName();
+    await createQueue(name);
+    await send(name, [{ body: 1 }]);
+    const [message] = await receive(name);
+    const decoded = decodeReceipt(message.receipt);
+    if (!decoded) throw new Error("undecodable receipt");
+    const foreign = encodeReceipt({ ...decoded, partition: 3 });
+    const answer = await ok("POST", `/v1/queues/${name}/ack`, { json: { receipts: [foreign] } });
+    expect(answer).toEqual({ acked: 0, failed: [{ receipt: foreign, code: "receipt_invalid" }] });
+    // The message's own lease is untouched.
+    const acked = await ok("POST", `/v1/queues/${name}/ack`, {
+      json: { receipts: [message.receipt] },
+    });
+    expect(acked).toEqual({ acked: 1, failed: [] });
   });
 
   it("nacks a message back for another attempt", async () => {
