@@ -22,6 +22,7 @@
 
 import type { LeasedMessage } from "../core/contract.ts";
 import { toHex } from "../core/hex.ts";
+import { messagesJson } from "../core/message-json.ts";
 import type { QueueConfig } from "../core/queue-config.ts";
 
 export type PushConfig = NonNullable<QueueConfig["push"]>;
@@ -144,19 +145,17 @@ export async function signatureHeader(
 
 /** The request body: messages as a pull receive shows them, without receipts or leases. */
 export function pushBody({ queue, partition, messages }: PushBatch): string {
-  return JSON.stringify({
-    queue,
-    partition,
-    messages: messages.map((message) => ({
-      id: message.id,
-      body: message.contentType === "application/json" ? JSON.parse(message.body) : message.body,
-      contentType: message.contentType,
-      headers: message.headers,
-      key: message.key,
-      attempts: message.attempts,
-      sentAt: message.sentAt,
-    })),
-  });
+  const shown = messages.map(({ id, body, contentType, headers, key, attempts, sentAt }) => ({
+    body,
+    contentType,
+    id,
+    headers,
+    key,
+    attempts,
+    sentAt,
+  }));
+  // The stored JSON bodies are spliced in as they are (core/message-json.ts).
+  return `{"queue":${JSON.stringify(queue)},"partition":${partition},"messages":${messagesJson(shown)}}`;
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   type Principal,
   topicDenial,
 } from "./auth.ts";
+import { messageResponse, messagesResponse } from "./bodies.ts";
 import { parkLongPoll, type SluiceRequest } from "./doors/http/middleware.ts";
 import { openApiDocument } from "./doors/http/openapi.ts";
 import { messagesReader } from "./doors/http/send-body.ts";
@@ -229,7 +230,7 @@ export const operations = {
     act: service.receiveMessages,
     handler: async ({ request, env, params, body, call }) => {
       if (body.wait > 0) parkLongPoll(request, env);
-      return json(unwrap(await call(params.q, body)));
+      return messagesResponse(unwrap(await call(params.q, body)).messages);
     },
   }),
   ack: operation({
@@ -301,7 +302,8 @@ export const operations = {
     request: { query: PeekQuerySchema },
     answers: { 200: ["messages", PeekResultSchema] },
     act: service.peekMessages,
-    handler: async ({ params, query, call }) => json(unwrap(await call(params.q, query))),
+    handler: async ({ params, query, call }) =>
+      messagesResponse(unwrap(await call(params.q, query)).messages),
   }),
   listDeadLetters: operation({
     method: "GET",
@@ -312,7 +314,10 @@ export const operations = {
     request: { query: DeadLetterQuerySchema },
     answers: { 200: ["a page of dead letters", DeadLetterPageSchema] },
     act: service.listDeadLetters,
-    handler: async ({ params, query, call }) => json(unwrap(await call(params.q, query))),
+    handler: async ({ params, query, call }) => {
+      const { messages, ...page } = unwrap(await call(params.q, query));
+      return messagesResponse(messages, page);
+    },
   }),
   getDeadLetter: operation({
     method: "GET",
@@ -322,7 +327,8 @@ export const operations = {
     shed: "consume",
     answers: { 200: ["the dead letter", DeadMessageSchema] },
     act: service.getDeadLetter,
-    handler: async ({ params, call }) => json(unwrap(await call(params.q, params.id)).message),
+    handler: async ({ params, call }) =>
+      messageResponse(unwrap(await call(params.q, params.id)).message),
   }),
   redriveDeadLetters: operation({
     method: "POST",

@@ -10,7 +10,6 @@
  */
 
 import type {
-  ContentType,
   DeadMessage,
   ItemFailure,
   LeasedMessage,
@@ -19,6 +18,7 @@ import type {
   PartitionContext,
   PartitionStats,
   PartitionUsage,
+  PeekedMessage,
 } from "../core/contract.ts";
 import { MAX_BATCH } from "../core/contract.ts";
 import { messageBytes } from "../core/message-bytes.ts";
@@ -34,15 +34,11 @@ import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { lessLoadedPartition, partitionForKey, recordLoad } from "./placement.ts";
 import type {
   DeadLetterQueryInput,
-  DeadMessageView,
-  JsonValue,
   MessageInput,
-  PeekedMessageView,
   PeekQuery,
   QueueStats,
   QueueView,
   ReceiptFailure,
-  ReceivedMessage,
   ReceiveInput,
   RedriveInput,
   SendResult,
@@ -176,14 +172,6 @@ function partitionOutOfRange(record: QueueRecord, index: number | undefined): Re
     "partition_out_of_range",
     `queue '${record.name}' has partitions 0–${partitions - 1}; there is no partition ${index}`,
   );
-}
-
-/** A message as clients see its body: JSON parsed, text as is, binary as base64. */
-function withDecodedBody<M extends { body: string; contentType: ContentType }>(
-  message: M,
-): Omit<M, "body"> & { body: JsonValue } {
-  const { body, contentType } = message;
-  return { ...message, body: contentType === "application/json" ? JSON.parse(body) : body };
 }
 
 // ───────────────────────────── queues ─────────────────────────────
@@ -399,7 +387,7 @@ async function sendToQueue(
  * stranded under a lease nobody holds.
  */
 export const receiveMessages = onQueue(
-  async (env, record, options: ReceiveInput): Promise<Outcome<{ messages: ReceivedMessage[] }>> => {
+  async (env, record, options: ReceiveInput): Promise<Outcome<{ messages: LeasedMessage[] }>> => {
     const { name, config } = record;
     if (config.push) return pushQueueRefusal(name, config.push.url);
     const outOfRange = partitionOutOfRange(record, options.partition);
@@ -422,7 +410,7 @@ export const receiveMessages = onQueue(
         ? await sweepThenPark(rotation(name, config.partitions), options.max, waitMs, lease)
         : await lease(options.partition, options.max, waitMs);
     count("received", leased.length);
-    return { ok: true, messages: leased.map(withDecodedBody) };
+    return { ok: true, messages: leased };
   },
 );
 
@@ -596,7 +584,7 @@ export const extendLeases = onQueue(
  * partition; without `partition` every partition is read and the oldest `limit` returned.
  */
 export const peekMessages = onQueue(
-  async (env, record, query: PeekQuery): Promise<Outcome<{ messages: PeekedMessageView[] }>> => {
+  async (env, record, query: PeekQuery): Promise<Outcome<{ messages: PeekedMessage[] }>> => {
     const outOfRange = partitionOutOfRange(record, query.partition);
     if (outOfRange) return outOfRange;
     const indexes = query.partition === undefined ? partitionIndexes(record) : [query.partition];
@@ -611,8 +599,7 @@ export const peekMessages = onQueue(
     const messages = pages
       .flatMap((page) => page.messages)
       .sort((a, b) => a.sentAt - b.sentAt || a.partition - b.partition || a.seq - b.seq)
-      .slice(0, query.limit)
-      .map(withDecodedBody);
+      .slice(0, query.limit);
     return { ok: true, messages };
   },
 );
@@ -630,13 +617,13 @@ export const listDeadLetters = onQueue(
     env,
     record,
     query: DeadLetterQueryInput,
-  ): Promise<Outcome<{ messages: DeadMessageView[]; cursor: string | null }>> => {
+  ): Promise<Outcome<{ messages: DeadMessage[]; cursor: string | null }>> => {
     const { q, ...filters } = query;
     const page = await deadLetters(env, record.name).list({
       ...filters,
       ...(q === undefined ? {} : { text: q }),
     });
-    return { ok: true, messages: page.messages.map(withDecodedBody), cursor: page.cursor };
+    return { ok: true, messages: page.messages, cursor: page.cursor };
   },
 );
 
@@ -648,10 +635,10 @@ function deadLetterNotFound(record: QueueRecord, id: string): Refusal {
 }
 
 export const getDeadLetter = onQueue(
-  async (env, record, id: string): Promise<Outcome<{ message: DeadMessageView }>> => {
+  async (env, record, id: string): Promise<Outcome<{ message: DeadMessage }>> => {
     const message = await deadLetters(env, record.name).get(id);
     if (message === null) return deadLetterNotFound(record, id);
-    return { ok: true, message: withDecodedBody(message) };
+    return { ok: true, message };
   },
 );
 

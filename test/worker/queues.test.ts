@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from "vitest";
 import type { LeasedMessage, NewMessage, PartitionStats } from "../../core/contract.ts";
-import type { QueueRecord } from "../../core/queue-config.ts";
 import { QueueConfigSchema } from "../../core/queue-config.ts";
 import { encodeReceipt } from "../../core/receipt.ts";
+import type { QueueRecord } from "../../core/queue-config.ts";
 import { isOverloaded } from "../../worker/admission.ts";
 import { partitionForKey } from "../../worker/placement.ts";
 import { ackMessages, receiveMessages, sendMessages } from "../../worker/service.ts";
@@ -125,7 +125,11 @@ describe("an overloaded partition", () => {
     const { name, env } = twoPartitions([leased(0, 1), leased(0, 2)]);
     for (let sweep = 0; sweep < 2; sweep++) {
       const outcome = await receiveMessages(env, name, { max: 1, wait: 0 });
-      expect(outcome).toMatchObject({ ok: true, messages: [{ partition: 0, body: sweep + 1 }] });
+      // The service layer passes a body on as stored: here, JSON text.
+      expect(outcome).toMatchObject({
+        ok: true,
+        messages: [{ partition: 0, body: String(sweep + 1) }],
+      });
     }
   });
 

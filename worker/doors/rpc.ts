@@ -18,6 +18,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import { z } from "zod";
 import type * as wire from "../../client/types.ts";
+import { type Parsed, type StoredBody, withParsedBody } from "../../core/message-json.ts";
 import { admitted, park, type Ticket } from "../admission.ts";
 import { authenticateKeyId, type Principal } from "../auth.ts";
 import { type Callable, invoke, operations } from "../operations.ts";
@@ -143,7 +144,7 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     return this.#onQueue(RPC_OPERATIONS.receive, queue, async (call, name, caller) => {
       const input = parseWith(ReceiveBodySchema, options, "options");
       const parked = input.wait > 0 ? park(this.env, caller.ticket, caller.principal) : null;
-      return parked ?? call(name, input);
+      return parked ?? withParsedBodies(await call(name, input));
     });
   }
 
@@ -185,8 +186,8 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     query: wire.PeekQuery = {},
   ): Promise<RpcOutcome<{ messages: wire.PeekedMessage[] }>> {
-    return this.#onQueue(RPC_OPERATIONS.peek, queue, (call, name) =>
-      call(name, parseWith(PeekQuerySchema, query, "query")),
+    return this.#onQueue(RPC_OPERATIONS.peek, queue, async (call, name) =>
+      withParsedBodies(await call(name, parseWith(PeekQuerySchema, query, "query"))),
     );
   }
 
@@ -207,15 +208,16 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     queue: string,
     query: wire.DeadLetterQuery = {},
   ): Promise<RpcOutcome<wire.DeadLetterPage>> {
-    return this.#onQueue(RPC_OPERATIONS.listDeadLetters, queue, (call, name) =>
-      call(name, parseWith(DeadLetterQuerySchema, query, "query")),
+    return this.#onQueue(RPC_OPERATIONS.listDeadLetters, queue, async (call, name) =>
+      withParsedBodies(await call(name, parseWith(DeadLetterQuerySchema, query, "query"))),
     );
   }
 
   getDeadLetter(queue: string, id: string): Promise<RpcOutcome<{ message: wire.DeadMessage }>> {
-    return this.#onQueue(RPC_OPERATIONS.getDeadLetter, queue, (call, name) =>
-      call(name, parseWith(IdSchema, id, "id")),
-    );
+    return this.#onQueue(RPC_OPERATIONS.getDeadLetter, queue, async (call, name) => {
+      const answer = await call(name, parseWith(IdSchema, id, "id"));
+      return answer.ok ? { ...answer, message: withParsedBody(answer.message) } : answer;
+    });
   }
 
   redriveDeadLetters(
@@ -298,10 +300,10 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
    * binding's key, runs the operation (whose `call` checks the key's scope) and turns every expected failure (shed, unknown key, bad argument,
    * refusal, overloaded object) into an `RpcRefusal`.
    */
-  async #run<Args extends unknown[], T>(
+  async #run<Args extends unknown[], T, R = T>(
     op: Callable<Args, T>,
-    operation: (call: Call<Args, T>, caller: Caller) => Promise<Outcome<T>>,
-  ): Promise<RpcOutcome<T>> {
+    operation: (call: Call<Args, T>, caller: Caller) => Promise<Outcome<R>>,
+  ): Promise<RpcOutcome<R>> {
     try {
       const outcome = await admitted(this.env, op.shed, async (ticket) => {
         const principal = await this.#principal();
@@ -316,11 +318,11 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   }
 
   /** `#run` for an operation on one queue, whose name is checked like any other argument. */
-  #onQueue<Args extends unknown[], T>(
+  #onQueue<Args extends unknown[], T, R = T>(
     op: Callable<Args, T>,
     queue: unknown,
-    operation: (call: Call<Args, T>, name: string, caller: Caller) => Promise<Outcome<T>>,
-  ): Promise<RpcOutcome<T>> {
+    operation: (call: Call<Args, T>, name: string, caller: Caller) => Promise<Outcome<R>>,
+  ): Promise<RpcOutcome<R>> {
     return this.#run(op, (call, caller) =>
       operation(call, parseWith(QueueNameSchema, queue, "queue", "invalid_queue_name"), caller),
     );
@@ -345,6 +347,14 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     }
     return principal;
   }
+}
+
+/** A binding is answered with values: stored JSON bodies are parsed here, at the edge (bodies.ts). */
+function withParsedBodies<T extends { messages: StoredBody[] }>(
+  outcome: Outcome<T>,
+): Outcome<Omit<T, "messages"> & { messages: Parsed<T["messages"][number]>[] }> {
+  if (!outcome.ok) return outcome;
+  return { ...outcome, messages: outcome.messages.map((message) => withParsedBody(message)) };
 }
 
 /** The RPC door's wire form of a refusal: the HTTP status travels with it. */

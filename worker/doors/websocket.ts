@@ -22,6 +22,7 @@
  * refusal's detail as reason.
  */
 import { describeIssues } from "../../core/issues.ts";
+import { messagesJson } from "../../core/message-json.ts";
 import { type SocketState, SubscriptionSocket } from "../../durable-objects/subscription.ts";
 import { admitted, park, SHED_RETRY_AFTER_SECONDS } from "../admission.ts";
 import { authenticateKeyId, type Principal } from "../auth.ts";
@@ -75,7 +76,10 @@ export class Subscription extends SubscriptionSocket<SubscriptionSetup> {
         return null;
       }
       if (answer.messages.length === 0 || socket.readyState !== WebSocket.OPEN) return 0;
-      send(socket, { type: "messages", messages: answer.messages });
+      // As POST /receive answers them, the stored JSON bodies spliced in (core/message-json.ts).
+      if (socket.readyState === WebSocket.OPEN) {
+        socket.send(`{"type":"messages","messages":${messagesJson(answer.messages)}}`);
+      }
       return answer.messages.length;
     } catch (error) {
       console.error(`Subscription ${state.queue}: delivery failed`, error);

@@ -14,13 +14,14 @@
  *   partition is full or overloaded, with SenderFault false: send or settle it again.
  */
 
+import type { LeasedMessage } from "../../../core/contract.ts";
 import { sha256Hex } from "../../../core/hex.ts";
 import { messageBytes } from "../../../core/message-bytes.ts";
 import type { QueueRecord } from "../../../core/queue-config.ts";
 import { park } from "../../admission.ts";
 import { accessDenied, invoke, operations } from "../../operations.ts";
 import type { Outcome } from "../../outcome.ts";
-import type { MessageInput, ReceiptFailure, ReceivedMessage } from "../../schemas.ts";
+import type { MessageInput, ReceiptFailure } from "../../schemas.ts";
 import { queueDefinition } from "../../service.ts";
 import type { SqsCall } from "./call.ts";
 import { md5OfAttributes, md5OfBody } from "./checksums.ts";
@@ -219,13 +220,6 @@ export async function sendMessageBatch(call: SqsCall, input: unknown) {
   return { Successful, Failed };
 }
 
-/** The body as stored: JSON text, the text, or base64 for bytes. */
-function bodyText(message: ReceivedMessage): string {
-  return message.contentType === "application/json"
-    ? JSON.stringify(message.body)
-    : (message.body as string);
-}
-
 interface Asked {
   /** System attribute names (MessageSystemAttributeNames and the older AttributeNames). */
   system: string[];
@@ -239,7 +233,7 @@ interface Asked {
  * known only on the first receive (it is this lease's start): Sluice does not keep it.
  */
 function systemAttributes(
-  message: ReceivedMessage,
+  message: LeasedMessage,
   record: QueueRecord,
   asked: Asked,
   traceHeader: string | undefined,
@@ -264,8 +258,9 @@ function systemAttributes(
 }
 
 /** A received message as SQS answers it, with the checksums of what is answered. */
-async function toSqsMessage(message: ReceivedMessage, record: QueueRecord, asked: Asked) {
-  const Body = bodyText(message);
+async function toSqsMessage(message: LeasedMessage, record: QueueRecord, asked: Asked) {
+  // The body as stored (JSON text, the text, or base64 for bytes), as the service passes it on.
+  const Body = message.body;
   const { attributes, traceHeader } = attributesFrom(message.headers);
   const system = systemAttributes(message, record, asked, traceHeader);
   const selected = selectAttributes(attributes, asked.attributes);
