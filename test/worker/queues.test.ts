@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from "vitest";
 import type { LeasedMessage, NewMessage, PartitionStats } from "../../core/contract.ts";
+import type { QueueRecord } from "../../core/queue-config.ts";
 import { QueueConfigSchema } from "../../core/queue-config.ts";
 import { encodeReceipt } from "../../core/receipt.ts";
-import type { QueueRecord } from "../../core/queue-config.ts";
 import { isOverloaded } from "../../worker/admission.ts";
 import { partitionForKey } from "../../worker/placement.ts";
 import { ackMessages, receiveMessages, sendMessages } from "../../worker/service.ts";
