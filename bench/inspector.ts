@@ -130,18 +130,29 @@ export function gcPauses(profile: CpuProfile): number[] {
   return pauses;
 }
 
-/** The isolate's used heap, polled every `everyMs` until stopped: its peak and last value. */
+/**
+ * The isolate's used heap, polled every `everyMs` until stopped: its peak and last value. A
+ * tick is skipped while the previous poll is still waiting for its answer.
+ */
 export function watchHeap(inspector: Inspector, everyMs: number) {
   const used = { peak: 0, last: 0 };
+  let pending: Promise<void> | undefined;
   const poll = async () => {
     const { usedSize } = await heapUsage(inspector);
     used.last = usedSize;
     used.peak = Math.max(used.peak, usedSize);
   };
-  const timer = setInterval(() => void poll().catch(() => {}), everyMs);
+  const timer = setInterval(() => {
+    pending ??= poll()
+      .catch(() => {}) // a missed sample; stop() polls once more and reports its failure
+      .finally(() => {
+        pending = undefined;
+      });
+  }, everyMs);
   return {
     stop: async () => {
       clearInterval(timer);
+      await pending;
       await poll();
       return used;
     },

@@ -5,14 +5,7 @@
  * from the throughput and latency scenarios, which run with no inspector attached.
  */
 import type { Bench } from "../bench.ts";
-import {
-  gcPauses,
-  type Inspector,
-  inspect,
-  liveHeap,
-  startProfiler,
-  watchHeap,
-} from "../inspector.ts";
+import { gcPauses, inspect, liveHeap, startProfiler, watchHeap } from "../inspector.ts";
 import { makeBodies } from "../load/body.ts";
 import type { Target } from "../load/main.ts";
 import { SluiceDriver } from "../load/sluice.ts";
@@ -147,60 +140,60 @@ export async function runIsolateScenarios(
         ordering: "unordered",
         backlog: { soft: limit, hard: limit },
       });
-      const empty = await measureLiveHeap(port);
-      const watcher = await inspect(port, "sluice");
-      const heap = watchHeap(watcher, HEAP_POLL_MS);
-      let fillPeak = 0;
-      let result: { messages: number; rate: number };
+      // One inspector session at a time: the isolate's is reopened only after the restart.
+      let inspector = await inspect(port, "sluice");
       try {
-        ({ result } = await bench.job<{ messages: number; rate: number }>(
-          {
-            target: target(queue, true),
-            workload: {
-              kind: "fill",
-              options: { senders: plan.batchSenders, batch: plan.batch, count: messages },
+        const empty = (await liveHeap(inspector)).usedSize;
+        const heap = watchHeap(inspector, HEAP_POLL_MS);
+        let fill: { messages: number; rate: number };
+        let fillPeak: number;
+        try {
+          ({ result: fill } = await bench.job<{ messages: number; rate: number }>(
+            {
+              target: target(queue, true),
+              workload: {
+                kind: "fill",
+                options: { senders: plan.batchSenders, batch: plan.batch, count: messages },
+              },
             },
-          },
-          runtime.workerdPid,
-        ));
-        fillPeak = (await heap.stop()).peak;
+            runtime.workerdPid,
+          ));
+        } finally {
+          fillPeak = (await heap.stop()).peak;
+        }
+        const filled = (await liveHeap(inspector)).usedSize;
+        inspector.close();
+
+        await runtime.restart();
+        // The partition starts again from its storage on its next call: a send, as after a
+        // deploy. The queue must then hold every message.
+        const client = new SluiceDriver(target(queue, true));
+        const sent = await client.send(makeBodies(1));
+        const held = await client.depth();
+        await client.close();
+        if (sent.kind !== "ok") {
+          throw new Error(`a send after the restart was refused: ${JSON.stringify(sent)}`);
+        }
+        if (held !== messages + 1) {
+          throw new Error(
+            `after the restart the queue holds ${held} messages, not ${messages + 1}`,
+          );
+        }
+        inspector = await inspect(port, "sluice");
+        const restarted = (await liveHeap(inspector)).usedSize;
+        const detail: BacklogHeap = {
+          messages,
+          emptyMB: mb(empty),
+          filledMB: mb(filled),
+          restartedMB: mb(restarted),
+          heldAfterRestart: held,
+          fillPeakMB: mb(fillPeak),
+          fillRate: fill.rate,
+        };
+        return { rate: fill.rate, latency: null, cpu: null, detail };
       } finally {
-        void heap.stop().catch(() => {});
-        watcher.close();
+        inspector.close();
       }
-      const filled = await measureLiveHeap(port);
-      await runtime.restart();
-      // The partition starts again from its storage on its next call: a send, as after a deploy.
-      const client = new SluiceDriver(target(queue, true));
-      const sent = await client.send(makeBodies(1));
-      const held = await client.depth();
-      await client.close();
-      if (sent.kind !== "ok") {
-        throw new Error(`a send after the restart was refused: ${JSON.stringify(sent)}`);
-      }
-      if (held !== messages + 1) {
-        throw new Error(`after the restart the queue holds ${held} messages, not ${messages + 1}`);
-      }
-      const restarted = await measureLiveHeap(port);
-      const detail: BacklogHeap = {
-        messages,
-        emptyMB: mb(empty),
-        filledMB: mb(filled),
-        restartedMB: mb(restarted),
-        heldAfterRestart: held,
-        fillPeakMB: mb(fillPeak),
-        fillRate: result.rate,
-      };
-      return { rate: result.rate, latency: null, cpu: null, detail };
     },
   );
-}
-
-async function measureLiveHeap(port: number): Promise<number> {
-  const inspector: Inspector = await inspect(port, "sluice");
-  try {
-    return (await liveHeap(inspector)).usedSize;
-  } finally {
-    inspector.close();
-  }
 }
