@@ -1071,7 +1071,10 @@ export class MessageLog {
         SELECT count(*) AS promoted FROM held
         WHERE state = 'waiting' AND visible_at > ${this.#promotedUpTo} AND visible_at <= ${now}`.one();
       this.#counts.delayed -= promoted;
-      if (promoted > 0) this.receivableChanged = true;
+      if (promoted > 0) {
+        this.receivableChanged = true;
+        this.changes++;
+      }
     }
     this.#promotedUpTo = now;
     const retention = config.retention * 1000;
