@@ -86,16 +86,17 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
     id: string,
     name: string,
     unit: string,
-    compute: () => { value: number; display: string },
+    /** `exact`, when `value` is rounded, is what the goal is judged by. */
+    compute: () => { value: number; display: string; exact?: number },
     goal?: Goal,
     /** False when the goal does not apply to what was measured (e.g. a smaller quick run). */
     judged: (value: number) => boolean = () => true,
   ): Ratio => {
     const base = { id, name, unit, runtime: RUNTIME, ...(goal ? { target: goal.text } : {}) };
     try {
-      const { value, display } = compute();
-      if (!Number.isFinite(value)) throw new Unmeasured(`${id} came out as ${value}`);
-      const met = goal && judged(value) ? { met: goal.met(value) } : {};
+      const { value, display, exact = value } = compute();
+      if (!Number.isFinite(exact)) throw new Unmeasured(`${id} came out as ${exact}`);
+      const met = goal && judged(exact) ? { met: goal.met(exact) } : {};
       return { ...base, value, display, ...met };
     } catch (error) {
       if (!(error instanceof Unmeasured)) throw error;
@@ -111,10 +112,11 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
         const top = measured(over).rate;
         const bottom = measured(under).rate;
         if (!top || !bottom) throw new Unmeasured(`${over} or ${under} measured no rate`);
-        const value = round(top / bottom, 2);
-        const shown = value < 1.5 ? `${Math.round(value * 100)} %` : `${value}×`;
+        const exact = top / bottom;
+        const value = round(exact, 2);
+        const shown = value < 1.5 ? `${Math.round(exact * 100)} %` : `${value}×`;
         const sides = `${number(top)} ${measured(over).unit} vs ${number(bottom)} ${measured(under).unit}`;
-        return { value, display: `${shown} (${sides})` };
+        return { value, exact, display: `${shown} (${sides})` };
       },
       goal,
     );
@@ -132,9 +134,11 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
         "rows",
         () => {
           const cost = detailOf<LivesCost>(`sluice/lives/${mode}`);
-          const value = round(cost.usage.rowsWritten / cost.messages, 3);
+          const exact = cost.usage.rowsWritten / cost.messages;
+          const value = round(exact, 3);
           return {
             value,
+            exact,
             display: `${value} rows (${number(cost.usage.rowsWritten)} rows written, ${number(cost.usage.statements)} statements, ${number(cost.messages)} messages)`,
           };
         },
@@ -148,9 +152,11 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
         "USD",
         () => {
           const units = billedPerMessage(detailOf<LivesCost>(`sluice/lives/${mode}`));
-          const value = round(usdPerMillion(units), 3);
+          const exact = usdPerMillion(units);
+          const value = round(exact, 3);
           return {
             value,
+            exact,
             display: `$${value.toFixed(3)} (per message: ${round(units.workerRequests, 3)} Worker requests, ${round(units.durableObjectRequests, 3)} DO requests, ${round(units.rowsWritten, 3)} rows written, ${round(units.rowsRead, 1)} rows read)`,
           };
         },
