@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { admit, inflight, release, type Ticket } from "../../worker/admission.ts";
 import { partitionForKey } from "../../worker/placement.ts";
 import { BODY_DEADLINE_MS } from "../../worker/request.ts";
-import { call, callWithEnv, fetchWithEnv, ok, send } from "../worker/api.ts";
+import { callWithEnv, fetchWithEnv, ok, send, shedCount } from "../worker/api.ts";
 import {
   type Credentials,
   createCredentials,
@@ -219,14 +219,6 @@ describe("metrics of shedding", () => {
     expect(await shedCount("backlog_full")).toBe(before + 1);
   });
 });
-
-async function shedCount(reason: string): Promise<number> {
-  const text = await (await call("GET", "/metrics")).text();
-  const line = text
-    .split("\n")
-    .find((row) => row.startsWith(`sluice_shed_total{reason="${reason}"}`));
-  return Number(line?.split(" ")[1]);
-}
 
 /** 20240102T030405Z */
 function amzDate(at: Date): string {

@@ -126,3 +126,12 @@ export async function settleDeadLetters(name: string, partitions = 1): Promise<v
     await runDurableObjectAlarm(env.PARTITION.getByName(`${name}/${index}`));
   }
 }
+
+/** This isolate's `sluice_shed_total` for `reason`, read from GET /metrics. */
+export async function shedCount(reason: string): Promise<number> {
+  const text = await (await call("GET", "/metrics")).text();
+  const line = text
+    .split("\n")
+    .find((row) => row.startsWith(`sluice_shed_total{reason="${reason}"}`));
+  return Number(line?.split(" ")[1]);
+}

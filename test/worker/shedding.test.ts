@@ -16,6 +16,7 @@ import {
   queueName,
   receive,
   send,
+  shedCount,
   stats,
 } from "./api.ts";
 
@@ -315,11 +316,3 @@ describe("metrics of shedding", () => {
     expect(await shedCount("backlog_full")).toBe(before + 1);
   });
 });
-
-async function shedCount(reason: string): Promise<number> {
-  const text = await (await call("GET", "/metrics")).text();
-  const line = text
-    .split("\n")
-    .find((row) => row.startsWith(`sluice_shed_total{reason="${reason}"}`));
-  return Number(line?.split(" ")[1]);
-}
