@@ -405,21 +405,20 @@ export class MessageLog {
    */
   endRound(round: Round): void {
     const { now, config } = round;
-    const byPriority = new Map<number, Round["fresh"][]>();
+    const byPriority = new Map<number, { chunks: Round["fresh"][]; used: number }>();
     for (const entry of round.fresh) {
       const priority = config.ordering === "priority" ? entry.meta[3] : 0;
-      const chunks = byPriority.get(priority) ?? [[]];
-      byPriority.set(priority, chunks);
-      let chunk = chunks[chunks.length - 1];
+      const open = byPriority.get(priority) ?? { chunks: [[]], used: 0 };
+      byPriority.set(priority, open);
       const size = utf8Bytes(entry.message.body);
-      const used = chunk.reduce((sum, e) => sum + utf8Bytes(e.message.body), 0);
-      if (chunk.length > 0 && used + size > SEGMENT_BUDGET) {
-        chunk = [];
-        chunks.push(chunk);
+      if (open.used > 0 && open.used + size > SEGMENT_BUDGET) {
+        open.chunks.push([]);
+        open.used = 0;
       }
-      chunk.push(entry);
+      open.chunks[open.chunks.length - 1].push(entry);
+      open.used += size;
     }
-    const segments = [...byPriority.entries()].flatMap(([priority, chunks]) =>
+    const segments = [...byPriority.entries()].flatMap(([priority, { chunks }]) =>
       chunks.map((entries) => ({ id: segmentId(priority, entries[0].meta[0]), entries })),
     );
     // Dedup ids ride with the round's first segment; a round of delayed messages only gets a
