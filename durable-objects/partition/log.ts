@@ -164,7 +164,6 @@ type OpenSegment = {
   row: SegmentRow;
   state: SegmentState;
   meta: SegmentMeta[];
-  taken: number[];
   messages?: StoredMessage[] | null;
 };
 
@@ -513,7 +512,6 @@ export class MessageLog {
         row,
         state: JSON.parse(row.state),
         meta: JSON.parse(row.meta),
-        taken: [],
       };
       opened.set(row.id, open);
       scan.last = row.id;
@@ -783,7 +781,6 @@ export class MessageLog {
           row,
           state: JSON.parse(row.state),
           meta: JSON.parse(row.meta),
-          taken: [],
           messages: row.messages === null ? null : decodeSegmentMessages(row.messages),
         });
       } else if (kind === "held") {
@@ -1115,7 +1112,6 @@ export class MessageLog {
           row,
           state: JSON.parse(row.state),
           meta: JSON.parse(row.meta),
-          taken: [],
           messages: decodeSegmentMessages(row.messages as string),
         };
         reading.segments.set(row.id, open);
@@ -1277,7 +1273,6 @@ export class MessageLog {
         row,
         state: JSON.parse(row.state),
         meta: JSON.parse(row.meta),
-        taken: [],
       };
       open.meta.forEach(([seq], index) => {
         if (seq > after && (open.state.s[index] ?? GONE) !== GONE)
