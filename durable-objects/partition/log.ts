@@ -36,6 +36,7 @@ import { messageBytes, utf8Bytes } from "../../core/message-bytes.ts";
 import type { QueueConfig } from "../../core/queue-config.ts";
 import { encodeReceipt } from "../../core/receipt.ts";
 import { insertJson, type Sql } from "../sql.ts";
+import { chooseFifo, chooseInOrder, type Orderable } from "./order.ts";
 import type { DeadLetterOutbox } from "./outbox.ts";
 import {
   compact,
@@ -154,10 +155,8 @@ type SendSlot =
 type Cumulative = { acked: number; nacked: number; expired: number; deadLettered: number };
 
 /** A message a receive may take, before it is taken. */
-type Candidate = { seq: number; group: string; ready: boolean; size: number; priority: number } & (
-  | { from: "segment"; open: OpenSegment; index: number }
-  | { from: "held" }
-);
+type Candidate = Orderable &
+  ({ from: "segment"; open: OpenSegment; index: number } | { from: "held" });
 
 /** A segment read for work on it: its state is changed in place and written once. */
 type OpenSegment = {
@@ -476,10 +475,20 @@ export class MessageLog {
     const opened = new Map<number, OpenSegment>();
     const scan = { exhausted: false, last: 0 };
     const fresh = this.#freshStream(opened, scan);
+    const budget = RPC_ANSWER_BUDGET;
+    const byPriority = config.ordering === "priority";
+    // Held messages are read first: the fresh scan stays open while the choice is made.
     const chosen =
       config.ordering === "fifo"
-        ? this.#chooseFifo(max, now, fresh)
-        : this.#choose(max, now, config.ordering === "priority", fresh);
+        ? this.#freeGroups === 0
+          ? []
+          : chooseFifo(this.#waitingHeld(now), fresh, {
+              max,
+              budget,
+              groups: this.#groups,
+              freeGroups: this.#freeGroups,
+            })
+        : chooseInOrder(this.#readyHeld(max, now, byPriority), fresh, { max, budget, byPriority });
     const leased = this.#take(chosen, visibilityTimeout, now);
     // The first segment looked at that still has fresh messages is where the next look starts.
     const first = [...opened.values()].find((open) => open.row.fresh > 0);
@@ -532,112 +541,27 @@ export class MessageLog {
     scan.exhausted = true;
   }
 
-  /**
-   * Unordered and priority order: the ready held messages and the fresh ones, merged by seq
-   * (by priority, then seq), the first `max` within the answer budget.
-   */
-  #choose(max: number, now: number, byPriority: boolean, fresh: Generator<Candidate>): Candidate[] {
-    const ready = this.#counts.waiting - this.#counts.delayed;
-    const held: Candidate[] =
-      ready > 0
-        ? (byPriority
-            ? this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">>`
-                SELECT seq, grp, bytes, priority FROM held INDEXED BY held_due
-                WHERE state = 'waiting' AND visible_at <= ${now}
-                ORDER BY priority DESC, seq LIMIT ${max}`
-            : this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">>`
-                SELECT seq, grp, bytes, priority FROM held INDEXED BY held_due
-                WHERE state = 'waiting' AND visible_at <= ${now} ORDER BY seq LIMIT ${max}`
-          )
-            .toArray()
-            .map((row) => heldCandidate(row, true))
-        : [];
-    const before = (a: Candidate, b: Candidate) =>
-      byPriority && a.priority !== b.priority ? a.priority > b.priority : a.seq < b.seq;
-    const chosen: Candidate[] = [];
-    let budget = RPC_ANSWER_BUDGET;
-    let next = fresh.next();
-    let h = 0;
-    while (chosen.length < max) {
-      const fromFresh = !next.done && (h >= held.length || before(next.value, held[h]));
-      const candidate = fromFresh ? (next.value as Candidate) : held[h];
-      if (candidate === undefined) break;
-      if (candidate.size > budget && chosen.length > 0) break;
-      budget -= candidate.size;
-      chosen.push(candidate);
-      if (fromFresh) next = fresh.next();
-      else h++;
-    }
-    return chosen;
+  /** Ready held messages in unordered or priority order, at most `max`. */
+  #readyHeld(max: number, now: number, byPriority: boolean): Candidate[] {
+    if (this.#counts.waiting - this.#counts.delayed === 0) return [];
+    const rows = byPriority
+      ? this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">>`
+          SELECT seq, grp, bytes, priority FROM held INDEXED BY held_due
+          WHERE state = 'waiting' AND visible_at <= ${now}
+          ORDER BY priority DESC, seq LIMIT ${max}`
+      : this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">>`
+          SELECT seq, grp, bytes, priority FROM held INDEXED BY held_due
+          WHERE state = 'waiting' AND visible_at <= ${now} ORDER BY seq LIMIT ${max}`;
+    return rows.toArray().map((row) => heldCandidate(row, true));
   }
 
-  /**
-   * Fifo: the oldest head of a free group first (a group is free while none of it is leased,
-   * and its head must be ready), with its group's run of ready messages in order, as SQS
-   * does; then the next oldest head. Held and fresh messages are merged by seq, read only as
-   * far as the free groups need.
-   */
-  #chooseFifo(max: number, now: number, fresh: Generator<Candidate>): Candidate[] {
-    if (this.#freeGroups === 0) return [];
-    const held =
-      this.#counts.waiting > 0
-        ? this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority" | "visible_at">>`
-            SELECT seq, grp, bytes, priority, visible_at FROM held
-            WHERE state = 'waiting' ORDER BY seq`
-            .toArray()
-            .map((row) => heldCandidate(row, row.visible_at <= now))
-        : [];
-    const merged: Candidate[] = [];
-    let h = 0;
-    let next = fresh.next();
-    const extend = (): boolean => {
-      const fromFresh = !next.done && (h >= held.length || next.value.seq < held[h].seq);
-      if (fromFresh) {
-        merged.push(next.value as Candidate);
-        next = fresh.next();
-        return true;
-      }
-      if (h < held.length) {
-        merged.push(held[h++]);
-        return true;
-      }
-      return false;
-    };
-    const chosen: Candidate[] = [];
-    const decided = new Set<string>();
-    let freeDecided = 0;
-    let budget = RPC_ANSWER_BUDGET;
-    const take = (candidate: Candidate): boolean => {
-      if (candidate.size > budget && chosen.length > 0) return false;
-      budget -= candidate.size;
-      chosen.push(candidate);
-      return true;
-    };
-    let i = 0;
-    heads: while (chosen.length < max && freeDecided < this.#freeGroups) {
-      while (i >= merged.length || decided.has(merged[i].group)) {
-        if (i >= merged.length && !extend()) break heads;
-        if (i < merged.length && decided.has(merged[i].group)) i++;
-      }
-      const head = merged[i];
-      decided.add(head.group);
-      const group = this.#groups.get(head.group);
-      i++;
-      if (!group || group.leased > 0) continue;
-      freeDecided++;
-      if (!head.ready) continue;
-      if (!take(head)) break;
-      let remaining = group.waiting - 1;
-      for (let j = i; chosen.length < max && remaining > 0; j++) {
-        if (j >= merged.length && !extend()) break;
-        const candidate = merged[j];
-        if (candidate.group !== head.group) continue;
-        remaining--;
-        if (!candidate.ready) break;
-        if (!take(candidate)) break heads;
-      }
-    }
-    return chosen;
+  /** Every waiting held message by seq, ready or not (a held fifo head may hold its group). */
+  #waitingHeld(now: number): Candidate[] {
+    if (this.#counts.waiting === 0) return [];
+    return this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority" | "visible_at">>`
+      SELECT seq, grp, bytes, priority, visible_at FROM held WHERE state = 'waiting' ORDER BY seq`
+      .toArray()
+      .map((row) => heldCandidate(row, row.visible_at <= now));
   }
 
   /** Leases the chosen messages: one UPDATE of their segments, one of their held rows. */
