@@ -26,6 +26,8 @@ import type {
   DeadLetterQuery,
   DeadMessage,
   ExtendResult,
+  FailureCluster,
+  FailureClusterQuery,
   JsonValue,
   MessageOptions,
   NackOptions,
@@ -391,9 +393,24 @@ export class Sluice {
     await this.#call("DELETE", `${queuePath(queue)}/dlq/${encodeURIComponent(id)}`);
   }
 
-  async purgeDeadLetters(queue: string): Promise<number> {
+  /** Deletes every dead letter, or with `cluster` those of one failure cluster. */
+  async purgeDeadLetters(queue: string, cluster?: string): Promise<number> {
     const path = `${queuePath(queue)}/dlq/purge`;
-    return (await this.#call<{ purged: number }>("POST", path)).purged;
+    const body = cluster === undefined ? undefined : { cluster };
+    return (await this.#call<{ purged: number }>("POST", path, body)).purged;
+  }
+
+  /** Dead letters grouped by the fingerprint of their final failure reason, largest first. */
+  async listFailureClusters(
+    queue: string,
+    query: FailureClusterQuery = {},
+  ): Promise<FailureCluster[]> {
+    const { value } = await this.#http.call<{ clusters: FailureCluster[] }>({
+      method: "GET",
+      path: `${queuePath(queue)}/dlq/clusters`,
+      query: { ...query },
+    });
+    return value.clusters;
   }
 
   // ───────────────────────────── topics ─────────────────────────────

@@ -235,6 +235,34 @@ export interface DeadLetterQuery {
   /** `diedAt` bounds, epoch ms. */
   since?: number;
   until?: number;
+  /** Only the failure cluster with this fingerprint (`FailureCluster.fingerprint`). */
+  cluster?: string;
+}
+
+/**
+ * Dead letters whose final failure reasons are the same once digits, UUIDs, hex ids, quoted
+ * values and timestamps are masked: the masked reason is the `fingerprint`.
+ */
+export interface FailureCluster {
+  fingerprint: string;
+  /** One final failure reason of the cluster, as it was. */
+  example: string;
+  count: number;
+  /** The five keys with the most messages in the cluster, most first. */
+  keys: { key: string; count: number }[];
+  /** `diedAt` of the oldest and the newest message of the cluster. */
+  firstAt: number;
+  lastAt: number;
+}
+
+export interface FailureClusterQuery {
+  /** 1–100, default 100. */
+  limit?: number;
+}
+
+/** Without `cluster`, every dead letter of the queue. */
+export interface PurgeDeadLettersInput {
+  cluster?: string;
 }
 
 export interface DeadLetterPage {

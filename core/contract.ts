@@ -185,9 +185,27 @@ export interface DeadLetterQuery {
   /** diedAt bounds, epoch ms, inclusive. */
   since?: number;
   until?: number;
+  /** Only the failure cluster with this fingerprint (core/failure-fingerprint.ts). */
+  cluster?: string;
 }
 
 export interface DeadLetterPage {
   messages: DeadMessage[];
   cursor: string | null;
+}
+
+/**
+ * Dead letters whose final failure reasons share a fingerprint (core/failure-fingerprint.ts),
+ * kept by the dead-letter object as messages arrive and leave.
+ */
+export interface FailureCluster {
+  fingerprint: string;
+  /** The final failure reason of the first message of the cluster, as it was. */
+  example: string;
+  count: number;
+  /** The keys with the most messages in the cluster, most first, at most five. */
+  keys: { key: string; count: number }[];
+  /** diedAt of the cluster's oldest and newest message. */
+  firstAt: number;
+  lastAt: number;
 }

@@ -13,8 +13,16 @@ import type {
   DeadLetterQuery,
   DeadMessage,
   Failure,
+  FailureCluster,
 } from "../core/contract.ts";
 import { MAX_BATCH } from "../core/contract.ts";
+import {
+  CLUSTERS_MIGRATION,
+  type ClusterMember,
+  FailureClusters,
+  finalReason,
+  fingerprintOf,
+} from "./dead-letters/clusters.ts";
 import { type Migration, migrate, type Sql, sqlOf, takeWithin } from "./sql.ts";
 
 /**
@@ -56,6 +64,8 @@ const MIGRATIONS: readonly Migration[] = [
     )`;
     sql`CREATE INDEX dead_messages_by_death ON dead_messages (died_at, id)`;
   },
+  // v2: failure clusters, kept as messages arrive and leave (dead-letters/clusters.ts).
+  CLUSTERS_MIGRATION,
 ];
 
 type DeadMessageRow = {
@@ -72,14 +82,17 @@ type DeadMessageRow = {
   attempts: number;
   failures: string;
   died_at: number;
+  fingerprint: string;
 };
 
 export class DeadLetters extends DurableObject<Env> {
   #sql: Sql;
+  #clusters: FailureClusters;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = sqlOf(ctx.storage);
+    this.#clusters = new FailureClusters(this.#sql);
     migrate(ctx.storage, MIGRATIONS);
   }
 
@@ -93,17 +106,21 @@ export class DeadLetters extends DurableObject<Env> {
     const ids = new Set<string>();
     for (const message of messages) {
       ids.add(message.id);
+      const fingerprint = fingerprintOf(message.failures);
       const inserted = this.#sql`
         INSERT INTO dead_messages (id, queue, partition, seq, body, content_type, headers, key,
-          priority, sent_at, attempts, failures, reasons, died_at)
+          priority, sent_at, attempts, failures, reasons, died_at, fingerprint)
         VALUES (${message.id}, ${message.queue}, ${message.partition}, ${message.seq},
           ${message.body}, ${message.contentType}, ${JSON.stringify(message.headers)},
           ${message.key}, ${message.priority}, ${message.sentAt}, ${message.attempts},
           ${JSON.stringify(message.failures)}, ${searchableReasons(message.failures)},
-          ${message.diedAt})
+          ${message.diedAt}, ${fingerprint})
         ON CONFLICT (id) DO NOTHING
         RETURNING id`.toArray();
-      stored += inserted.length;
+      if (inserted.length === 0) continue;
+      stored += 1;
+      const member = { fingerprint, key: message.key, died_at: message.diedAt };
+      this.#clusters.arrived(member, finalReason(message.failures));
     }
     return { accepted: ids.size, duplicates: ids.size - stored };
   }
@@ -112,7 +129,8 @@ export class DeadLetters extends DurableObject<Env> {
    * Newest death first, ties broken by id, so a cursor names an exact place in the order and
    * pages neither repeat nor skip a message while others arrive or leave. Filters combine
    * with AND. `text` matches the body as stored (base64 for binary bodies); SQLite's LIKE
-   * folds case for ASCII letters only, which is what `text` relies on.
+   * folds case for ASCII letters only, which is what `text` relies on. `cluster` is a
+   * fingerprint (`clusters`).
    */
   async list(query: DeadLetterQuery): Promise<DeadLetterPage> {
     const limit = pageLimit(query.limit);
@@ -126,6 +144,7 @@ export class DeadLetters extends DurableObject<Env> {
         AND died_at >= ${finiteOr(query.since, 0)} AND died_at <= ${finiteOr(query.until, END_OF_TIME)}
         AND reasons LIKE ${containsPattern(query.reason && searchableReason(query.reason))} ESCAPE '\\'
         AND body LIKE ${containsPattern(query.text)} ESCAPE '\\'
+        AND (${query.cluster ?? null} IS NULL OR fingerprint = ${query.cluster ?? null})
       ORDER BY died_at DESC, id DESC`;
 
     const page = takeWithin(rows, limit, PAGE_BUDGET, storedSize);
@@ -161,16 +180,34 @@ export class DeadLetters extends DurableObject<Env> {
 
   /** Deletes the given messages (after a redrive, or by hand); unknown ids are ignored. */
   async remove(ids: string[]): Promise<{ removed: number }> {
-    const removed = this.#sql`
+    const removed = this.#sql<ClusterMember>`
       DELETE FROM dead_messages WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
-      RETURNING id`.toArray().length;
-    return { removed };
+      RETURNING fingerprint, key, died_at`.toArray();
+    this.#clusters.left(removed);
+    return { removed: removed.length };
   }
 
-  async purge(): Promise<{ purged: number }> {
+  /** Deletes every message, or with `cluster` every message of that failure cluster. */
+  async purge(cluster?: string): Promise<{ purged: number }> {
+    if (cluster !== undefined) {
+      const removed = this.#sql<ClusterMember>`
+        DELETE FROM dead_messages WHERE fingerprint = ${cluster}
+        RETURNING fingerprint, key, died_at`.toArray();
+      this.#clusters.left(removed);
+      return { purged: removed.length };
+    }
     const purged = this.#count();
     this.#sql`DELETE FROM dead_messages`;
+    this.#clusters.clear();
     return { purged };
+  }
+
+  /**
+   * The failure clusters, largest first: dead letters grouped by the fingerprint of their
+   * final failure reason (core/failure-fingerprint.ts), counted as they arrived.
+   */
+  async clusters(limit: number = MAX_BATCH): Promise<FailureCluster[]> {
+    return this.#clusters.list(pageLimit(limit));
   }
 
   async count(): Promise<number> {

@@ -34,6 +34,8 @@ import * as schedules from "./schedules.ts";
 import {
   AckBodySchema,
   AckResultSchema,
+  ClusterListSchema,
+  ClusterQuerySchema,
   CreatedKeySchema,
   CreateKeyBodySchema,
   DeadLetterPageSchema,
@@ -48,6 +50,7 @@ import {
   PeekQuerySchema,
   PeekResultSchema,
   PublishResultSchema,
+  PurgeDeadLettersBodySchema,
   PurgeResultSchema,
   PutScheduleBodySchema,
   PutTopicBodySchema,
@@ -319,6 +322,19 @@ export const operations = {
       return messagesResponse(messages, page);
     },
   }),
+  // Before getDeadLetter, whose `:id` would take "clusters".
+  listFailureClusters: operation({
+    method: "GET",
+    path: "/v1/queues/:q/dlq/clusters",
+    summary:
+      "Dead letters grouped into failure clusters by the fingerprint of their final failure reason (digits, ids, quoted values and times masked), largest first",
+    scope: "consume",
+    shed: "consume",
+    request: { query: ClusterQuerySchema },
+    answers: { 200: ["the failure clusters", ClusterListSchema] },
+    act: service.listFailureClusters,
+    handler: async ({ params, query, call }) => json(unwrap(await call(params.q, query))),
+  }),
   getDeadLetter: operation({
     method: "GET",
     path: "/v1/queues/:q/dlq/:id",
@@ -357,12 +373,14 @@ export const operations = {
   purgeDeadLetters: operation({
     method: "POST",
     path: "/v1/queues/:q/dlq/purge",
-    summary: "Delete every dead letter of the queue",
+    summary:
+      "Delete every dead letter of the queue, or with `cluster` those of one failure cluster",
     scope: "admin",
     shed: "consume",
+    request: { body: PurgeDeadLettersBodySchema },
     answers: { 200: ["purged", PurgeResultSchema] },
     act: service.purgeDeadLetters,
-    handler: async ({ params, call }) => json(unwrap(await call(params.q))),
+    handler: async ({ params, body, call }) => json(unwrap(await call(params.q, body))),
   }),
   createKey: operation({
     method: "POST",

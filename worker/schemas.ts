@@ -5,7 +5,12 @@
  */
 import { z } from "zod";
 import { NewApiKeySchema, ScopeSchema } from "../core/api-keys.ts";
-import { MAX_BATCH, type MessageFields as StoredFields } from "../core/contract.ts";
+import {
+  type FailureCluster,
+  MAX_BATCH,
+  type MessageFields as StoredFields,
+} from "../core/contract.ts";
+import { MAX_FINGERPRINT_LENGTH } from "../core/failure-fingerprint.ts";
 import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "../core/queue-config.ts";
 import { ScheduleTimingSchema } from "../core/schedule.ts";
 import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
@@ -164,6 +169,9 @@ export const PeekQuerySchema = z
   })
   .strict();
 
+/** A failure cluster's fingerprint, as `GET /v1/queues/:q/dlq/clusters` lists it. */
+export const FingerprintSchema = z.string().max(MAX_FINGERPRINT_LENGTH);
+
 export const DeadLetterQuerySchema = z
   .object({
     limit: z.coerce.number().int().min(1).max(MAX_BATCH).default(20),
@@ -175,7 +183,17 @@ export const DeadLetterQuerySchema = z
     q: z.string().min(1).max(200).optional(),
     since: z.coerce.number().int().min(0).optional(),
     until: z.coerce.number().int().min(0).optional(),
+    cluster: FingerprintSchema.optional(),
   })
+  .strict();
+
+export const ClusterQuerySchema = z
+  .object({ limit: z.coerce.number().int().min(1).max(MAX_BATCH).default(MAX_BATCH) })
+  .strict();
+
+/** Without `cluster`, every dead letter of the queue. */
+export const PurgeDeadLettersBodySchema = z
+  .object({ cluster: FingerprintSchema.optional() })
   .strict();
 
 export const IdSchema = z.string().min(1).max(128);
@@ -326,6 +344,17 @@ export const DeadLetterPageSchema = z.object({
   cursor: z.string().nullable(),
 });
 
+export const FailureClusterSchema = z.object({
+  fingerprint: z.string(),
+  example: z.string(),
+  count: z.number().int(),
+  keys: z.array(z.object({ key: z.string(), count: z.number().int() })),
+  firstAt: z.number().int(),
+  lastAt: z.number().int(),
+}) satisfies z.ZodType<FailureCluster>;
+
+export const ClusterListSchema = z.object({ clusters: z.array(FailureClusterSchema) });
+
 export const RedriveResultSchema = z.object({
   redriven: z.number().int(),
   /** Messages still in the dead-letter queue afterwards. */
@@ -352,6 +381,8 @@ export type SubscriberFrame = z.output<typeof SubscriberFrameSchema>;
 export type PeekQuery = z.output<typeof PeekQuerySchema>;
 export type DeadLetterQueryInput = z.output<typeof DeadLetterQuerySchema>;
 export type RedriveInput = z.output<typeof RedriveBodySchema>;
+export type ClusterQuery = z.output<typeof ClusterQuerySchema>;
+export type PurgeDeadLettersInput = z.output<typeof PurgeDeadLettersBodySchema>;
 export type CreateKeyInput = z.output<typeof CreateKeyBodySchema>;
 export type JsonValue = z.output<typeof JsonValueSchema>;
 export type QueueStats = z.output<typeof QueueStatsSchema>;

@@ -11,6 +11,7 @@
 
 import type {
   DeadMessage,
+  FailureCluster,
   ItemFailure,
   LeasedMessage,
   LeaseRef,
@@ -33,9 +34,11 @@ import { count } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { lessLoadedPartition, partitionForKey, recordLoad } from "./placement.ts";
 import type {
+  ClusterQuery,
   DeadLetterQueryInput,
   MessageInput,
   PeekQuery,
+  PurgeDeadLettersInput,
   QueueStats,
   QueueView,
   ReceiptFailure,
@@ -650,10 +653,19 @@ export const deleteDeadLetter = onQueue(
   },
 );
 
+/** Every dead letter of the queue, or with `cluster` those of one failure cluster. */
 export const purgeDeadLetters = onQueue(
-  async (env, record): Promise<Outcome<{ purged: number }>> => ({
+  async (env, record, input: PurgeDeadLettersInput = {}): Promise<Outcome<{ purged: number }>> => ({
     ok: true,
-    ...(await deadLetters(env, record.name).purge()),
+    ...(await deadLetters(env, record.name).purge(input.cluster)),
+  }),
+);
+
+/** The queue's dead letters grouped by the fingerprint of their final failure, largest first. */
+export const listFailureClusters = onQueue(
+  async (env, record, query: ClusterQuery): Promise<Outcome<{ clusters: FailureCluster[] }>> => ({
+    ok: true,
+    clusters: await deadLetters(env, record.name).clusters(query.limit),
   }),
 );
 

@@ -37,7 +37,7 @@ describe("the OpenAPI document", () => {
     const described = Object.entries(doc.paths).flatMap(([path, operations]) =>
       Object.keys(operations as object).map((method) => `${method.toUpperCase()} ${path}`),
     );
-    expect(routed.length).toBe(34);
+    expect(routed.length).toBe(35);
     expect(described.sort()).toEqual(routed.sort());
   });
 
@@ -77,6 +77,15 @@ describe("the OpenAPI document", () => {
     const dlqParameters = doc.paths["/v1/queues/{q}/dlq"].get.parameters.map(
       (p: { name: string }) => p.name,
     );
-    expect(dlqParameters).toEqual(["q", "limit", "cursor", "reason", "q", "since", "until"]);
+    expect(dlqParameters).toEqual([
+      "q",
+      "limit",
+      "cursor",
+      "reason",
+      "q",
+      "since",
+      "until",
+      "cluster",
+    ]);
   });
 });

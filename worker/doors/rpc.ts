@@ -26,12 +26,14 @@ import type { Outcome, Refusal } from "../outcome.ts";
 import { Problem, problem, REFUSAL_STATUS } from "../problem.ts";
 import { parseWith } from "../request.ts";
 import {
+  ClusterQuerySchema,
   DeadLetterQuerySchema,
   ExtendBodySchema,
   IdSchema,
   MessageInputSchema,
   NackBodySchema,
   PeekQuerySchema,
+  PurgeDeadLettersBodySchema,
   PutScheduleBodySchema,
   QueueNameSchema,
   ReceiptsSchema,
@@ -95,6 +97,7 @@ export const RPC_OPERATIONS = {
   redriveDeadLetters: operations.redriveDeadLetters,
   deleteDeadLetter: operations.deleteDeadLetter,
   purgeDeadLetters: operations.purgeDeadLetters,
+  listFailureClusters: operations.listFailureClusters,
   publish: operations.publish,
   publishBatch: operations.publish,
   getTopic: operations.getTopic,
@@ -235,8 +238,24 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     );
   }
 
-  purgeDeadLetters(queue: string): Promise<RpcOutcome<{ purged: number }>> {
-    return this.#onQueue(RPC_OPERATIONS.purgeDeadLetters, queue, (call, name) => call(name));
+  /** Every dead letter, or with `cluster` those of one failure cluster. */
+  purgeDeadLetters(
+    queue: string,
+    input: wire.PurgeDeadLettersInput = {},
+  ): Promise<RpcOutcome<{ purged: number }>> {
+    return this.#onQueue(RPC_OPERATIONS.purgeDeadLetters, queue, (call, name) =>
+      call(name, parseWith(PurgeDeadLettersBodySchema, input, "input")),
+    );
+  }
+
+  /** Dead letters grouped by the fingerprint of their final failure, largest first. */
+  listFailureClusters(
+    queue: string,
+    query: wire.FailureClusterQuery = {},
+  ): Promise<RpcOutcome<{ clusters: wire.FailureCluster[] }>> {
+    return this.#onQueue(RPC_OPERATIONS.listFailureClusters, queue, (call, name) =>
+      call(name, parseWith(ClusterQuerySchema, query, "query")),
+    );
   }
 
   // ───────────────────────── topics and schedules ─────────────────────────
