@@ -29,7 +29,7 @@ import type { Refusal } from "./outcome.ts";
 
 export type ShedClass = "produce" | "consume" | "essential";
 
-export const DEFAULT_MAX_INFLIGHT = 1000;
+const DEFAULT_MAX_INFLIGHT = 1000;
 export const SHED_RETRY_AFTER_SECONDS = 1;
 
 /** The share of the limit that requests not yet authenticated may hold together. */
@@ -72,11 +72,11 @@ export function maxInflight(env: Env): number {
   return Number.isInteger(configured) && configured > 0 ? configured : DEFAULT_MAX_INFLIGHT;
 }
 
-export function unauthenticatedLimit(env: Env): number {
+function unauthenticatedLimit(env: Env): number {
   return Math.max(1, Math.floor(maxInflight(env) * UNAUTHENTICATED_SHARE));
 }
 
-export function parkedPerKey(env: Env): number {
+function parkedPerKey(env: Env): number {
   return Math.max(1, Math.floor(maxInflight(env) * PARKED_PER_KEY_SHARE));
 }
 
