@@ -113,8 +113,9 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
         const bottom = measured(under).rate;
         if (!top || !bottom) throw new Unmeasured(`${over} or ${under} measured no rate`);
         const exact = top / bottom;
-        const value = round(exact, 2);
-        const shown = value < 1.5 ? `${Math.round(exact * 100)} %` : `${value}×`;
+        const value = round(exact, 4);
+        const shown =
+          value < 1.5 ? `${shownNear(exact * 100, goal, 100)} %` : `${shownNear(exact, goal)}×`;
         const sides = `${number(top)} ${measured(over).unit} vs ${number(bottom)} ${measured(under).unit}`;
         return { value, exact, display: `${shown} (${sides})` };
       },
@@ -135,7 +136,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
         () => {
           const cost = detailOf<LivesCost>(`sluice/lives/${mode}`);
           const exact = cost.usage.rowsWritten / cost.messages;
-          const value = round(exact, 3);
+          const value = round(exact, 4);
           return {
             value,
             exact,
@@ -153,7 +154,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
         () => {
           const units = billedPerMessage(detailOf<LivesCost>(`sluice/lives/${mode}`));
           const exact = usdPerMillion(units);
-          const value = round(exact, 3);
+          const value = round(exact, 4);
           return {
             value,
             exact,
@@ -315,6 +316,20 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
     }
   }
   return ratios;
+}
+
+/**
+ * `value` with the fewest decimals (0 for percentages, 2 otherwise) that do not make it look
+ * as if it met a goal it missed, or missed one it met (4.998× shows as 4.998×, not 5×).
+ */
+function shownNear(value: number, goal: Goal | undefined, scale = 1): string {
+  for (let digits = scale === 1 ? 2 : 0; ; digits++) {
+    const text = value.toFixed(digits);
+    const rounded = Number(text);
+    if (!goal || digits >= 4 || goal.met(rounded / scale) === goal.met(value / scale)) {
+      return String(rounded);
+    }
+  }
 }
 
 /** The backlog the memory goal is stated for. */
