@@ -34,6 +34,7 @@ import type {
   NackResult,
   NewApiKey,
   NewMessage,
+  NewRedriveJob,
   NewSchedule,
   PeekedMessage,
   PeekQuery,
@@ -44,6 +45,7 @@ import type {
   ReceivedMessage,
   ReceiveOptions,
   RedriveInput,
+  RedriveJob,
   RedriveResult,
   Schedule,
   SendResult,
@@ -96,6 +98,10 @@ function failure({ index, message }: Pending, code: string, detail: string): Bat
 
 function queuePath(queue: string): string {
   return `/v1/queues/${encodeURIComponent(queue)}`;
+}
+
+function redriveJobPath(queue: string, id: string): string {
+  return `${queuePath(queue)}/dlq/redrive-jobs/${encodeURIComponent(id)}`;
 }
 
 function topicPath(topic: string): string {
@@ -398,6 +404,24 @@ export class Sluice {
     const path = `${queuePath(queue)}/dlq/purge`;
     const body = cluster === undefined ? undefined : { cluster };
     return (await this.#call<{ purged: number }>("POST", path, body)).purged;
+  }
+
+  /** Starts a redrive job; follow it with `getRedriveJob`. */
+  async createRedriveJob(queue: string, job: NewRedriveJob = {}): Promise<RedriveJob> {
+    return this.#call<RedriveJob>("POST", `${queuePath(queue)}/dlq/redrive-jobs`, job);
+  }
+
+  async listRedriveJobs(queue: string): Promise<RedriveJob[]> {
+    const path = `${queuePath(queue)}/dlq/redrive-jobs`;
+    return (await this.#call<{ jobs: RedriveJob[] }>("GET", path)).jobs;
+  }
+
+  async getRedriveJob(queue: string, id: string): Promise<RedriveJob> {
+    return this.#call<RedriveJob>("GET", redriveJobPath(queue, id));
+  }
+
+  async cancelRedriveJob(queue: string, id: string): Promise<RedriveJob> {
+    return this.#call<RedriveJob>("POST", `${redriveJobPath(queue, id)}/cancel`);
   }
 
   /** Dead letters grouped by the fingerprint of their final failure reason, largest first. */

@@ -237,6 +237,8 @@ export interface DeadLetterQuery {
   until?: number;
   /** Only the failure cluster with this fingerprint (`FailureCluster.fingerprint`). */
   cluster?: string;
+  /** Only messages with this key. */
+  key?: string;
 }
 
 /**
@@ -275,6 +277,59 @@ export interface DeadLetterPage {
 export type RedriveInput = ({ ids: string[]; all?: never } | { all: true; ids?: never }) & {
   target?: string;
 };
+
+/** Which dead letters a redrive job moves; the fields combine with AND. */
+export interface RedriveFilter {
+  /** A failure cluster's fingerprint. */
+  cluster?: string;
+  /** Substring of any failure reason. */
+  reason?: string;
+  /** Substring of the body. */
+  text?: string;
+  /** `diedAt` bounds, epoch ms. */
+  since?: number;
+  until?: number;
+  key?: string;
+}
+
+export interface NewRedriveJob {
+  filter?: RedriveFilter;
+  /** Default: the queue the dead letters came from. */
+  target?: string;
+  /** Messages per second, 1–1000, default 50. */
+  rate?: number;
+  /** Move this many first; go on only once every one was acked at the target. */
+  canary?: number;
+}
+
+export type RedriveJobState =
+  | "canary"
+  | "running"
+  | "done"
+  | "cancelled"
+  | "canary_failed"
+  | "failed";
+
+export interface RedriveJob {
+  id: string;
+  queue: string;
+  target: string;
+  filter: RedriveFilter;
+  rate: number;
+  state: RedriveJobState;
+  /** Why the job stopped or waits; null while all is well. */
+  detail: string | null;
+  moved: number;
+  /** Matching dead letters (that died before the job began) still in the queue. */
+  remaining: number;
+  /** Moved messages known to have failed again. */
+  failedAgain: number;
+  canary: { size: number; moved: number; acked: number; failed: number } | null;
+  /** The API key that created the job, or `admin`. */
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+}
 
 export interface RedriveResult {
   redriven: number;

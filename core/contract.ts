@@ -3,6 +3,7 @@
  * Expected outcomes are values (tagged unions, per-item failures), never thrown errors;
  * a thrown error across RPC means a bug or an overloaded object.
  */
+import type { FlowStats } from "./flow.ts";
 import type { QueueConfig } from "./queue-config.ts";
 
 export const MAX_BATCH = 100;
@@ -81,6 +82,8 @@ export interface PartitionStats {
   acked: number;
   nacked: number;
   expired: number;
+  /** Pauses and keys held back (core/flow.ts). */
+  flow: FlowStats;
   usage: PartitionUsage;
 }
 
@@ -175,9 +178,8 @@ export interface DeadMessage extends MessageFields {
   diedAt: number;
 }
 
-export interface DeadLetterQuery {
-  limit: number;
-  cursor?: string;
+/** Which dead letters: the fields combine with AND. */
+export interface DeadLetterFilter {
   /** Case-insensitive substring of any failure reason. */
   reason?: string;
   /** Case-insensitive substring of the body. */
@@ -187,6 +189,13 @@ export interface DeadLetterQuery {
   until?: number;
   /** Only the failure cluster with this fingerprint (core/failure-fingerprint.ts). */
   cluster?: string;
+  /** Only messages with this key. */
+  key?: string;
+}
+
+export interface DeadLetterQuery extends DeadLetterFilter {
+  limit: number;
+  cursor?: string;
 }
 
 export interface DeadLetterPage {

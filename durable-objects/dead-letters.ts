@@ -9,6 +9,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type {
   ContentType,
+  DeadLetterFilter,
   DeadLetterPage,
   DeadLetterQuery,
   DeadMessage,
@@ -17,12 +18,19 @@ import type {
 } from "../core/contract.ts";
 import { MAX_BATCH } from "../core/contract.ts";
 import {
+  type NewRedriveJob,
+  REDRIVE_DELIVERY_ENTRYPOINT,
+  type RedriveDelivery,
+  type RedriveJob,
+} from "../core/redrive.ts";
+import {
   CLUSTERS_MIGRATION,
   type ClusterMember,
   FailureClusters,
   finalReason,
   fingerprintOf,
 } from "./dead-letters/clusters.ts";
+import { REDRIVE_JOBS_MIGRATION, RedriveJobs } from "./dead-letters/redrive-jobs.ts";
 import { type Migration, migrate, type Sql, sqlOf, takeWithin } from "./sql.ts";
 
 /**
@@ -66,6 +74,8 @@ const MIGRATIONS: readonly Migration[] = [
   },
   // v2: failure clusters, kept as messages arrive and leave (dead-letters/clusters.ts).
   CLUSTERS_MIGRATION,
+  // v3: redrive jobs, run on the alarm (dead-letters/redrive-jobs.ts).
+  REDRIVE_JOBS_MIGRATION,
 ];
 
 type DeadMessageRow = {
@@ -86,13 +96,30 @@ type DeadMessageRow = {
 };
 
 export class DeadLetters extends DurableObject<Env> {
+  /** The object's clock, epoch ms; tests replace it. */
+  clock: () => number = () => Date.now();
+  /**
+   * Where redrive jobs send: the Worker's entrypoint, through the loopback binding `ctx.exports`
+   * holds for each of the Worker's entrypoints. Tests may replace it.
+   */
+  delivery: RedriveDelivery = (this.ctx.exports as unknown as Record<string, RedriveDelivery>)[
+    REDRIVE_DELIVERY_ENTRYPOINT
+  ];
   #sql: Sql;
   #clusters: FailureClusters;
+  #jobs: RedriveJobs;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = sqlOf(ctx.storage);
     this.#clusters = new FailureClusters(this.#sql);
+    const store = {
+      select: (filter: DeadLetterFilter, limit: number) =>
+        takeWithin(this.#matching(filter), limit, PAGE_BUDGET, storedSize).taken.map(toDeadMessage),
+      count: (filter: DeadLetterFilter) => countOf(this.#matching(filter)),
+      remove: (ids: string[]) => this.#remove(ids),
+    };
+    this.#jobs = new RedriveJobs(this.#sql, store, ctx.id.name ?? "");
     migrate(ctx.storage, MIGRATIONS);
   }
 
@@ -138,19 +165,26 @@ export class DeadLetters extends DurableObject<Env> {
     if (query.cursor !== undefined && after === null) {
       throw new RangeError("invalid dead-letter cursor; check it with isDeadLetterCursor first");
     }
-    const rows = this.#sql<DeadMessageRow>`
-      SELECT * FROM dead_messages
-      WHERE (died_at, id) < (${after?.diedAt ?? END_OF_TIME}, ${after?.id ?? ""})
-        AND died_at >= ${finiteOr(query.since, 0)} AND died_at <= ${finiteOr(query.until, END_OF_TIME)}
-        AND reasons LIKE ${containsPattern(query.reason && searchableReason(query.reason))} ESCAPE '\\'
-        AND body LIKE ${containsPattern(query.text)} ESCAPE '\\'
-        AND (${query.cluster ?? null} IS NULL OR fingerprint = ${query.cluster ?? null})
-      ORDER BY died_at DESC, id DESC`;
-
-    const page = takeWithin(rows, limit, PAGE_BUDGET, storedSize);
+    const page = takeWithin(this.#matching(query, after), limit, PAGE_BUDGET, storedSize);
     const messages = page.taken.map(toDeadMessage);
     const last = messages[messages.length - 1];
     return { messages, cursor: page.more ? encodeCursor(last.diedAt, last.id) : null };
+  }
+
+  /** The messages `filter` matches, newest death first, after the cursor's place if given. */
+  #matching(
+    filter: DeadLetterFilter,
+    after: { diedAt: number; id: string } | null = null,
+  ): Iterable<DeadMessageRow> {
+    return this.#sql<DeadMessageRow>`
+      SELECT * FROM dead_messages
+      WHERE (died_at, id) < (${after?.diedAt ?? END_OF_TIME}, ${after?.id ?? ""})
+        AND died_at >= ${finiteOr(filter.since, 0)} AND died_at <= ${finiteOr(filter.until, END_OF_TIME)}
+        AND reasons LIKE ${containsPattern(filter.reason && searchableReason(filter.reason))} ESCAPE '\\'
+        AND body LIKE ${containsPattern(filter.text)} ESCAPE '\\'
+        AND (${filter.cluster ?? null} IS NULL OR fingerprint = ${filter.cluster ?? null})
+        AND (${filter.key ?? null} IS NULL OR key = ${filter.key ?? null})
+      ORDER BY died_at DESC, id DESC`;
   }
 
   async get(id: string): Promise<DeadMessage | null> {
@@ -180,11 +214,15 @@ export class DeadLetters extends DurableObject<Env> {
 
   /** Deletes the given messages (after a redrive, or by hand); unknown ids are ignored. */
   async remove(ids: string[]): Promise<{ removed: number }> {
+    return { removed: this.#remove(ids) };
+  }
+
+  #remove(ids: string[]): number {
     const removed = this.#sql<ClusterMember>`
       DELETE FROM dead_messages WHERE id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))
       RETURNING fingerprint, key, died_at`.toArray();
     this.#clusters.left(removed);
-    return { removed: removed.length };
+    return removed.length;
   }
 
   /** Deletes every message, or with `cluster` every message of that failure cluster. */
@@ -208,6 +246,42 @@ export class DeadLetters extends DurableObject<Env> {
    */
   async clusters(limit: number = MAX_BATCH): Promise<FailureCluster[]> {
     return this.#clusters.list(pageLimit(limit));
+  }
+
+  // ───────────────────────────── redrive jobs ─────────────────────────────
+
+  /** Starts a job; its first step runs on the alarm at once. `target` is already checked. */
+  async createJob(job: NewRedriveJob & { target: string; createdBy: string }): Promise<RedriveJob> {
+    const created = this.#jobs.create(job, this.clock());
+    await this.#setAlarm();
+    return created;
+  }
+
+  async getJob(id: string): Promise<RedriveJob | null> {
+    return this.#jobs.get(id);
+  }
+
+  /** The newest jobs first. */
+  async listJobs(): Promise<RedriveJob[]> {
+    return this.#jobs.list();
+  }
+
+  async cancelJob(id: string): Promise<RedriveJob | null> {
+    const job = this.#jobs.cancel(id, this.clock());
+    await this.#setAlarm();
+    return job;
+  }
+
+  /** Runs a step of every due job (idempotent: a step's moves are recorded once). */
+  override async alarm(): Promise<void> {
+    await this.#jobs.runDue(this.clock(), this.delivery);
+    await this.#setAlarm();
+  }
+
+  async #setAlarm(): Promise<void> {
+    const due = this.#jobs.nextDue();
+    if (due === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(due);
   }
 
   async count(): Promise<number> {
@@ -260,6 +334,12 @@ function searchableReason(reason: string): string {
 
 function searchableReasons(failures: Failure[]): string {
   return failures.map((f) => searchableReason(f.reason)).join(REASON_SEPARATOR);
+}
+
+function countOf(rows: Iterable<unknown>): number {
+  let count = 0;
+  for (const _ of rows) count++;
+  return count;
 }
 
 function finiteOr(value: number | undefined, fallback: number): number {

@@ -13,6 +13,7 @@ export { Partition } from "../durable-objects/partition.ts";
 export { Scheduler } from "../durable-objects/scheduler.ts";
 export { SluiceRpc } from "./doors/rpc.ts";
 export { Subscription } from "./doors/websocket.ts";
+export { RedriveDelivery } from "./redrive-jobs.ts";
 export { ScheduleDelivery } from "./schedules.ts";
 
 export default {

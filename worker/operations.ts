@@ -30,6 +30,7 @@ import { openSubscription } from "./doors/http/subscribe.ts";
 import { renderMetrics } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { unwrap } from "./problem.ts";
+import * as redriveJobs from "./redrive-jobs.ts";
 import * as schedules from "./schedules.ts";
 import {
   AckBodySchema,
@@ -47,6 +48,7 @@ import {
   KeyListSchema,
   NackBodySchema,
   NackResultSchema,
+  NewRedriveJobSchema,
   PeekQuerySchema,
   PeekResultSchema,
   PublishResultSchema,
@@ -61,6 +63,8 @@ import {
   ReceiveBodySchema,
   ReceiveResultSchema,
   RedriveBodySchema,
+  RedriveJobListSchema,
+  RedriveJobSchema,
   RedriveResultSchema,
   ScheduleListSchema,
   ScheduleSchema,
@@ -322,7 +326,7 @@ export const operations = {
       return messagesResponse(messages, page);
     },
   }),
-  // Before getDeadLetter, whose `:id` would take "clusters".
+  // Before getDeadLetter, whose `:id` would take "clusters" and "redrive-jobs".
   listFailureClusters: operation({
     method: "GET",
     path: "/v1/queues/:q/dlq/clusters",
@@ -334,6 +338,16 @@ export const operations = {
     answers: { 200: ["the failure clusters", ClusterListSchema] },
     act: service.listFailureClusters,
     handler: async ({ params, query, call }) => json(unwrap(await call(params.q, query))),
+  }),
+  listRedriveJobs: operation({
+    method: "GET",
+    path: "/v1/queues/:q/dlq/redrive-jobs",
+    summary: "The queue's redrive jobs, newest first (at most 50)",
+    scope: "consume",
+    shed: "consume",
+    answers: { 200: ["the jobs", RedriveJobListSchema] },
+    actFor: redriveJobs.listRedriveJobs,
+    handler: async ({ params, call }) => json(unwrap(await call(params.q))),
   }),
   getDeadLetter: operation({
     method: "GET",
@@ -356,6 +370,38 @@ export const operations = {
     answers: { 200: ["redriven", RedriveResultSchema] },
     actFor: service.redriveDeadLetters,
     handler: async ({ params, body, call }) => json(unwrap(await call(params.q, body))),
+  }),
+  createRedriveJob: operation({
+    method: "POST",
+    path: "/v1/queues/:q/dlq/redrive-jobs",
+    summary:
+      "Start a redrive job: move the dead letters a filter matches (cluster, reason, text, since, until, key) to `target` (default this queue) at `rate` messages per second, after a `canary` of N acked at the target if given; runs on the dead-letter object's alarm",
+    scope: "admin",
+    shed: "produce",
+    request: { body: NewRedriveJobSchema },
+    answers: { 201: ["started", RedriveJobSchema] },
+    actFor: redriveJobs.createRedriveJob,
+    handler: async ({ params, body, call }) => json(unwrap(await call(params.q, body)).job, 201),
+  }),
+  getRedriveJob: operation({
+    method: "GET",
+    path: "/v1/queues/:q/dlq/redrive-jobs/:id",
+    summary: "A redrive job's progress: state, moved, remaining, failed again, its canary",
+    scope: "consume",
+    shed: "consume",
+    answers: { 200: ["the job", RedriveJobSchema] },
+    actFor: redriveJobs.getRedriveJob,
+    handler: async ({ params, call }) => json(unwrap(await call(params.q, params.id)).job),
+  }),
+  cancelRedriveJob: operation({
+    method: "POST",
+    path: "/v1/queues/:q/dlq/redrive-jobs/:id/cancel",
+    summary: "Stop a redrive job (what it moved stays moved)",
+    scope: "admin",
+    shed: "consume",
+    answers: { 200: ["the job as it stopped", RedriveJobSchema] },
+    actFor: redriveJobs.cancelRedriveJob,
+    handler: async ({ params, call }) => json(unwrap(await call(params.q, params.id)).job),
   }),
   deleteDeadLetter: operation({
     method: "DELETE",

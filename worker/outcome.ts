@@ -9,6 +9,7 @@ export type RefusalCode =
   | "topic_not_found"
   | "schedule_not_found"
   | "dead_letter_not_found"
+  | "redrive_job_not_found"
   | "key_not_found"
   | "invalid_config"
   | "invalid_topic"

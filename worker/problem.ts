@@ -63,6 +63,7 @@ export const REFUSAL_STATUS: Record<RefusalCode, number> = {
   topic_not_found: 404,
   schedule_not_found: 404,
   dead_letter_not_found: 404,
+  redrive_job_not_found: 404,
   key_not_found: 404,
   invalid_config: 400,
   invalid_topic: 400,

@@ -22,7 +22,7 @@ import { type MessageInput, MessageInputSchema, type PutScheduleBody } from "./s
 import { sendMessages } from "./service.ts";
 
 /** The codes a queue answers when a fire may succeed later: the fire is tried again. */
-const RETRYABLE = new Set(["backlog_full", "overloaded", "inflight_limit"]);
+export const RETRYABLE = new Set(["backlog_full", "overloaded", "inflight_limit"]);
 
 /** A schedule as the API shows it: its timing fields inline, its message parsed. */
 export type ScheduleView = Omit<ScheduleRecord, "timing" | "message"> &

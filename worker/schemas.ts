@@ -12,6 +12,7 @@ import {
 } from "../core/contract.ts";
 import { MAX_FINGERPRINT_LENGTH } from "../core/failure-fingerprint.ts";
 import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "../core/queue-config.ts";
+import { NewRedriveJobSchema, RedriveFilterSchema, type RedriveJob } from "../core/redrive.ts";
 import { ScheduleTimingSchema } from "../core/schedule.ts";
 import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
 import { MAX_CREDIT } from "../durable-objects/subscription.ts";
@@ -184,12 +185,15 @@ export const DeadLetterQuerySchema = z
     since: z.coerce.number().int().min(0).optional(),
     until: z.coerce.number().int().min(0).optional(),
     cluster: FingerprintSchema.optional(),
+    key: MessageKeySchema.optional(),
   })
   .strict();
 
 export const ClusterQuerySchema = z
   .object({ limit: z.coerce.number().int().min(1).max(MAX_BATCH).default(MAX_BATCH) })
   .strict();
+
+export { NewRedriveJobSchema };
 
 /** Without `cluster`, every dead letter of the queue. */
 export const PurgeDeadLettersBodySchema = z
@@ -355,6 +359,32 @@ export const FailureClusterSchema = z.object({
 
 export const ClusterListSchema = z.object({ clusters: z.array(FailureClusterSchema) });
 
+export const RedriveJobSchema = z.object({
+  id: z.string(),
+  queue: z.string(),
+  target: z.string(),
+  filter: RedriveFilterSchema,
+  rate: z.number().int(),
+  state: z.enum(["canary", "running", "done", "cancelled", "canary_failed", "failed"]),
+  detail: z.string().nullable(),
+  moved: z.number().int(),
+  remaining: z.number().int(),
+  failedAgain: z.number().int(),
+  canary: z
+    .object({
+      size: z.number().int(),
+      moved: z.number().int(),
+      acked: z.number().int(),
+      failed: z.number().int(),
+    })
+    .nullable(),
+  createdBy: z.string(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+}) satisfies z.ZodType<RedriveJob>;
+
+export const RedriveJobListSchema = z.object({ jobs: z.array(RedriveJobSchema) });
+
 export const RedriveResultSchema = z.object({
   redriven: z.number().int(),
   /** Messages still in the dead-letter queue afterwards. */
@@ -381,6 +411,7 @@ export type SubscriberFrame = z.output<typeof SubscriberFrameSchema>;
 export type PeekQuery = z.output<typeof PeekQuerySchema>;
 export type DeadLetterQueryInput = z.output<typeof DeadLetterQuerySchema>;
 export type RedriveInput = z.output<typeof RedriveBodySchema>;
+export type NewRedriveJobInput = z.output<typeof NewRedriveJobSchema>;
 export type ClusterQuery = z.output<typeof ClusterQuerySchema>;
 export type PurgeDeadLettersInput = z.output<typeof PurgeDeadLettersBodySchema>;
 export type CreateKeyInput = z.output<typeof CreateKeyBodySchema>;

@@ -61,6 +61,8 @@ export type Checks = [
   Holds<Answer<typeof api.FailureClusterSchema, wire.FailureCluster>>,
   Holds<Query<typeof api.ClusterQuerySchema, wire.FailureClusterQuery>>,
   Holds<Accepted<typeof api.PurgeDeadLettersBodySchema, wire.PurgeDeadLettersInput>>,
+  Holds<Accepted<typeof api.NewRedriveJobSchema, wire.NewRedriveJob>>,
+  Holds<Answer<typeof api.RedriveJobSchema, wire.RedriveJob>>,
   Holds<Accepted<typeof NewApiKeySchema, wire.NewApiKey>>,
   Holds<Answer<typeof api.ApiKeySchema, wire.ApiKey>>,
   Holds<Answer<typeof api.CreatedKeySchema, wire.CreatedKey>>,

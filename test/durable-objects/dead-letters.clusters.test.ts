@@ -145,6 +145,8 @@ describe("failure clusters", () => {
       sql.exec("ALTER TABLE dead_messages DROP COLUMN fingerprint");
       sql.exec("DROP TABLE failure_clusters");
       sql.exec("DROP TABLE cluster_keys");
+      sql.exec("DROP TABLE redrive_jobs");
+      sql.exec("DROP TABLE redrive_moves");
       sql.exec("UPDATE schema_version SET version = 1");
     });
     await evictDurableObject(stub);

@@ -343,6 +343,6 @@ describe("restart", () => {
     expect((await stub.list({ limit: 100, reason: "billing (4)" })).messages).toEqual([
       deadMessage(4),
     ]);
-    expect(await rowsOf(stub, "SELECT version FROM schema_version")).toEqual([{ version: 2 }]);
+    expect(await rowsOf(stub, "SELECT version FROM schema_version")).toEqual([{ version: 3 }]);
   });
 });

@@ -1,8 +1,7 @@
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { SluiceRpc } from "../../worker/doors/rpc.ts";
 import { ClusterListSchema } from "../../worker/schemas.ts";
 import { client } from "../client/support.ts";
+import { bindingFor } from "../rpc/binding.ts";
 import {
   call,
   createKey,
@@ -125,10 +124,7 @@ describe("failure clusters over HTTP", () => {
     const key = await ok("POST", "/v1/keys", {
       json: { name: "bound", scopes: ["admin"], queues: [name] },
     });
-    const entrypoints = exports as unknown as {
-      SluiceRpc: (options: { props: object }) => Service<SluiceRpc>;
-    };
-    const binding = entrypoints.SluiceRpc({ props: { keyId: key.id } });
+    const binding = bindingFor(key.id);
     expect(await binding.listFailureClusters(name)).toEqual({ ok: true, clusters: http.clusters });
     expect(await binding.purgeDeadLetters(name, { cluster: TIMEOUT })).toEqual({
       ok: true,

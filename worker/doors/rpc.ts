@@ -32,6 +32,7 @@ import {
   IdSchema,
   MessageInputSchema,
   NackBodySchema,
+  NewRedriveJobSchema,
   PeekQuerySchema,
   PurgeDeadLettersBodySchema,
   PutScheduleBodySchema,
@@ -98,6 +99,10 @@ export const RPC_OPERATIONS = {
   deleteDeadLetter: operations.deleteDeadLetter,
   purgeDeadLetters: operations.purgeDeadLetters,
   listFailureClusters: operations.listFailureClusters,
+  createRedriveJob: operations.createRedriveJob,
+  listRedriveJobs: operations.listRedriveJobs,
+  getRedriveJob: operations.getRedriveJob,
+  cancelRedriveJob: operations.cancelRedriveJob,
   publish: operations.publish,
   publishBatch: operations.publish,
   getTopic: operations.getTopic,
@@ -255,6 +260,32 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   ): Promise<RpcOutcome<{ clusters: wire.FailureCluster[] }>> {
     return this.#onQueue(RPC_OPERATIONS.listFailureClusters, queue, (call, name) =>
       call(name, parseWith(ClusterQuerySchema, query, "query")),
+    );
+  }
+
+  /** Starts a redrive job on the queue's dead letters (see `createRedriveJob` over HTTP). */
+  createRedriveJob(
+    queue: string,
+    job: wire.NewRedriveJob = {},
+  ): Promise<RpcOutcome<{ job: wire.RedriveJob }>> {
+    return this.#onQueue(RPC_OPERATIONS.createRedriveJob, queue, (call, name) =>
+      call(name, parseWith(NewRedriveJobSchema, job, "job")),
+    );
+  }
+
+  listRedriveJobs(queue: string): Promise<RpcOutcome<{ jobs: wire.RedriveJob[] }>> {
+    return this.#onQueue(RPC_OPERATIONS.listRedriveJobs, queue, (call, name) => call(name));
+  }
+
+  getRedriveJob(queue: string, id: string): Promise<RpcOutcome<{ job: wire.RedriveJob }>> {
+    return this.#onQueue(RPC_OPERATIONS.getRedriveJob, queue, (call, name) =>
+      call(name, parseWith(IdSchema, id, "id")),
+    );
+  }
+
+  cancelRedriveJob(queue: string, id: string): Promise<RpcOutcome<{ job: wire.RedriveJob }>> {
+    return this.#onQueue(RPC_OPERATIONS.cancelRedriveJob, queue, (call, name) =>
+      call(name, parseWith(IdSchema, id, "id")),
     );
   }
 

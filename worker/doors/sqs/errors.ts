@@ -89,6 +89,7 @@ const REFUSAL_ERRORS: Record<RefusalCode, SqsErrorCode> = {
   forbidden: "AccessDenied",
   queue_not_found: "QueueDoesNotExist",
   dead_letter_not_found: "InvalidParameterValue",
+  redrive_job_not_found: "InvalidParameterValue",
   key_not_found: "InvalidParameterValue",
   invalid_config: "InvalidAttributeValue",
   partition_out_of_range: "InvalidParameterValue",
