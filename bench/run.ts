@@ -5,6 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Bench } from "./bench.ts";
@@ -28,8 +29,14 @@ const { values: flags } = parseArgs({
     "no-install": { type: "boolean", default: false },
   },
 });
-/** workerd's inspector, for the heap and GC figures (bench/scenarios/isolate.ts). */
-const INSPECTOR_PORT = 9329;
+/** A loopback port nothing listens on now, for workerd's inspector (heap and GC figures). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 const plan = flags.quick ? QUICK : FULL;
 const runs = (part: "sluice" | "peers") => flags.only === undefined || flags.only === part;
 
@@ -77,7 +84,7 @@ try {
     await runTopicScenarios(bench, runtime);
     // The same bundles, restarted with the inspector open: nothing above ran with it.
     console.log("The isolate through workerd's inspector (GC pauses, heap):");
-    await runIsolateScenarios(bench, runtime, INSPECTOR_PORT);
+    await runIsolateScenarios(bench, runtime, await freePort());
     await runtime.stop();
   }
   if (runs("peers")) {

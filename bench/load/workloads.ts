@@ -80,7 +80,13 @@ export async function closedLoopSend(
   };
 }
 
-/** Sends exactly `count` messages with closed-loop senders (retrying refusals): a backlog. */
+/** A request refused this many times in a row ends a fill: the system is not recovering. */
+const FILL_ATTEMPTS = 500;
+
+/**
+ * Sends exactly `count` messages with closed-loop senders (retrying refusals, 20 ms apart, up
+ * to FILL_ATTEMPTS times for one request): a backlog.
+ */
 export async function fill(
   driver: Driver,
   options: { senders: number; batch: number; count: number },
@@ -93,10 +99,15 @@ export async function fill(
     while (claimed < options.count) {
       const size = Math.min(options.batch, options.count - claimed);
       claimed += size;
-      for (;;) {
+      for (let attempt = 1; ; attempt++) {
         const result = await driver.send(makeBodies(size));
         if (result.kind === "ok") break;
         countStatus(refused, result);
+        if (attempt === FILL_ATTEMPTS) {
+          throw new Error(
+            `a send was refused ${attempt} times in a row after ${stored} messages stored: ${JSON.stringify(refused)}`,
+          );
+        }
         await sleep(20);
       }
       stored += size;
