@@ -3,7 +3,6 @@
  * Expected outcomes are values (tagged unions, per-item failures), never thrown errors;
  * a thrown error across RPC means a bug or an overloaded object.
  */
-import type { FlowStats } from "./flow.ts";
 import type { QueueConfig } from "./queue-config.ts";
 
 export const MAX_BATCH = 100;
@@ -82,8 +81,6 @@ export interface PartitionStats {
   acked: number;
   nacked: number;
   expired: number;
-  /** Pauses and keys held back (core/flow.ts). */
-  flow: FlowStats;
   usage: PartitionUsage;
 }
 
