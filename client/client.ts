@@ -22,6 +22,7 @@ import type {
   AckResult,
   ApiKey,
   CreatedKey,
+  DeadLetterEditInput,
   DeadLetterPage,
   DeadLetterQuery,
   DeadMessage,
@@ -393,6 +394,12 @@ export class Sluice {
   /** Sends dead letters back as fresh messages; `all` moves up to 1 000 a call. */
   async redriveDeadLetters(queue: string, input: RedriveInput): Promise<RedriveResult> {
     return this.#call<RedriveResult>("POST", `${queuePath(queue)}/dlq/redrive`, input);
+  }
+
+  /** Changes a dead letter's body or headers before a redrive; kept in its `edits`. */
+  async editDeadLetter(queue: string, id: string, edit: DeadLetterEditInput): Promise<DeadMessage> {
+    const path = `${queuePath(queue)}/dlq/${encodeURIComponent(id)}/edit`;
+    return this.#call<DeadMessage>("POST", path, edit);
   }
 
   async deleteDeadLetter(queue: string, id: string): Promise<void> {

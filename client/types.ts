@@ -222,6 +222,24 @@ export interface DeadMessage extends Omit<ReceivedMessage, "receipt" | "leaseExp
   queue: string;
   failures: DeadLetterFailure[];
   diedAt: number;
+  /** Changes made before a redrive, oldest first. */
+  edits: DeadLetterEdit[];
+}
+
+export interface DeadLetterEdit {
+  at: number;
+  /** The API key that made it, or `admin`. */
+  by: string;
+  field: "body" | "headers";
+  /** SHA-256 (hex) of the value it replaced: the body as stored, or the headers as JSON. */
+  previousSha256: string;
+}
+
+/** A new body (with its content type, default application/json), new headers, or both. */
+export interface DeadLetterEditInput {
+  body?: JsonValue;
+  contentType?: ContentType;
+  headers?: Record<string, string>;
 }
 
 export interface DeadLetterQuery {

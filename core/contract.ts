@@ -175,6 +175,28 @@ export interface DeadMessage extends MessageFields {
   diedAt: number;
 }
 
+/** A change a person made to a dead letter before redriving it, kept in its timeline. */
+export interface DeadLetterEdit {
+  at: number;
+  /** The API key that made it, or `admin`. */
+  by: string;
+  field: "body" | "headers";
+  /** SHA-256 (hex) of the value before: the body as stored, or the headers as stored JSON. */
+  previousSha256: string;
+}
+
+/** A dead message as the dead-letter object holds it: with the edits made to it. */
+export interface DeadLetter extends DeadMessage {
+  edits: DeadLetterEdit[];
+}
+
+/** What an edit changes: the body (with its content type, stored form), the headers, or both. */
+export interface DeadLetterChange {
+  body?: string;
+  contentType?: ContentType;
+  headers?: Record<string, string>;
+}
+
 /** Which dead letters: the fields combine with AND. */
 export interface DeadLetterFilter {
   /** Case-insensitive substring of any failure reason. */
@@ -196,7 +218,7 @@ export interface DeadLetterQuery extends DeadLetterFilter {
 }
 
 export interface DeadLetterPage {
-  messages: DeadMessage[];
+  messages: DeadLetter[];
   cursor: string | null;
 }
 

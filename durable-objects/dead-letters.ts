@@ -6,9 +6,14 @@
  * message can arrive more than once: `accept` is idempotent by message id and the first copy
  * wins. A confirmed hand-off is committed to storage before the answer leaves the object.
  */
+
 import { DurableObject } from "cloudflare:workers";
+import { createHash } from "node:crypto";
 import type {
   ContentType,
+  DeadLetter,
+  DeadLetterChange,
+  DeadLetterEdit,
   DeadLetterFilter,
   DeadLetterPage,
   DeadLetterQuery,
@@ -76,6 +81,10 @@ const MIGRATIONS: readonly Migration[] = [
   CLUSTERS_MIGRATION,
   // v3: redrive jobs, run on the alarm (dead-letters/redrive-jobs.ts).
   REDRIVE_JOBS_MIGRATION,
+  // v4: the edits made to a dead letter before redriving it (`edit`).
+  (sql) => {
+    sql`ALTER TABLE dead_messages ADD COLUMN edits TEXT NOT NULL DEFAULT '[]'`;
+  },
 ];
 
 type DeadMessageRow = {
@@ -93,6 +102,7 @@ type DeadMessageRow = {
   failures: string;
   died_at: number;
   fingerprint: string;
+  edits: string;
 };
 
 export class DeadLetters extends DurableObject<Env> {
@@ -187,7 +197,31 @@ export class DeadLetters extends DurableObject<Env> {
       ORDER BY died_at DESC, id DESC`;
   }
 
-  async get(id: string): Promise<DeadMessage | null> {
+  /**
+   * Changes a dead letter's body (with its content type) or headers before it is redriven, and
+   * keeps the change in its timeline: who, when, and the SHA-256 of the value it replaced.
+   * Null when the message is not held.
+   */
+  async edit(id: string, change: DeadLetterChange, by: string): Promise<DeadLetter | null> {
+    const row = this
+      .#sql<DeadMessageRow>`SELECT * FROM dead_messages WHERE id = ${id}`.toArray()[0];
+    if (row === undefined) return null;
+    const at = this.clock();
+    const edits: DeadLetterEdit[] = JSON.parse(row.edits);
+    if (change.body !== undefined)
+      edits.push({ at, by, field: "body", previousSha256: sha256(row.body) });
+    const headers = change.headers === undefined ? null : JSON.stringify(change.headers);
+    if (headers !== null)
+      edits.push({ at, by, field: "headers", previousSha256: sha256(row.headers) });
+    const [edited] = this.#sql<DeadMessageRow>`
+      UPDATE dead_messages SET body = coalesce(${change.body ?? null}, body),
+        content_type = coalesce(${change.contentType ?? null}, content_type),
+        headers = coalesce(${headers}, headers), edits = ${JSON.stringify(edits)}
+      WHERE id = ${id} RETURNING *`.toArray();
+    return toDeadMessage(edited);
+  }
+
+  async get(id: string): Promise<DeadLetter | null> {
     const row = this.#sql<DeadMessageRow>`
       SELECT * FROM dead_messages WHERE id = ${id}`.toArray()[0];
     return row ? toDeadMessage(row) : null;
@@ -197,7 +231,7 @@ export class DeadLetters extends DurableObject<Env> {
    * The held messages among `ids`, in the order asked, missing ones left out, within the page
    * budget: `unread` holds the ids not looked at yet, to ask for next (empty when all were).
    */
-  async getMany(ids: string[]): Promise<{ messages: DeadMessage[]; unread: string[] }> {
+  async getMany(ids: string[]): Promise<{ messages: DeadLetter[]; unread: string[] }> {
     const wanted = [...new Set(ids)];
     const rows = this.#sql<DeadMessageRow & { position: number }>`
       SELECT dead_messages.*, asked.key AS position
@@ -351,7 +385,11 @@ function storedSize(row: DeadMessageRow): number {
   return row.body.length + row.headers.length + row.failures.length;
 }
 
-function toDeadMessage(row: DeadMessageRow): DeadMessage {
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+function toDeadMessage(row: DeadMessageRow): DeadLetter {
   return {
     id: row.id,
     queue: row.queue,
@@ -366,5 +404,6 @@ function toDeadMessage(row: DeadMessageRow): DeadMessage {
     attempts: row.attempts,
     failures: JSON.parse(row.failures),
     diedAt: row.died_at,
+    edits: JSON.parse(row.edits),
   };
 }

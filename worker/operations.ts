@@ -23,6 +23,7 @@ import {
   topicDenial,
 } from "./auth.ts";
 import { messageResponse, messagesResponse } from "./bodies.ts";
+import { editDeadLetter } from "./dead-letter-edits.ts";
 import { parkLongPoll, type SluiceRequest } from "./doors/http/middleware.ts";
 import { openApiDocument } from "./doors/http/openapi.ts";
 import { messagesReader } from "./doors/http/send-body.ts";
@@ -42,6 +43,7 @@ import {
   DeadLetterPageSchema,
   DeadLetterQuerySchema,
   DeadMessageSchema,
+  EditDeadLetterBodySchema,
   ExtendBodySchema,
   ExtendResultSchema,
   HealthSchema,
@@ -402,6 +404,19 @@ export const operations = {
     answers: { 200: ["the job as it stopped", RedriveJobSchema] },
     actFor: redriveJobs.cancelRedriveJob,
     handler: async ({ params, call }) => json(unwrap(await call(params.q, params.id)).job),
+  }),
+  editDeadLetter: operation({
+    method: "POST",
+    path: "/v1/queues/:q/dlq/:id/edit",
+    summary:
+      "Change a dead letter's body (with its contentType) or headers before redriving it; the change is kept in its `edits` (who, when, the old value's SHA-256)",
+    scope: "admin",
+    shed: "consume",
+    request: { body: EditDeadLetterBodySchema },
+    answers: { 200: ["the dead letter as edited", DeadMessageSchema] },
+    actFor: editDeadLetter,
+    handler: async ({ params, body, call }) =>
+      messageResponse(unwrap(await call(params.q, params.id, body)).message),
   }),
   deleteDeadLetter: operation({
     method: "DELETE",

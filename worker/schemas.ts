@@ -202,6 +202,36 @@ export const PurgeDeadLettersBodySchema = z
 
 export const IdSchema = z.string().min(1).max(128);
 
+/**
+ * A change to a dead letter before it is redriven: a new body (read as a send's, with its
+ * `contentType`, default application/json), new headers (replacing them all), or both.
+ */
+export const EditDeadLetterBodySchema = z
+  .object({
+    body: JsonValueSchema.optional(),
+    contentType: z.enum(CONTENT_TYPES).optional(),
+    headers: MessageHeadersSchema.optional(),
+  })
+  .strict()
+  .superRefine((edit, context) => {
+    if (edit.body === undefined && edit.headers === undefined) {
+      context.addIssue({ code: "custom", path: [], message: "give body, headers or both" });
+    }
+    if (edit.body === undefined) {
+      if (edit.contentType !== undefined) {
+        context.addIssue({ code: "custom", path: ["contentType"], message: "goes with a body" });
+      }
+      return;
+    }
+    const message = MessageInputSchema.safeParse({
+      body: edit.body,
+      contentType: edit.contentType,
+    });
+    for (const issue of message.error?.issues ?? []) {
+      context.addIssue({ code: "custom", path: issue.path, message: issue.message });
+    }
+  });
+
 export const RedriveBodySchema = z
   .object({
     ids: z.array(IdSchema).min(1).max(MAX_BATCH).optional(),
@@ -341,6 +371,15 @@ export const DeadMessageSchema = z.object({
     }),
   ),
   diedAt: z.number().int(),
+  /** Changes made before a redrive (`POST /v1/queues/:q/dlq/:id/edit`), oldest first. */
+  edits: z.array(
+    z.object({
+      at: z.number().int(),
+      by: z.string(),
+      field: z.enum(["body", "headers"]),
+      previousSha256: z.string(),
+    }),
+  ),
 });
 
 export const DeadLetterPageSchema = z.object({
@@ -412,6 +451,7 @@ export type PeekQuery = z.output<typeof PeekQuerySchema>;
 export type DeadLetterQueryInput = z.output<typeof DeadLetterQuerySchema>;
 export type RedriveInput = z.output<typeof RedriveBodySchema>;
 export type NewRedriveJobInput = z.output<typeof NewRedriveJobSchema>;
+export type EditDeadLetterInput = z.output<typeof EditDeadLetterBodySchema>;
 export type ClusterQuery = z.output<typeof ClusterQuerySchema>;
 export type PurgeDeadLettersInput = z.output<typeof PurgeDeadLettersBodySchema>;
 export type CreateKeyInput = z.output<typeof CreateKeyBodySchema>;

@@ -10,6 +10,7 @@
  */
 
 import type {
+  DeadLetter,
   DeadMessage,
   FailureCluster,
   ItemFailure,
@@ -620,7 +621,7 @@ export const listDeadLetters = onQueue(
     env,
     record,
     query: DeadLetterQueryInput,
-  ): Promise<Outcome<{ messages: DeadMessage[]; cursor: string | null }>> => {
+  ): Promise<Outcome<{ messages: DeadLetter[]; cursor: string | null }>> => {
     const { q, ...filters } = query;
     const page = await deadLetters(env, record.name).list({
       ...filters,
@@ -638,7 +639,7 @@ function deadLetterNotFound(record: QueueRecord, id: string): Refusal {
 }
 
 export const getDeadLetter = onQueue(
-  async (env, record, id: string): Promise<Outcome<{ message: DeadMessage }>> => {
+  async (env, record, id: string): Promise<Outcome<{ message: DeadLetter }>> => {
     const message = await deadLetters(env, record.name).get(id);
     if (message === null) return deadLetterNotFound(record, id);
     return { ok: true, message };

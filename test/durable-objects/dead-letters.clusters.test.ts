@@ -147,6 +147,7 @@ describe("failure clusters", () => {
       sql.exec("DROP TABLE cluster_keys");
       sql.exec("DROP TABLE redrive_jobs");
       sql.exec("DROP TABLE redrive_moves");
+      sql.exec("ALTER TABLE dead_messages DROP COLUMN edits");
       sql.exec("UPDATE schema_version SET version = 1");
     });
     await evictDurableObject(stub);

@@ -28,6 +28,7 @@ import { parseWith } from "../request.ts";
 import {
   ClusterQuerySchema,
   DeadLetterQuerySchema,
+  EditDeadLetterBodySchema,
   ExtendBodySchema,
   IdSchema,
   MessageInputSchema,
@@ -97,6 +98,7 @@ export const RPC_OPERATIONS = {
   getDeadLetter: operations.getDeadLetter,
   redriveDeadLetters: operations.redriveDeadLetters,
   deleteDeadLetter: operations.deleteDeadLetter,
+  editDeadLetter: operations.editDeadLetter,
   purgeDeadLetters: operations.purgeDeadLetters,
   listFailureClusters: operations.listFailureClusters,
   createRedriveJob: operations.createRedriveJob,
@@ -235,6 +237,22 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
     return this.#onQueue(RPC_OPERATIONS.redriveDeadLetters, queue, (call, name) =>
       call(name, parseWith(RedriveBodySchema, input, "input")),
     );
+  }
+
+  /** Changes a dead letter's body or headers before a redrive; kept in its `edits`. */
+  editDeadLetter(
+    queue: string,
+    id: string,
+    edit: wire.DeadLetterEditInput,
+  ): Promise<RpcOutcome<{ message: wire.DeadMessage }>> {
+    return this.#onQueue(RPC_OPERATIONS.editDeadLetter, queue, async (call, name) => {
+      const answer = await call(
+        name,
+        parseWith(IdSchema, id, "id"),
+        parseWith(EditDeadLetterBodySchema, edit, "edit"),
+      );
+      return answer.ok ? { ...answer, message: withParsedBody(answer.message) } : answer;
+    });
   }
 
   deleteDeadLetter(queue: string, id: string): Promise<RpcOutcome<object>> {
