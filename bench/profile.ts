@@ -5,7 +5,8 @@
  * inspector (bench/inspector.ts), prints the functions with the most self and total time in µs
  * per message, the longest garbage-collector pause and the isolate's heap, and writes the
  * .cpuprofile for DevTools. `--allocations` samples allocations instead of time and prints the
- * functions that allocate the most, in bytes per message: what the garbage collector pays for.
+ * functions that allocate the most, in bytes per message: what the garbage collector pays for;
+ * `--survivors` counts only what outlived the young generation, what the full collection pays for.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { SourceMap } from "node:module";
@@ -43,6 +44,7 @@ const { values: flags } = parseArgs({
     seconds: { type: "string", default: "5" },
     partitions: { type: "string", default: "1" },
     allocations: { type: "boolean", default: false },
+    survivors: { type: "boolean", default: false },
   },
 });
 const durationMs = Number(flags.seconds) * 1000;
@@ -86,12 +88,15 @@ try {
   const isolate = alone ? "partition-driver" : "sluice";
   const inspector = await inspect(INSPECTOR_PORT, isolate);
   const stopProfiler = await startProfiler(inspector, SAMPLE_MICROS);
-  if (flags.allocations) {
+  const sampleAllocations = flags.allocations || flags.survivors;
+  if (sampleAllocations) {
     await inspector.call("HeapProfiler.startSampling", {
       samplingInterval: ALLOCATION_SAMPLE_BYTES,
-      // Count what was allocated, not only what is still alive at the end.
+      // Count what was allocated, not only what is still alive at the end; with
+      // --survivors, only what outlived the young generation (promoted to the old one,
+      // which only a full collection frees: what makes it long).
       includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMinorGC: !flags.survivors,
     });
   }
   const heap = watchHeap(inspector, HEAP_POLL_MS);
@@ -112,7 +117,7 @@ try {
         runtime.workerdPid,
       );
   const profile = (await stopProfiler()) as unknown as Profile;
-  const allocations = flags.allocations
+  const allocations = sampleAllocations
     ? ((await inspector.call("HeapProfiler.stopSampling")) as { profile: { head: AllocationNode } })
         .profile.head
     : undefined;
@@ -129,7 +134,8 @@ try {
   );
   const names = sourceNames(new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8"))));
   summarize(profile, names, messages);
-  if (allocations) summarizeAllocations(allocations, names, messages);
+  if (allocations)
+    summarizeAllocations(allocations, names, messages, flags.survivors ? "Promoted" : "Allocated");
   console.log(`\nProfile written to ${file} (open it in Chrome DevTools → Performance).`);
 } finally {
   await runtime.stop();
@@ -187,22 +193,29 @@ function perMessage(amount: number, messages: number): string {
   return (amount / Math.max(1, messages)).toFixed(1).padStart(7);
 }
 
-/** Bytes allocated per message by the function that allocated them, largest first. */
+/**
+ * Bytes allocated per message by the function that allocated them, largest first. The
+ * runtime's own objects ("(V8 API)": requests, headers, streams, RPC promises) are named with
+ * the JavaScript function that asked for them.
+ */
 function summarizeAllocations(
   head: AllocationNode,
   name: (frame: CallFrame) => string,
   messages: number,
+  title: string,
 ) {
   const self = new Map<string, number>();
   let all = 0;
-  for (const pending = [head]; pending.length > 0; ) {
-    const node = pending.pop() as AllocationNode;
-    const key = name(node.callFrame);
+  for (const pending = [{ node: head, caller: "" }]; pending.length > 0; ) {
+    const { node, caller } = pending.pop() as { node: AllocationNode; caller: string };
+    const own = name(node.callFrame);
+    const key = own === "(V8 API)" ? `(V8 API) ← ${caller}` : own;
     self.set(key, (self.get(key) ?? 0) + node.selfSize);
     all += node.selfSize;
-    pending.push(...node.children);
+    for (const child of node.children)
+      pending.push({ node: child, caller: own === "(V8 API)" ? caller : own });
   }
-  console.log(`\nAllocated (bytes per message, ${perMessage(all, messages).trim()} in all):`);
+  console.log(`\n${title} (bytes per message, ${perMessage(all, messages).trim()} in all):`);
   for (const [key, bytes] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
     console.log(`  ${perMessage(bytes, messages)} B  ${key}`);
   }

@@ -27,7 +27,7 @@ import type { ApiKey, Scope } from "../core/api-keys.ts";
 import { isKeyIdShaped, isSecretShaped } from "../core/api-keys.ts";
 import { adminTokenProblem } from "../core/deployment.ts";
 import { toHex } from "../core/hex.ts";
-import { LookupCache } from "./cache.ts";
+import { LookupCache, TtlCache } from "./cache.ts";
 import { type Outcome, refuse } from "./outcome.ts";
 import { problem } from "./problem.ts";
 import type { CreateKeyInput } from "./schemas.ts";
@@ -71,6 +71,19 @@ async function sha256(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", encoder.encode(text));
 }
 
+/**
+ * The digests of tokens that proved to be the admin token or a key's secret, so a client that
+ * sends the same token on every request is not hashed again each time (SHA-256 and its
+ * promise and buffers were a tenth of a send's CPU). Only tokens that authenticated are kept,
+ * so guessed tokens cannot fill it; entries expire with the keys and are forgotten with a
+ * revoked key (`deleteKey`). The digest is a token's fixed function, so a stale entry cannot
+ * grant anything: the key itself is still looked up by the digest's hex in `keysByHash`.
+ */
+const tokenDigests = new TtlCache<string, { digest: ArrayBuffer; keyId?: string }>(
+  KEY_CACHE_MS,
+  KEY_CACHE_ENTRIES,
+);
+
 /** The admin token's digest, made once per isolate: the secret does not change under it. */
 const adminDigests = new Map<string, Promise<ArrayBuffer>>();
 
@@ -107,19 +120,23 @@ async function lookUp<V>(
  * well-shaped guess.
  */
 export async function authenticate(env: Env, token: string): Promise<Principal | null> {
-  const digest = await sha256(token);
+  const cached = tokenDigests.get(token);
+  const digest = cached?.digest ?? (await sha256(token));
   if (
     env.SLUICE_ADMIN_TOKEN &&
     crypto.subtle.timingSafeEqual(digest, await adminDigest(env.SLUICE_ADMIN_TOKEN))
   ) {
     const weak = adminTokenProblem(env);
     if (weak !== null) throw problem(401, "admin_token_refused", weak);
+    if (cached === undefined) tokenDigests.set(token, { digest });
     return ADMIN;
   }
   if (!isSecretShaped(token)) return null;
   const hash = toHex(digest);
   const key = await lookUp(keysByHash, hash, () => catalog(env).authenticate(hash));
-  return key === null ? null : { kind: "key", key };
+  if (key === null) return null;
+  if (cached === undefined) tokenDigests.set(token, { digest, keyId: key.id });
+  return { kind: "key", key };
 }
 
 /**
@@ -256,13 +273,14 @@ export async function listKeys(env: Env): Promise<Outcome<{ keys: ApiKey[] }>> {
 }
 
 /**
- * Deletes a key; this isolate forgets it at once on every door (Bearer, service binding and
- * SigV4), others within `KEY_CACHE_MS`.
+ * Deletes a key; this isolate forgets it (and its secret's digest) at once on every door
+ * (Bearer, service binding and SigV4), others within `KEY_CACHE_MS`.
  */
 export async function deleteKey(env: Env, id: string): Promise<Outcome<object>> {
   const deleted = await catalog(env).deleteKey(id);
   keysByHash.deleteWhere((key) => key.id === id);
   keysById.deleteWhere((key) => key.id === id);
   credentialsById.deleteWhere((credentials) => credentials.key.id === id);
+  tokenDigests.deleteWhere((entry) => entry.keyId === id);
   return deleted ? { ok: true } : refuse("key_not_found", `no API key with id '${id}'`);
 }
