@@ -88,6 +88,8 @@ export interface ReceivedMessage {
   sentAt: number;
   partition: number;
   seq: number;
+  /** When this lease began (epoch ms): with `sentAt`, what a consumer's span starts from. */
+  leasedAt: number;
   /** When the lease ends unless extended (epoch ms, the server's clock). */
   leaseExpiresAt: number;
 }
@@ -127,7 +129,8 @@ export interface PeekQuery {
   partition?: number;
 }
 
-export interface PeekedMessage extends Omit<ReceivedMessage, "receipt" | "leaseExpiresAt"> {
+export interface PeekedMessage
+  extends Omit<ReceivedMessage, "receipt" | "leasedAt" | "leaseExpiresAt"> {
   state: "ready" | "leased" | "delayed";
   visibleAt: number;
 }
@@ -218,7 +221,8 @@ export interface DeadLetterFailure {
   by: "nack" | "expiry" | "push";
 }
 
-export interface DeadMessage extends Omit<ReceivedMessage, "receipt" | "leaseExpiresAt"> {
+export interface DeadMessage
+  extends Omit<ReceivedMessage, "receipt" | "leasedAt" | "leaseExpiresAt"> {
   queue: string;
   failures: DeadLetterFailure[];
   diedAt: number;

@@ -123,6 +123,14 @@ export interface LeasedMessage extends MessageFields {
   leaseExpiresAt: number;
 }
 
+/**
+ * A leased message as a consumer gets it: with when its lease began, so a consumer can time
+ * its work from enqueue (`sentAt`) through lease (`leasedAt`) to settle (by `leaseExpiresAt`).
+ */
+export interface DeliveredMessage extends LeasedMessage {
+  leasedAt: number;
+}
+
 export interface PeekedMessage extends Omit<LeasedMessage, "receipt" | "leaseExpiresAt"> {
   state: "ready" | "leased" | "delayed";
   visibleAt: number;

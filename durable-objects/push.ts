@@ -4,7 +4,8 @@
  * (partition.ts); this module builds, signs and sends the request and says how it went.
  *
  * The request is `POST <push.url>` with `Content-Type: application/json`, the body
- * `{queue, partition, messages: [{id, body, contentType, headers, key, attempts, sentAt}]}`
+ * `{queue, partition, messages: [{id, body, contentType, headers, key, attempts, sentAt,
+ * leaseExpiresAt}]}`
  * (`body` as a pull receive answers it) and the header
  * `Sluice-Signature: t=<unix seconds>,k=<key id>,v2=<hex HMAC-SHA256 of "<t>\n<queue>\n<url>\n<raw body>">`
  * (`signedText`). The queue and the URL are signed with the body, so a delivery cannot be
@@ -145,15 +146,18 @@ export async function signatureHeader(
 
 /** The request body: messages as a pull receive shows them, without receipts or leases. */
 export function pushBody({ queue, partition, messages }: PushBatch): string {
-  const shown = messages.map(({ id, body, contentType, headers, key, attempts, sentAt }) => ({
-    body,
-    contentType,
-    id,
-    headers,
-    key,
-    attempts,
-    sentAt,
-  }));
+  const shown = messages.map(
+    ({ id, body, contentType, headers, key, attempts, sentAt, leaseExpiresAt }) => ({
+      body,
+      contentType,
+      id,
+      headers,
+      key,
+      attempts,
+      sentAt,
+      leaseExpiresAt,
+    }),
+  );
   // The stored JSON bodies are spliced in as they are (core/message-json.ts).
   return `{"queue":${JSON.stringify(queue)},"partition":${partition},"messages":${messagesJson(shown)}}`;
 }

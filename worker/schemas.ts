@@ -323,6 +323,8 @@ const MessageFields = {
 export const ReceivedMessageSchema = z.object({
   ...MessageFields,
   receipt: z.string(),
+  /** When this lease began: a consumer's span runs from sentAt through leasedAt. */
+  leasedAt: z.number().int(),
   leaseExpiresAt: z.number().int(),
 });
 

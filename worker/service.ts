@@ -12,6 +12,7 @@
 import type {
   DeadLetter,
   DeadMessage,
+  DeliveredMessage,
   FailureCluster,
   ItemFailure,
   LeasedMessage,
@@ -391,7 +392,11 @@ async function sendToQueue(
  * stranded under a lease nobody holds.
  */
 export const receiveMessages = onQueue(
-  async (env, record, options: ReceiveInput): Promise<Outcome<{ messages: LeasedMessage[] }>> => {
+  async (
+    env,
+    record,
+    options: ReceiveInput,
+  ): Promise<Outcome<{ messages: DeliveredMessage[] }>> => {
     const { name, config } = record;
     if (config.push) return pushQueueRefusal(name, config.push.url);
     const outOfRange = partitionOutOfRange(record, options.partition);
@@ -414,7 +419,13 @@ export const receiveMessages = onQueue(
         ? await sweepThenPark(rotation(name, config.partitions), options.max, waitMs, lease)
         : await lease(options.partition, options.max, waitMs);
     count("received", leased.length);
-    return { ok: true, messages: leased };
+    // When each lease began (docs/architecture.md, "Trace context"): its end less its length.
+    const leaseMs = (options.visibilityTimeout ?? config.visibilityTimeout) * 1000;
+    const messages = leased.map((message) => ({
+      ...message,
+      leasedAt: message.leaseExpiresAt - leaseMs,
+    }));
+    return { ok: true, messages };
   },
 );
 

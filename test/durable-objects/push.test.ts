@@ -8,6 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { verify } from "../../client/verify.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
+import { pushLeaseSeconds } from "../../durable-objects/push.ts";
 import {
   message,
   messages,
@@ -28,6 +29,7 @@ interface PushedMessage {
   key: string | null;
   attempts: number;
   sentAt: number;
+  leaseExpiresAt: number;
 }
 
 interface Delivery {
@@ -110,6 +112,7 @@ describe("push delivery", () => {
       key: "k",
       attempts: 1,
       sentAt: partition.now(),
+      leaseExpiresAt: partition.now() + pushLeaseSeconds(PUSH) * 1000,
     });
     for (const delivery of pushed.deliveries) {
       const signature = delivery.request.headers.get("sluice-signature");

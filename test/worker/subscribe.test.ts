@@ -126,6 +126,23 @@ describe("credit-based flow control", () => {
   });
 });
 
+describe("trace context over the socket", () => {
+  it("hands back a message's traceparent and tracestate, with its lease time", async () => {
+    const name = await queueWith(0);
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    await send(name, [{ body: "traced", headers: { traceparent, tracestate: "v=1" } }]);
+    const subscriber = await subscribe(name);
+    subscriber.send({ type: "credit", n: 1 });
+    const [message] = await subscriber.until((s) => s.messages.length > 0 && s.messages);
+    expect(message).toMatchObject({
+      headers: { traceparent, tracestate: "v=1" },
+      sentAt: expect.any(Number),
+      leasedAt: expect.any(Number),
+      leaseExpiresAt: expect.any(Number),
+    });
+  });
+});
+
 describe("settling over the socket", () => {
   it("acks receipts, which removes the messages", async () => {
     const name = await queueWith(6);

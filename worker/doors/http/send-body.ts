@@ -1,8 +1,10 @@
 /**
  * How a send's body is read: `{messages: [...]}`, one message object, or a raw body described
- * by `Sluice-*` headers (text/* is stored as text, anything else as bytes, base64). The send
- * operation (operations.ts) reads its body with `messagesReader`.
+ * by `Sluice-*` headers (text/* is stored as text, anything else as bytes, base64), with the
+ * request's trace context. The send operation (operations.ts) reads its body with
+ * `messagesReader`.
  */
+import { traceContextOf, withTraceContext } from "../../../core/trace-context.ts";
 import { problem } from "../../problem.ts";
 import { mediaType, parseJsonText, parseWith, readBytes, utf8 } from "../../request.ts";
 import {
@@ -20,8 +22,21 @@ export const messagesReader = {
   headers: RawSendHeadersSchema,
 };
 
+/**
+ * The messages, each carrying the request's W3C trace context (`traceparent`, `tracestate`
+ * headers) unless it has its own in its headers (docs/architecture.md, "Trace context").
+ */
 async function readMessages(request: Request): Promise<MessageInput[]> {
-  return mediaType(request) === "application/json" ? jsonMessages(request) : rawMessage(request);
+  const messages =
+    mediaType(request) === "application/json"
+      ? await jsonMessages(request)
+      : await rawMessage(request);
+  const trace = traceContextOf(request.headers);
+  if (trace === null) return messages;
+  return messages.map((message) => ({
+    ...message,
+    headers: withTraceContext(message.headers, trace),
+  }));
 }
 
 function sluiceHeaders(request: Request): Record<string, string> {

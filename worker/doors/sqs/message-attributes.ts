@@ -5,13 +5,22 @@
  * - an attribute is the header of the same name; its value is the StringValue (String and
  *   Number types) or the base64 of the BinaryValue (Binary types);
  * - a data type other than plain `String` is kept in the header `AWS.DataType.<name>`;
- * - the AWSTraceHeader system attribute is kept in the header `AWS.TraceHeader`.
+ * - the AWSTraceHeader system attribute is kept in the header `AWS.TraceHeader`, and the W3C
+ *   `traceparent` it names in the header `traceparent` (unless an attribute of that name is
+ *   sent), so consumers of the other doors see the trace; that derived header is not shown back
+ *   as an attribute. A message sent with a `traceparent` and no AWSTraceHeader answers the
+ *   X-Ray header it names as its AWSTraceHeader.
  *
  * SQS reserves attribute names that start with `AWS.` or `Amazon.`, so these never collide
  * with a client's attributes, and headers that start with `AWS.` are never shown as
  * attributes. A header sent through the HTTP API is a String attribute.
  */
 import { utf8Bytes } from "../../../core/message-bytes.ts";
+import {
+  TRACEPARENT,
+  traceparentFromXray,
+  xrayFromTraceparent,
+} from "../../../core/trace-context.ts";
 import { type SqsError, sqsError } from "./errors.ts";
 import { BASE64, isMessageText } from "./schemas.ts";
 
@@ -158,7 +167,13 @@ export function headersOf(
     headers[name] = BinaryValue ?? StringValue ?? "";
     if (DataType !== "String") headers[TYPE_HEADER + name] = DataType;
   }
-  if (traceHeader !== undefined) headers[TRACE_HEADER] = traceHeader;
+  if (traceHeader !== undefined) {
+    headers[TRACE_HEADER] = traceHeader;
+    const traceparent = traceparentFromXray(traceHeader);
+    if (traceparent !== null && headers[TRACEPARENT] === undefined) {
+      headers[TRACEPARENT] = traceparent;
+    }
+  }
   return headers;
 }
 
@@ -168,14 +183,19 @@ export function attributesFrom(headers: Record<string, string>): {
   traceHeader?: string;
 } {
   const attributes: Record<string, MessageAttributeValue> = {};
+  const stored = headers[TRACE_HEADER];
+  const derived = stored === undefined ? null : traceparentFromXray(stored);
   for (const [name, value] of Object.entries(headers)) {
     if (name.startsWith("AWS.")) continue;
+    if (name === TRACEPARENT && value === derived) continue;
     const DataType = headers[TYPE_HEADER + name] ?? "String";
     attributes[name] = DataType.startsWith("Binary")
       ? { DataType, BinaryValue: value }
       : { DataType, StringValue: value };
   }
-  const traceHeader = headers[TRACE_HEADER];
+  const traceparent = headers[TRACEPARENT];
+  const fromTraceparent = traceparent === undefined ? null : xrayFromTraceparent(traceparent);
+  const traceHeader = stored ?? fromTraceparent ?? undefined;
   return traceHeader === undefined ? { attributes } : { attributes, traceHeader };
 }
 
