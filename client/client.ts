@@ -30,6 +30,8 @@ import type {
   FailureCluster,
   FailureClusterQuery,
   JsonValue,
+  KeyFlow,
+  KeyLimits,
   MessageOptions,
   NackOptions,
   NackResult,
@@ -37,6 +39,8 @@ import type {
   NewMessage,
   NewRedriveJob,
   NewSchedule,
+  PauseInput,
+  PauseState,
   PeekedMessage,
   PeekQuery,
   PublishResult,
@@ -99,6 +103,10 @@ function failure({ index, message }: Pending, code: string, detail: string): Bat
 
 function queuePath(queue: string): string {
   return `/v1/queues/${encodeURIComponent(queue)}`;
+}
+
+function keyPath(queue: string, key: string): string {
+  return `${queuePath(queue)}/keys/${encodeURIComponent(key)}`;
 }
 
 function redriveJobPath(queue: string, id: string): string {
@@ -349,6 +357,30 @@ export class Sluice {
   async purge(queue: string): Promise<number> {
     const path = `${queuePath(queue)}/purge`;
     return (await this.#http.call<{ purged: number }>({ method: "POST", path })).value.purged;
+  }
+
+  /**
+   * Pauses the queue, or with `key` one key: nothing more is leased until `resume` (or
+   * `until`, epoch ms); sends are still taken and leases already out run on.
+   */
+  async pause(queue: string, input: PauseInput = {}): Promise<PauseState> {
+    return this.#call<PauseState>("POST", `${queuePath(queue)}/pause`, input);
+  }
+
+  /** Resumes the queue, or with `key` one key. */
+  async resume(queue: string, key?: string): Promise<PauseState> {
+    const body = key === undefined ? {} : { key };
+    return this.#call<PauseState>("POST", `${queuePath(queue)}/resume`, body);
+  }
+
+  /** A key's flow control: its own limits, what applies, its pause. */
+  async getKey(queue: string, key: string): Promise<KeyFlow> {
+    return this.#call<KeyFlow>("GET", keyPath(queue, key));
+  }
+
+  /** Sets a key's own limits, overriding the queue's keyLimits field by field; {} drops them. */
+  async putKeyLimits(queue: string, key: string, limits: KeyLimits): Promise<KeyFlow> {
+    return this.#call<KeyFlow>("PUT", keyPath(queue, key), limits);
   }
 
   // ───────────────────────────── queues ─────────────────────────────

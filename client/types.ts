@@ -171,6 +171,55 @@ export interface QueueConfig {
   backlog: { soft: number; hard: number };
   push?: PushConfig;
   sqs?: SqsAttributes;
+  /** "keys": ready messages are handed out round-robin over keys, not oldest first. */
+  fairness: "oldest" | "keys";
+  /** At most this many messages leased at once over the whole queue, split over partitions. */
+  maxInFlight?: number;
+  /** Every key's limits, unless the key has its own. */
+  keyLimits?: KeyLimits;
+}
+
+/**
+ * How fast one key's messages are delivered: `rate` per second as a token bucket of `burst`
+ * (default: the rate rounded up), at most `concurrency` leased at once.
+ */
+export interface KeyLimits {
+  rate?: number;
+  burst?: number;
+  concurrency?: number;
+}
+
+/** A key's flow control (GET/PUT /v1/queues/:q/keys/:key). */
+export interface KeyFlow {
+  key: string;
+  partition: number;
+  /** The key's own limits; null: the queue's keyLimits apply. */
+  limits: KeyLimits | null;
+  /** What applies: the queue's keyLimits overridden field by field by the key's own. */
+  effective: KeyLimits;
+  paused: { until: number | null } | null;
+  leased: number;
+  waiting: number;
+}
+
+/** Pause a queue, or with `key` one key; `until` (epoch ms) resumes it by itself. */
+export interface PauseInput {
+  key?: string;
+  until?: number;
+}
+
+export interface PauseState {
+  key: string | null;
+  paused: boolean;
+  until: number | null;
+}
+
+/** A key whose ready messages receives had to leave behind. */
+export interface HeldKey {
+  key: string;
+  partition: number;
+  reason: "paused" | "rate" | "concurrency";
+  oldestWaitMs: number;
 }
 
 /** A change to a queue's configuration: any field, nested ones too; `push: null` removes push. */
@@ -187,6 +236,11 @@ export interface QueueConfigPatch {
   push?: (Pick<PushConfig, "url"> & Partial<Omit<PushConfig, "url">>) | null;
   /** Replaces the whole object. */
   sqs?: SqsAttributes;
+  fairness?: QueueConfig["fairness"];
+  /** null removes the cap. */
+  maxInFlight?: number | null;
+  /** Replaces the whole object; null removes it. */
+  keyLimits?: KeyLimits | null;
 }
 
 export interface QueueStats {
@@ -198,6 +252,11 @@ export interface QueueStats {
   sent: number;
   acked: number;
   backlogBytes: number;
+  paused: boolean;
+  /** When a pause with an end resumes by itself (epoch ms). */
+  pausedUntil: number | null;
+  pausedKeys: number;
+  heldKeys: HeldKey[];
   /** What the queue's partitions cost since each last started: statements and rows billed. */
   usage: { requests: number; statements: number; rowsRead: number; rowsWritten: number };
 }

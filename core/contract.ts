@@ -3,9 +3,15 @@
  * Expected outcomes are values (tagged unions, per-item failures), never thrown errors;
  * a thrown error across RPC means a bug or an overloaded object.
  */
+import type { FlowStats } from "./flow.ts";
 import type { QueueConfig } from "./queue-config.ts";
 
 export const MAX_BATCH = 100;
+
+/** 1–MAX_BATCH whatever the caller sent. */
+export function clampBatch(count: number): number {
+  return Number.isFinite(count) ? Math.min(MAX_BATCH, Math.max(1, Math.trunc(count))) : 1;
+}
 
 export type ContentType = "application/json" | "text/plain" | "application/octet-stream";
 
@@ -81,6 +87,8 @@ export interface PartitionStats {
   acked: number;
   nacked: number;
   expired: number;
+  /** Pauses and keys held back (core/flow.ts). */
+  flow: FlowStats;
   usage: PartitionUsage;
 }
 

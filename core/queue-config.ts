@@ -32,6 +32,10 @@ export const LIMITS = {
   pushConcurrency: { min: 1, max: 32 },
   sqsDelaySeconds: { min: 0, max: 900 },
   sqsReceiveWaitSeconds: { min: 0, max: 20 },
+  keyRate: { min: 0.001, max: 100_000 },
+  keyBurst: { min: 1, max: 100_000 },
+  keyConcurrency: { min: 1, max: 100_000 },
+  maxInFlight: { min: 1, max: 10_000_000 },
 } as const satisfies Record<string, Limit>;
 
 const whole = ({ min, max }: Limit) => z.number().int().min(min).max(max);
@@ -100,6 +104,26 @@ export const PushConfigSchema = z
   .strict();
 
 /**
+ * How fast one key's messages may be delivered (docs/architecture.md, "Flow control"): `rate`
+ * per second as a token bucket holding `burst` (default: the rate rounded up), `concurrency`
+ * leased at once. A queue's `keyLimits` are every key's defaults; a key's own limits
+ * (PUT /v1/queues/:q/keys/:key) override them field by field.
+ */
+export const KeyLimitsSchema = z
+  .object({
+    rate: amount(LIMITS.keyRate),
+    burst: whole(LIMITS.keyBurst),
+    concurrency: whole(LIMITS.keyConcurrency),
+  })
+  .strict()
+  .partial()
+  .refine((limits) => limits.burst === undefined || limits.rate !== undefined, {
+    message: "keyLimits.burst needs a rate: it is the size of the rate's token bucket",
+  });
+
+export type KeyLimits = z.infer<typeof KeyLimitsSchema>;
+
+/**
  * Queue attributes only the SQS door reads (docs/sqs.md): SQS keeps them per queue and Sluice
  * has no field of its own for them. The v1 API stores and shows them; a patch replaces the
  * whole object.
@@ -133,8 +157,21 @@ export const QueueConfigSchema = z
     backlog: BacklogLimitsSchema.prefault({}),
     push: PushConfigSchema.optional(),
     sqs: SqsAttributesSchema.optional(),
+    /** "keys": ready messages are handed out round-robin over keys, not oldest first. */
+    fairness: z.enum(["oldest", "keys"]).default("oldest"),
+    /** At most this many messages leased at once over the whole queue (split over partitions). */
+    maxInFlight: whole(LIMITS.maxInFlight).optional(),
+    keyLimits: KeyLimitsSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.maxInFlight === undefined || c.maxInFlight >= c.partitions, {
+    message:
+      "maxInFlight must be at least partitions: it is split over the partitions, each taking at least one",
+  })
+  .refine((c) => c.fairness === "oldest" || c.ordering !== "priority", {
+    message:
+      'fairness "keys" rotates over keys, which would override priority: use it with fifo or unordered',
+  });
 
 export type QueueConfig = z.infer<typeof QueueConfigSchema>;
 export type RetryPolicy = z.infer<typeof RetryPolicySchema>;
@@ -154,6 +191,9 @@ export const QueueConfigPatchSchema = z
     backlog: z.object(BACKLOG_FIELDS).strict().partial(),
     push: PushConfigSchema.nullable(),
     sqs: SqsAttributesSchema,
+    fairness: z.enum(["oldest", "keys"]),
+    maxInFlight: whole(LIMITS.maxInFlight).nullable(),
+    keyLimits: KeyLimitsSchema.nullable(),
   })
   .strict()
   .partial();
@@ -175,13 +215,16 @@ export function applyConfigPatch(
   current: QueueConfig | undefined,
   patch: QueueConfigPatch,
 ): ReturnType<typeof QueueConfigSchema.safeParse> {
-  const { push, ...rest } = patch;
+  const { push, maxInFlight, keyLimits, ...rest } = patch;
+  // null clears an optional field; absent keeps it.
   const merged = {
     ...current,
     ...rest,
     retry: { ...current?.retry, ...patch.retry },
     backlog: { ...current?.backlog, ...patch.backlog },
     push: push === null ? undefined : (push ?? current?.push),
+    maxInFlight: maxInFlight === null ? undefined : (maxInFlight ?? current?.maxInFlight),
+    keyLimits: keyLimits === null ? undefined : (keyLimits ?? current?.keyLimits),
   };
   return QueueConfigSchema.safeParse(merged);
 }

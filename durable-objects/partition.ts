@@ -16,6 +16,7 @@
 import { DurableObject } from "cloudflare:workers";
 import {
   type AckOutcome,
+  clampBatch,
   type ExtendOutcome,
   type LeasedMessage,
   type LeaseRef,
@@ -28,6 +29,7 @@ import {
   type ReceiveOptions,
   type SendOutcome,
 } from "../core/contract.ts";
+import type { FlowAnswer, FlowChange } from "../core/flow.ts";
 import type { QueueConfig } from "../core/queue-config.ts";
 import { NewestContext } from "./partition/context.ts";
 import {
@@ -73,8 +75,7 @@ export class Partition extends DurableObject<Env> {
     this.#sql = sqlOf(ctx.storage, this.#meter);
     migrate(ctx.storage, MIGRATIONS, this.#sql);
     this.#contexts = new NewestContext(this.#sql);
-    const label = `${this.#identity.queue}/${this.#identity.partition}`;
-    this.#outbox = new DeadLetterOutbox(this.#sql, label);
+    this.#outbox = new DeadLetterOutbox(this.#sql, String(ctx.id.name));
     this.#log = new MessageLog(this.#sql, this.#identity, this.#outbox);
     this.#log.load(this.clock());
     this.#sends = new GroupCommit(
@@ -128,7 +129,7 @@ export class Partition extends DurableObject<Env> {
     options: ReceiveOptions,
   ): Promise<{ messages: LeasedMessage[]; stats: PartitionStats }> {
     this.#requests++;
-    const max = clampCount(options.max);
+    const max = clampBatch(options.max);
     const waitMs = Number.isFinite(options.waitMs) ? Math.max(0, options.waitMs) : 0;
     const deadline = this.clock() + waitMs;
     for (;;) {
@@ -197,7 +198,7 @@ export class Partition extends DurableObject<Env> {
   ): Promise<{ messages: PeekedMessage[]; stats: PartitionStats }> {
     this.#requests++;
     return this.#operation(context, (now) => ({
-      messages: this.#log.peek(clampCount(options.limit), options.after ?? 0, now),
+      messages: this.#log.peek(clampBatch(options.limit), options.after ?? 0, now),
       stats: this.#stats(),
     }));
   }
@@ -217,6 +218,12 @@ export class Partition extends DurableObject<Env> {
   async stats(context: PartitionContext): Promise<PartitionStats> {
     this.#requests++;
     return this.#operation(context, () => this.#stats());
+  }
+
+  /** Pauses, resumes or sets a key's limits (partition/flow.ts); answers the state after. */
+  async flow(context: PartitionContext, change: FlowChange): Promise<FlowAnswer> {
+    this.#requests++;
+    return this.#operation(context, (now, config) => this.#log.changeFlow(change, now, config));
   }
 
   /** The queue was deleted: drop every row and the alarm. */
@@ -311,8 +318,7 @@ export class Partition extends DurableObject<Env> {
     }
     if (this.#log.receivableChanged) {
       this.#log.receivableChanged = false;
-      // Most acks and retries leave nothing ready; waking a receive then would only cost it
-      // an operation that finds nothing.
+      // Most acks and retries leave nothing ready: a woken receive would find nothing.
       if (this.#polls.size > 0 && this.#log.readyCount() > 0) this.#polls.wakeOne();
     }
   }
@@ -341,10 +347,4 @@ export class Partition extends DurableObject<Env> {
       usage: { requests: this.#requests, ...this.#meter.usage },
     };
   }
-}
-
-/** 1–MAX_BATCH whatever the caller sent. */
-function clampCount(count: number): number {
-  if (!Number.isFinite(count)) return 1;
-  return Math.min(MAX_BATCH, Math.max(1, Math.trunc(count)));
 }

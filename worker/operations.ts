@@ -28,6 +28,7 @@ import { parkLongPoll, type SluiceRequest } from "./doors/http/middleware.ts";
 import { openApiDocument } from "./doors/http/openapi.ts";
 import { messagesReader } from "./doors/http/send-body.ts";
 import { openSubscription } from "./doors/http/subscribe.ts";
+import * as flowControl from "./flow-control.ts";
 import { renderMetrics } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { unwrap } from "./problem.ts";
@@ -47,11 +48,15 @@ import {
   ExtendBodySchema,
   ExtendResultSchema,
   HealthSchema,
+  KeyFlowSchema,
+  KeyLimitsSchema,
   KeyListSchema,
   NackBodySchema,
   NackResultSchema,
   NewRedriveJobSchema,
   PeekQuerySchema,
+  PauseBodySchema,
+  PauseResultSchema,
   PeekResultSchema,
   PublishResultSchema,
   PurgeDeadLettersBodySchema,
@@ -64,6 +69,7 @@ import {
   QueueSchema,
   ReceiveBodySchema,
   ReceiveResultSchema,
+  ResumeBodySchema,
   RedriveBodySchema,
   RedriveJobListSchema,
   RedriveJobSchema,
@@ -301,6 +307,54 @@ export const operations = {
     answers: { 200: ["purged", PurgeResultSchema] },
     act: service.purgeQueue,
     handler: async ({ params, call }) => json(unwrap(await call(params.q))),
+  }),
+  pauseQueue: operation({
+    method: "POST",
+    path: "/v1/queues/:q/pause",
+    summary:
+      "Pause the queue, or with `key` one key: nothing more is leased, pushed or sent to sockets (sends are still taken; leases already out run on and may be acked, nacked or extended) until resumed or `until`",
+    scope: "admin",
+    shed: "essential",
+    request: { body: PauseBodySchema },
+    answers: { 200: ["paused", PauseResultSchema] },
+    act: flowControl.pauseQueue,
+    handler: async ({ params, body, call }) => json(unwrap(await call(params.q, body))),
+  }),
+  resumeQueue: operation({
+    method: "POST",
+    path: "/v1/queues/:q/resume",
+    summary:
+      "Resume the queue, or with `key` one key; receives waiting in a long poll and push deliveries go on at once",
+    scope: "admin",
+    shed: "essential",
+    request: { body: ResumeBodySchema },
+    answers: { 200: ["resumed", PauseResultSchema] },
+    act: flowControl.resumeQueue,
+    handler: async ({ params, body, call }) => json(unwrap(await call(params.q, body))),
+  }),
+  getKeyFlow: operation({
+    method: "GET",
+    path: "/v1/queues/:q/keys/:key",
+    summary:
+      "A key's flow control: its own limits, the limits that apply, its pause, its messages leased and waiting",
+    scope: "read",
+    shed: "consume",
+    answers: { 200: ["the key", KeyFlowSchema] },
+    act: flowControl.getKeyFlow,
+    handler: async ({ params, call }) => json(unwrap(await call(params.q, params.key)).key),
+  }),
+  putKeyLimits: operation({
+    method: "PUT",
+    path: "/v1/queues/:q/keys/:key",
+    summary:
+      "Set a key's own limits {rate?, burst?, concurrency?}, overriding the queue's keyLimits field by field; {} drops them",
+    scope: "admin",
+    shed: "consume",
+    request: { body: KeyLimitsSchema },
+    answers: { 200: ["the key", KeyFlowSchema] },
+    act: flowControl.putKeyLimits,
+    handler: async ({ params, body, call }) =>
+      json(unwrap(await call(params.q, params.key, body)).key),
   }),
   peek: operation({
     method: "GET",

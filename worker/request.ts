@@ -7,7 +7,13 @@ import type { IRequest } from "itty-router";
 import type { z } from "zod";
 import { describeIssues } from "../core/issues.ts";
 import { type Problem, problem } from "./problem.ts";
-import { IdSchema, QueueNameSchema, ScheduleNameSchema, TopicNameSchema } from "./schemas.ts";
+import {
+  IdSchema,
+  MessageKeySchema,
+  QueueNameSchema,
+  ScheduleNameSchema,
+  TopicNameSchema,
+} from "./schemas.ts";
 
 /**
  * The largest request body read, whatever the route: a full batch of large messages fits;
@@ -72,6 +78,7 @@ export const PATH_PARAMETERS: Record<string, PathParameter> = {
   id: { schema: IdSchema, where: "id", code: "invalid_request" },
   t: { schema: TopicNameSchema, where: "topic name", code: "invalid_topic_name" },
   name: { schema: ScheduleNameSchema, where: "schedule name", code: "invalid_schedule_name" },
+  key: { schema: MessageKeySchema, where: "message key", code: "invalid_request" },
 };
 
 /** The request's path parameters, in the path's order, each decoded and checked. */

@@ -11,13 +11,18 @@ import {
   type MessageFields as StoredFields,
 } from "../core/contract.ts";
 import { MAX_FINGERPRINT_LENGTH } from "../core/failure-fingerprint.ts";
-import { MAX_PARTITIONS, QueueConfigSchema, QueueNameSchema } from "../core/queue-config.ts";
+import {
+  KeyLimitsSchema,
+  MAX_PARTITIONS,
+  QueueConfigSchema,
+  QueueNameSchema,
+} from "../core/queue-config.ts";
 import { NewRedriveJobSchema, RedriveFilterSchema, type RedriveJob } from "../core/redrive.ts";
 import { ScheduleTimingSchema } from "../core/schedule.ts";
 import { isDeadLetterCursor } from "../durable-objects/dead-letters.ts";
 import { MAX_CREDIT } from "../durable-objects/subscription.ts";
 
-export { QueueConfigPatchSchema, QueueNameSchema } from "../core/queue-config.ts";
+export { KeyLimitsSchema, QueueConfigPatchSchema, QueueNameSchema } from "../core/queue-config.ts";
 
 /** The longest a receive may park waiting for a message (SQS's limit). */
 export const MAX_WAIT_SECONDS = 20;
@@ -258,6 +263,46 @@ export const ProblemSchema = z.object({
 
 export const HealthSchema = z.object({ ok: z.literal(true) });
 
+export const HeldKeySchema = z.object({
+  key: z.string(),
+  partition: z.number().int(),
+  reason: z.enum(["paused", "rate", "concurrency"]),
+  oldestWaitMs: z.number().int().describe("how long its oldest message left behind has waited"),
+});
+
+const EpochMs = z.number().int().min(0);
+
+export const PauseBodySchema = z
+  .object({
+    key: MessageKeySchema.optional().describe(
+      "pause only this key's messages (in fifo queues, its group)",
+    ),
+    until: EpochMs.refine((until) => until > Date.now(), "until must be in the future")
+      .optional()
+      .describe(
+        "resume by itself at this time (epoch ms); without it the pause lasts until resumed",
+      ),
+  })
+  .strict();
+
+export const ResumeBodySchema = PauseBodySchema.pick({ key: true });
+
+export const PauseResultSchema = z.object({
+  key: z.string().nullable(),
+  paused: z.boolean(),
+  until: z.number().int().nullable(),
+});
+
+export const KeyFlowSchema = z.object({
+  key: z.string(),
+  partition: z.number().int(),
+  limits: KeyLimitsSchema.nullable().describe("the key's own limits; null: the queue's apply"),
+  effective: KeyLimitsSchema.describe("what applies: the queue's keyLimits, then the key's own"),
+  paused: z.object({ until: z.number().int().nullable() }).nullable(),
+  leased: z.number().int(),
+  waiting: z.number().int(),
+});
+
 export const QueueStatsSchema = z.object({
   ready: z.number().int(),
   leased: z.number().int(),
@@ -267,6 +312,19 @@ export const QueueStatsSchema = z.object({
   sent: z.number().int(),
   acked: z.number().int(),
   backlogBytes: z.number().int(),
+  /** Flow control (docs/architecture.md, "Flow control"). */
+  paused: z.boolean().describe("the queue is paused: nothing is leased, pushed or sent to sockets"),
+  pausedUntil: z
+    .number()
+    .int()
+    .nullable()
+    .describe("when a pause with an end resumes by itself (epoch ms); null without one"),
+  pausedKeys: z.number().int().describe("keys paused on their own"),
+  heldKeys: z
+    .array(HeldKeySchema)
+    .describe(
+      "keys whose ready messages the last receives had to leave behind (paused, out of rate tokens, at their concurrency), oldest wait first, at most 20 a partition",
+    ),
   /** What the queue's partitions cost since each last started (statements and rows billed). */
   usage: z.object({
     requests: z.number().int(),

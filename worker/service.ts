@@ -32,6 +32,7 @@ import { signingKey } from "../durable-objects/push.ts";
 import { isOverloaded, SHED_RETRY_AFTER_SECONDS, shed } from "./admission.ts";
 import { allows, denial, type Permission, type Principal, pushTargetDenial } from "./auth.ts";
 import { TtlCache } from "./cache.ts";
+import { flowStatsOf } from "./flow-stats.ts";
 import { count } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { lessLoadedPartition, partitionForKey, recordLoad } from "./placement.ts";
@@ -75,7 +76,7 @@ function catalog(env: Env) {
   return env.CATALOG.getByName("catalog");
 }
 
-function partition(env: Env, queue: string, index: number): DurableObjectStub<Partition> {
+export function partition(env: Env, queue: string, index: number): DurableObjectStub<Partition> {
   return env.PARTITION.getByName(`${queue}/${index}`);
 }
 
@@ -84,7 +85,7 @@ function deadLetters(env: Env, queue: string) {
 }
 
 /** What a partition call carries: the partition knows its queue and index from its name. */
-function contextOf(record: QueueRecord): PartitionContext {
+export function contextOf(record: QueueRecord): PartitionContext {
   return { config: record.config, configVersion: record.version };
 }
 
@@ -129,7 +130,7 @@ async function resolve(
  * An operation on one stored queue, as the operation table calls it: `(env, name, ...args)`.
  * Who may call it the table has decided (operations.ts `invoke`) before the queue is looked up.
  */
-function onQueue<Args extends unknown[], Answer>(
+export function onQueue<Args extends unknown[], Answer>(
   operation: (env: Env, record: QueueRecord, ...args: Args) => Promise<Outcome<Answer>>,
 ) {
   return async (env: Env, name: string, ...args: Args): Promise<Outcome<Answer>> => {
@@ -139,7 +140,7 @@ function onQueue<Args extends unknown[], Answer>(
 }
 
 /** Calls every partition of the queue at once, each under its own context. */
-function eachPartition<R>(
+export function eachPartition<R>(
   env: Env,
   record: QueueRecord,
   call: (stub: DurableObjectStub<Partition>, context: PartitionContext) => Promise<R>,
@@ -277,6 +278,7 @@ async function statsOf(env: Env, record: QueueRecord): Promise<QueueStats> {
     sent: sum("sent"),
     acked: sum("acked"),
     backlogBytes: sum("backlogBytes"),
+    ...flowStatsOf(partitions, Date.now()),
     usage: sumUsage(partitions.map((stats) => stats.usage)),
   };
 }

@@ -32,11 +32,13 @@ import type {
   SendOutcome,
   SentMessage,
 } from "../../core/contract.ts";
+import type { FlowAnswer, FlowChange } from "../../core/flow.ts";
 import { messageBytes, utf8Bytes } from "../../core/message-bytes.ts";
 import type { QueueConfig } from "../../core/queue-config.ts";
 import { encodeReceipt } from "../../core/receipt.ts";
 import { insertJson, type Sql } from "../sql.ts";
-import { chooseFifo, chooseInOrder, type Orderable } from "./order.ts";
+import { FlowControl, type KeyCounts } from "./flow.ts";
+import { chooseFair, chooseFifo, chooseInOrder, LOOK_PAST_LIMIT, type Orderable } from "./order.ts";
 import type { DeadLetterOutbox } from "./outbox.ts";
 import {
   compact,
@@ -87,6 +89,12 @@ const SEGMENT_BUDGET = 1536 * 1024;
 const CLEANUP_INTERVAL_MS = 5_000;
 
 const LEASE_TOKEN = /^[0-9a-f]{32}$/;
+
+/**
+ * With `fairness: "keys"`, how many messages a receive looks at before dealing keys their
+ * turns (at most its `max` of any one key): keys beyond them wait for a later receive.
+ */
+const FAIR_WINDOW = 1_000;
 
 const SEGMENT_COLUMNS = [
   "id",
@@ -155,8 +163,10 @@ type SendSlot =
 type Cumulative = { acked: number; nacked: number; expired: number; deadLettered: number };
 
 /** A message a receive may take, before it is taken. */
-type Candidate = Orderable &
-  ({ from: "segment"; open: OpenSegment; index: number } | { from: "held" });
+type Candidate = Orderable & { sentAt: number } & (
+    | { from: "segment"; open: OpenSegment; index: number }
+    | { from: "held" }
+  );
 
 /** A segment read for work on it: its state is changed in place and written once. */
 type OpenSegment = {
@@ -226,17 +236,26 @@ export class MessageLog {
   #lastCleanup = Number.NEGATIVE_INFINITY;
   /** Live dedup ids, in the order they expire (nearly: a window change can reorder). */
   #dedup = new Map<string, { seq: number; id: string; expiresAt: number }>();
+  /** Pauses, key limits, the queue-wide cap and fairness (flow.ts). */
+  readonly #flow: FlowControl;
+  readonly #keys: KeyCounts = {
+    leased: (key) => this.#groups.get(key)?.leased ?? 0,
+    waiting: (key) => this.#groups.get(key)?.waiting ?? 0,
+  };
 
   constructor(
     private readonly sql: Sql,
     private readonly identity: Identity,
     private readonly outbox: DeadLetterOutbox,
-  ) {}
+  ) {
+    this.#flow = new FlowControl(sql);
+  }
 
   // ── loading ────────────────────────────────────────────────────────────────────────────
 
   /** Rebuilds what is kept in memory from the rows, as of `now`. */
   load(now: number): void {
+    this.#flow.load(now);
     this.#counts = { fresh: 0, segmentLeased: 0, waiting: 0, delayed: 0, heldLeased: 0, bytes: 0 };
     this.#groups = new Map();
     this.#freeGroups = 0;
@@ -472,24 +491,46 @@ export class MessageLog {
 
   /** Leases up to `max` ready messages in the queue's order, within the answer budget. */
   lease(max: number, visibilityTimeout: number, now: number, config: QueueConfig): LeasedMessage[] {
+    const leasedNow = this.#counts.segmentLeased + this.#counts.heldLeased;
+    const gate = this.#flow.gate(config, now, this.identity.partition, leasedNow, this.#keys, max);
+    if (gate === null) return [];
     const opened = new Map<number, OpenSegment>();
     const scan = { exhausted: false, last: 0 };
     const fresh = this.#freshStream(opened, scan);
-    const budget = RPC_ANSWER_BUDGET;
     const byPriority = config.ordering === "priority";
+    // Fair: look at a window of messages (open counts nothing), then deal keys their turns.
+    const fair = config.fairness === "keys";
+    const pick = fair
+      ? { max: FAIR_WINDOW, budget: Number.POSITIVE_INFINITY, admit: gate.open }
+      : { max: gate.room, budget: RPC_ANSWER_BUDGET, admit: gate.admit };
+    const heldLimit = gate.limited ? pick.max + LOOK_PAST_LIMIT : pick.max;
     // Held messages are read first: the fresh scan stays open while the choice is made.
-    const chosen =
+    let chosen =
       config.ordering === "fifo"
         ? this.#freeGroups === 0
           ? []
           : chooseFifo(this.#waitingHeld(now), fresh, {
-              max,
-              budget,
+              ...pick,
               groups: this.#groups,
               freeGroups: this.#freeGroups,
             })
-        : chooseInOrder(this.#readyHeld(max, now, byPriority), fresh, { max, budget, byPriority });
+        : chooseInOrder(this.#readyHeld(heldLimit, now, byPriority), fresh, {
+            ...pick,
+            byPriority,
+          });
+    if (fair) {
+      chosen = chooseFair(chosen, {
+        max: gate.room,
+        budget: RPC_ANSWER_BUDGET,
+        admit: gate.admit,
+        lastServed: (group) => this.#flow.lastServed(group),
+      });
+    }
     const leased = this.#take(chosen, visibilityTimeout, now);
+    this.#flow.commit(
+      gate,
+      chosen.map((candidate) => candidate.group),
+    );
     // The first segment looked at that still has fresh messages is where the next look starts.
     const first = [...opened.values()].find((open) => open.row.fresh > 0);
     if (first) this.#freshFrom = first.row.id;
@@ -499,9 +540,26 @@ export class MessageLog {
     return leased;
   }
 
-  /** Whether a receive would find a message now. */
+  /** Whether a receive would find a message now (as far as counts tell: a key may be held). */
   receivable(config: QueueConfig): boolean {
-    return this.readyCount() > 0 && (config.ordering !== "fifo" || this.#freeGroups > 0);
+    return (
+      this.readyCount() > 0 &&
+      (config.ordering !== "fifo" || this.#freeGroups > 0) &&
+      !this.#flow.paused()
+    );
+  }
+
+  /** Applies a flow change (pause, resume, a key's limits) and answers the state after it. */
+  changeFlow(change: FlowChange, now: number, config: QueueConfig): FlowAnswer {
+    this.#flow.apply(change, now);
+    // A resume or a looser limit may release messages: waiting receives and push look again.
+    this.receivableChanged = true;
+    this.changes++;
+    const key =
+      change.key === null
+        ? null
+        : this.#flow.key(change.key, config, this.identity.partition, this.#keys);
+    return { flow: this.#flow.stats(config, this.identity.partition, this.#keys), key };
   }
 
   /** Fresh messages in segment id order (seq order; priority, seq in priority order). */
@@ -529,6 +587,7 @@ export class MessageLog {
         yield {
           from: "segment",
           seq,
+          sentAt: row.sent_at,
           group: key ?? KEYLESS_GROUP,
           ready: true,
           size: bytes,
@@ -545,12 +604,12 @@ export class MessageLog {
   #readyHeld(max: number, now: number, byPriority: boolean): Candidate[] {
     if (this.#counts.waiting - this.#counts.delayed === 0) return [];
     const rows = byPriority
-      ? this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">>`
-          SELECT seq, grp, bytes, priority FROM held INDEXED BY held_due
+      ? this.sql<HeldCandidateRow>`
+          SELECT seq, grp, bytes, priority, sent_at FROM held INDEXED BY held_due
           WHERE state = 'waiting' AND visible_at <= ${now}
           ORDER BY priority DESC, seq LIMIT ${max}`
-      : this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">>`
-          SELECT seq, grp, bytes, priority FROM held INDEXED BY held_due
+      : this.sql<HeldCandidateRow>`
+          SELECT seq, grp, bytes, priority, sent_at FROM held INDEXED BY held_due
           WHERE state = 'waiting' AND visible_at <= ${now} ORDER BY seq LIMIT ${max}`;
     return rows.toArray().map((row) => heldCandidate(row, true));
   }
@@ -558,8 +617,9 @@ export class MessageLog {
   /** Every waiting held message by seq, ready or not (a held fifo head may hold its group). */
   #waitingHeld(now: number): Candidate[] {
     if (this.#counts.waiting === 0) return [];
-    return this.sql<Pick<HeldRow, "seq" | "grp" | "bytes" | "priority" | "visible_at">>`
-      SELECT seq, grp, bytes, priority, visible_at FROM held WHERE state = 'waiting' ORDER BY seq`
+    return this.sql<HeldCandidateRow & Pick<HeldRow, "visible_at">>`
+      SELECT seq, grp, bytes, priority, sent_at, visible_at FROM held WHERE state = 'waiting'
+      ORDER BY seq`
       .toArray()
       .map((row) => heldCandidate(row, row.visible_at <= now));
   }
@@ -985,6 +1045,10 @@ export class MessageLog {
    * dropped; old dedup ids are forgotten. Reads and writes only when something is due.
    */
   sweep(now: number, config: QueueConfig): void {
+    if (this.#flow.due(now, config)) {
+      this.receivableChanged = true;
+      this.changes++;
+    }
     const heldDue = this.#heldDue !== null && this.#heldDue <= now;
     if (heldDue) {
       const { promoted } = this.sql<{ promoted: number }>`
@@ -1178,6 +1242,7 @@ export class MessageLog {
         : Math.max(this.#cleanupDue, this.#lastCleanup + CLEANUP_INTERVAL_MS);
     return earliest([
       ...this.#leasedSegments.values(),
+      this.#flow.nextAlarm(),
       this.#heldDue,
       oldest === null ? null : oldest + config.retention * 1000,
       cleanup,
@@ -1300,6 +1365,7 @@ export class MessageLog {
       acked: this.#cumulative.acked,
       nacked: this.#cumulative.nacked,
       expired: this.#cumulative.expired,
+      flow: this.#flow.stats(null, this.identity.partition, this.#keys),
     };
   }
 
@@ -1362,14 +1428,14 @@ function assertStorable(message: NewMessage): void {
   }
 }
 
+type HeldCandidateRow = Pick<HeldRow, "seq" | "grp" | "bytes" | "priority" | "sent_at">;
+
 /** A held row as a receive candidate. */
-function heldCandidate(
-  row: Pick<HeldRow, "seq" | "grp" | "bytes" | "priority">,
-  ready: boolean,
-): Candidate {
+function heldCandidate(row: HeldCandidateRow, ready: boolean): Candidate {
   return {
     from: "held",
     seq: row.seq,
+    sentAt: row.sent_at,
     group: row.grp,
     ready,
     size: row.bytes,

@@ -50,6 +50,7 @@ export function queueSummary(name: string, overrides: Partial<Queue["stats"]> = 
       maxMessageBytes: 262_144,
       dedupWindow: 300,
       backlog: { soft: 100_000, hard: 1_000_000 },
+      fairness: "oldest",
     },
     stats: {
       ready: 0,
@@ -60,6 +61,10 @@ export function queueSummary(name: string, overrides: Partial<Queue["stats"]> = 
       sent: 0,
       acked: 0,
       backlogBytes: 0,
+      paused: false,
+      pausedUntil: null,
+      pausedKeys: 0,
+      heldKeys: [],
       usage: { requests: 0, statements: 0, rowsRead: 0, rowsWritten: 0 },
       ...overrides,
     },

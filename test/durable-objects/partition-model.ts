@@ -7,7 +7,8 @@
  * lease by the seq and how many times the message had been leased. The test translates.
  */
 import type { Failure, ItemFailure, NewMessage, PartitionStats } from "../../core/contract.ts";
-import type { QueueConfig } from "../../core/queue-config.ts";
+import type { FlowStats, Pause } from "../../core/flow.ts";
+import type { KeyLimits, QueueConfig } from "../../core/queue-config.ts";
 
 export interface ModelMessage {
   seq: number;
@@ -47,6 +48,11 @@ export class PartitionModel {
   #dedup = new Map<string, { seq: number; expiresAt: number }>();
   #lastSeq = 0;
   #counts = { sent: 0, acked: 0, nacked: 0, expired: 0 };
+  /** Flow control: the queue's pause, keys' own pauses and limits, and keys' token buckets. */
+  paused: Pause | null = null;
+  keyPauses = new Map<string, Pause>();
+  keyLimits = new Map<string, KeyLimits>();
+  #tat = new Map<string, number>();
 
   constructor(
     readonly config: QueueConfig,
@@ -124,11 +130,48 @@ export class PartitionModel {
     return chosen;
   }
 
-  #choose(max: number): ModelMessage[] {
+  #choose(requested: number): ModelMessage[] {
+    if (this.#over(this.paused)) this.paused = null;
+    if (this.paused) return [];
+    const leased = this.messages.filter((m) => m.state === "leased");
+    const cap = this.config.maxInFlight ?? Number.POSITIVE_INFINITY;
+    const max = Math.min(requested, cap - leased.length);
+    // Per key: how many are out (leased before, or taken by this receive).
+    const out = new Map<string, number>();
+    for (const m of leased) if (m.key !== null) out.set(m.key, (out.get(m.key) ?? 0) + 1);
+    const admit = (message: ModelMessage): boolean => {
+      const key = message.key;
+      if (key === null) return true;
+      const pause = this.keyPauses.get(key);
+      if (pause && this.#over(pause)) this.keyPauses.delete(key);
+      else if (pause) return false;
+      const limits = this.limitsOf(key);
+      if (limits.concurrency !== undefined && (out.get(key) ?? 0) >= limits.concurrency) {
+        return false;
+      }
+      if (limits.rate !== undefined) {
+        const interval = 1000 / limits.rate;
+        const burst = limits.burst ?? Math.max(1, Math.ceil(limits.rate));
+        const tat = Math.max(this.#tat.get(key) ?? this.now, this.now);
+        if (tat - this.now > (burst - 1) * interval + 1e-6) return false;
+        this.#tat.set(key, tat + interval);
+      }
+      out.set(key, (out.get(key) ?? 0) + 1);
+      return true;
+    };
+    if (max <= 0) return [];
     const ready = this.messages.filter((m) => m.state === "ready");
-    if (this.config.ordering === "unordered") return ready.slice(0, max);
+    const take = (ordered: ModelMessage[]) => {
+      const chosen: ModelMessage[] = [];
+      for (const message of ordered) {
+        if (chosen.length === max) break;
+        if (admit(message)) chosen.push(message);
+      }
+      return chosen;
+    };
+    if (this.config.ordering === "unordered") return take(ready);
     if (this.config.ordering === "priority") {
-      return [...ready].sort((a, b) => b.priority - a.priority || a.seq - b.seq).slice(0, max);
+      return take([...ready].sort((a, b) => b.priority - a.priority || a.seq - b.seq));
     }
     // fifo: a group is free when its oldest message is ready and none of it is leased; the
     // oldest free head goes first, with its group's run of ready messages, after which that
@@ -145,8 +188,9 @@ export class PartitionModel {
       if (!head) break;
       const name = head.key ?? "";
       locked.add(name);
+      // A held key's head is skipped; a run ends at its first message held back.
       for (const message of groups.get(name) ?? []) {
-        if (chosen.length === max || message.state !== "ready") break;
+        if (chosen.length === max || message.state !== "ready" || !admit(message)) break;
         chosen.push(message);
       }
     }
@@ -161,6 +205,45 @@ export class PartitionModel {
       groups.set(name, [...(groups.get(name) ?? []), message]);
     }
     return groups;
+  }
+
+  /** The queue's keyLimits overridden field by field by the key's own. */
+  limitsOf(key: string): KeyLimits {
+    return { ...this.config.keyLimits, ...this.keyLimits.get(key) };
+  }
+
+  #over(pause: Pause | null | undefined): boolean {
+    return pause?.until != null && pause.until <= this.now;
+  }
+
+  pause(key: string | null, until: number | null): void {
+    this.sweep();
+    if (key === null) this.paused = { until };
+    else this.keyPauses.set(key, { until });
+  }
+
+  resume(key: string | null): void {
+    this.sweep();
+    if (key === null) this.paused = null;
+    else this.keyPauses.delete(key);
+  }
+
+  setLimits(key: string, limits: KeyLimits | null): void {
+    this.sweep();
+    if (limits === null || Object.keys(limits).length === 0) this.keyLimits.delete(key);
+    else this.keyLimits.set(key, limits);
+  }
+
+  /** Flow control's stats, less heldKeys (what the last receives left behind). */
+  flow(): Omit<FlowStats, "heldKeys"> {
+    if (this.#over(this.paused)) this.paused = null;
+    for (const [key, pause] of this.keyPauses) if (this.#over(pause)) this.keyPauses.delete(key);
+    return {
+      paused: this.paused !== null,
+      pausedUntil: this.paused?.until ?? null,
+      pausedKeys: this.keyPauses.size,
+      inFlightShare: this.config.maxInFlight ?? null,
+    };
   }
 
   ack(receipts: ModelReceipt[]): { acked: number; failed: ItemFailure[] } {
@@ -283,7 +366,7 @@ export class PartitionModel {
    * Stats as the object reports them, less pendingDeadLetters, which races the hand-off, and
    * usage, which measures the storage rather than the semantics.
    */
-  stats(): Omit<PartitionStats, "pendingDeadLetters" | "usage"> {
+  stats(): Omit<PartitionStats, "pendingDeadLetters" | "usage" | "flow"> {
     const count = (state: ModelMessage["state"]) =>
       this.messages.filter((m) => m.state === state).length;
     return {

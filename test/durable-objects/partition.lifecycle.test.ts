@@ -240,6 +240,7 @@ describe("stats", () => {
       acked: 1,
       nacked: 1,
       expired: 0,
+      flow: { paused: false, pausedUntil: null, pausedKeys: 0, heldKeys: [], inFlightShare: null },
       usage: {
         requests: 6,
         statements: expect.any(Number),

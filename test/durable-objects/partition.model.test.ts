@@ -1,14 +1,19 @@
 /**
- * Model-based test: random sequences of sends, receives, acks, nacks, extends and passing
- * time, run against the real partition object and against a plain in-memory model of the
- * same semantics (partition-model.ts), comparing every answer: which messages are delivered
- * and with what attempts and lease ends, per-item receipt failures, refusals, stats, the
- * messages held, and the dead letters with their whole history.
+ * Model-based test: random sequences of sends, receives, acks, nacks, extends, passing time,
+ * pauses and resumes (of the queue and of keys), keys' own limits and restarts, under random
+ * key limits and in-flight caps, run against the real partition object and against a plain
+ * in-memory model of the same semantics (partition-model.ts), comparing every answer: which
+ * messages are delivered and with what attempts and lease ends, per-item receipt failures,
+ * refusals, stats, the messages held, and the dead letters with their whole history. Besides
+ * agreeing, both must keep the invariants: never more of a key leased than its concurrency,
+ * never more of the queue than maxInFlight, never more deliveries of a key in a second than its
+ * bucket allows, and nothing lost (every message sent is held, acked, dead or expired).
  */
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { NewMessage, PartitionStats } from "../../core/contract.ts";
+import type { KeyLimits } from "../../core/queue-config.ts";
 import { leases, openPartition, type TestPartition } from "./partition-fixtures.ts";
 import { type ModelReceipt, PartitionModel } from "./partition-model.ts";
 
@@ -25,7 +30,13 @@ type Action =
   | { kind: "nack"; picks: ReceiptPick[]; delaySeconds?: number; reason?: string }
   | { kind: "extend"; picks: ReceiptPick[]; visibilityTimeout: number }
   | { kind: "advance"; ms: number; alarm: boolean }
-  | { kind: "peek" };
+  | { kind: "peek" }
+  | { kind: "pause"; key: string | null; forMs?: number }
+  | { kind: "resume"; key: string | null }
+  | { kind: "limits"; key: string; limits: KeyLimits | null }
+  | { kind: "restart" };
+
+const flowKey = fc.constantFrom<string | null>(null, "a", "b");
 
 const configArbitrary = fc.record({
   ordering: fc.constantFrom("fifo", "unordered", "priority"),
@@ -40,6 +51,14 @@ const configArbitrary = fc.record({
   retention: fc.constantFrom(60, 120),
   dedupWindow: fc.constantFrom(0, 10),
   backlog: fc.constantFrom({ soft: 2, hard: 4 }, { soft: 1_000, hard: 10_000 }),
+  maxInFlight: fc.constantFrom(undefined, 2, 4),
+  keyLimits: fc.constantFrom<KeyLimits | undefined>(
+    undefined,
+    { concurrency: 1 },
+    { concurrency: 2 },
+    { rate: 1, burst: 2 },
+    { rate: 0.5, concurrency: 2 },
+  ),
 });
 
 const pickArbitrary: fc.Arbitrary<ReceiptPick> = fc.oneof(
@@ -110,7 +129,67 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: "peek" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      {
+        kind: fc.constant("pause" as const),
+        key: flowKey,
+        forMs: fc.constantFrom(1_500, 5_000),
+      },
+      { requiredKeys: ["kind", "key"] },
+    ),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("resume" as const), key: flowKey }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("limits" as const),
+      key: fc.constantFrom("a", "b"),
+      limits: fc.constantFrom<KeyLimits | null>(
+        null,
+        { concurrency: 1 },
+        { rate: 2, burst: 1 },
+        { rate: 1, burst: 3, concurrency: 2 },
+      ),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: "restart" as const }) },
 );
+
+/** Deliveries by key: when each lease of it was handed out, for the rate invariant. */
+type Deliveries = Map<string, number[]>;
+
+/**
+ * The invariants, checked on the model after each step (the object agrees with it on every
+ * answer and on the messages it holds, so they hold for the object too).
+ */
+function expectInvariants(
+  model: PartitionModel,
+  deliveries: Deliveries,
+  leasedNow: ReadonlySet<string>,
+) {
+  const leased = model.messages.filter((m) => m.state === "leased");
+  if (model.config.maxInFlight !== undefined) {
+    expect(leased.length).toBeLessThanOrEqual(model.config.maxInFlight);
+  }
+  for (const key of ["a", "b"]) {
+    const limits = model.limitsOf(key);
+    // A limit lowered while more were out lets those run on: a receive adds none past it.
+    const out = leased.filter((m) => m.key === key).length;
+    if (limits.concurrency !== undefined && leasedNow.has(key)) {
+      expect(out).toBeLessThanOrEqual(limits.concurrency);
+    }
+    if (limits.rate === undefined) continue;
+    // Under the limits in force now: a change of limits starts a new count.
+    const burst = limits.burst ?? Math.max(1, Math.ceil(limits.rate));
+    const recent = (deliveries.get(key) ?? []).filter((at) => at > model.now - 1_000);
+    expect(recent.length).toBeLessThanOrEqual(burst + limits.rate);
+  }
+  // Nothing lost: every message sent is held, acked, dead or expired.
+  const stats = model.stats();
+  expect(model.messages.length + stats.acked + stats.deadLettered + stats.expired).toBe(stats.sent);
+}
 
 /** Runs one sequence against a fresh partition and the model, failing at the first difference. */
 async function check(config: Record<string, unknown>, actions: Action[]): Promise<void> {
@@ -122,9 +201,13 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
   const issued: { receipt: string; lease: ModelReceipt }[] = [];
   let bodies = 0;
 
+  const deliveries: Deliveries = new Map();
   const expectStats = (stats: PartitionStats) => {
-    const { pendingDeadLetters, usage, ...rest } = stats;
+    const { pendingDeadLetters, usage, flow, ...rest } = stats;
     expect(rest).toEqual(model.stats());
+    const { heldKeys, ...flowRest } = flow;
+    expect(flowRest).toEqual(model.flow());
+    for (const held of heldKeys) expect(["a", "b"]).toContain(held.key);
     expect(pendingDeadLetters).toBeLessThanOrEqual(model.dead.length);
     expect(usage.requests).toBeGreaterThan(0);
   };
@@ -145,6 +228,8 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
   };
 
   for (const action of actions) {
+    /** Keys the step leased messages of. */
+    const leasedNow = new Set<string>();
     switch (action.kind) {
       case "send": {
         const batch: NewMessage[] = action.messages.map((fields) => ({
@@ -198,6 +283,10 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
           })),
         );
         for (const [i, leased] of real.messages.entries()) {
+          if (leased.key !== null) {
+            leasedNow.add(leased.key);
+            deliveries.set(leased.key, [...(deliveries.get(leased.key) ?? []), model.now]);
+          }
           issued.push({
             receipt: leased.receipt,
             lease: { seq: leased.seq, lease: expected[i].leases },
@@ -261,7 +350,34 @@ async function check(config: Record<string, unknown>, actions: Action[]): Promis
       case "peek":
         await expectSameMessages(partition, model);
         break;
+      case "pause":
+      case "resume": {
+        const until = action.kind === "pause" && action.forMs ? model.now + action.forMs : null;
+        const change =
+          action.kind === "pause"
+            ? { kind: "pause" as const, key: action.key, until }
+            : { kind: "resume" as const, key: action.key };
+        const real = await partition.stub.flow(partition.context, change);
+        if (action.kind === "pause") model.pause(action.key, until);
+        else model.resume(action.key);
+        const { heldKeys, ...flow } = real.flow;
+        expect(flow).toEqual(model.flow());
+        for (const held of heldKeys) expect(["a", "b"]).toContain(held.key);
+        break;
+      }
+      case "limits": {
+        const { key, limits } = action;
+        await partition.stub.flow(partition.context, { kind: "limits", key, limits });
+        model.setLimits(action.key, action.limits);
+        // The rate invariant counts under the limits in force: start afresh.
+        deliveries.delete(action.key);
+        break;
+      }
+      case "restart":
+        await partition.restart();
+        break;
     }
+    expectInvariants(model, deliveries, leasedNow);
   }
 
   await expectSameMessages(partition, model);

@@ -30,6 +30,7 @@ function statsOf(partition: number): PartitionStats {
     acked: 0,
     nacked: 0,
     expired: 0,
+    flow: { paused: false, pausedUntil: null, pausedKeys: 0, heldKeys: [], inFlightShare: null },
     usage: { requests: 0, statements: 0, rowsRead: 0, rowsWritten: 0 },
   };
 }

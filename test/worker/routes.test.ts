@@ -56,6 +56,10 @@ describe("queues", () => {
       sent: 4,
       acked: 0,
       backlogBytes: 4,
+      paused: false,
+      pausedUntil: null,
+      pausedKeys: 0,
+      heldKeys: [],
       // What the partitions' storage cost, summed (exact counts: test/durable-objects).
       usage: {
         requests: expect.any(Number),

@@ -31,9 +31,12 @@ import {
   EditDeadLetterBodySchema,
   ExtendBodySchema,
   IdSchema,
+  KeyLimitsSchema,
   MessageInputSchema,
+  MessageKeySchema,
   NackBodySchema,
   NewRedriveJobSchema,
+  PauseBodySchema,
   PeekQuerySchema,
   PurgeDeadLettersBodySchema,
   PutScheduleBodySchema,
@@ -41,6 +44,7 @@ import {
   ReceiptsSchema,
   ReceiveBodySchema,
   RedriveBodySchema,
+  ResumeBodySchema,
   ScheduleNameSchema,
   SendBatchSchema,
   TopicNameSchema,
@@ -92,6 +96,10 @@ export const RPC_OPERATIONS = {
   nack: operations.nack,
   extend: operations.extend,
   peek: operations.peek,
+  pauseQueue: operations.pauseQueue,
+  resumeQueue: operations.resumeQueue,
+  getKey: operations.getKeyFlow,
+  putKeyLimits: operations.putKeyLimits,
   getQueue: operations.getQueue,
   listQueues: operations.listQueues,
   listDeadLetters: operations.listDeadLetters,
@@ -268,6 +276,42 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   ): Promise<RpcOutcome<{ purged: number }>> {
     return this.#onQueue(RPC_OPERATIONS.purgeDeadLetters, queue, (call, name) =>
       call(name, parseWith(PurgeDeadLettersBodySchema, input, "input")),
+    );
+  }
+
+  /** Pauses the queue, or with `key` one key, until resumed or `until` (epoch ms). */
+  pauseQueue(queue: string, input: wire.PauseInput = {}): Promise<RpcOutcome<wire.PauseState>> {
+    return this.#onQueue(RPC_OPERATIONS.pauseQueue, queue, (call, name) =>
+      call(name, parseWith(PauseBodySchema, input, "input")),
+    );
+  }
+
+  /** Resumes the queue, or with `key` one key. */
+  resumeQueue(queue: string, input: { key?: string } = {}): Promise<RpcOutcome<wire.PauseState>> {
+    return this.#onQueue(RPC_OPERATIONS.resumeQueue, queue, (call, name) =>
+      call(name, parseWith(ResumeBodySchema, input, "input")),
+    );
+  }
+
+  /** A key's flow control: its own limits, what applies, its pause. */
+  getKey(queue: string, key: string): Promise<RpcOutcome<{ key: wire.KeyFlow }>> {
+    return this.#onQueue(RPC_OPERATIONS.getKey, queue, (call, name) =>
+      call(name, parseWith(MessageKeySchema, key, "key")),
+    );
+  }
+
+  /** Sets a key's own limits, overriding the queue's keyLimits field by field; {} drops them. */
+  putKeyLimits(
+    queue: string,
+    key: string,
+    limits: wire.KeyLimits,
+  ): Promise<RpcOutcome<{ key: wire.KeyFlow }>> {
+    return this.#onQueue(RPC_OPERATIONS.putKeyLimits, queue, (call, name) =>
+      call(
+        name,
+        parseWith(MessageKeySchema, key, "key"),
+        parseWith(KeyLimitsSchema, limits, "limits"),
+      ),
     );
   }
 
