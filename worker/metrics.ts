@@ -56,7 +56,11 @@ const QUEUE_GAUGES: [name: string, help: string, read: (queue: QueueView) => num
   ["sluice_queue_sent_total", "Messages ever stored in the queue.", (q) => q.stats.sent],
   ["sluice_queue_acked_total", "Messages ever acknowledged in the queue.", (q) => q.stats.acked],
   ["sluice_queue_partitions", "Partitions of the queue.", (q) => q.config.partitions],
+  ["sluice_queue_paused", "1 while the queue is paused.", (q) => Number(q.stats.paused)],
+  ["sluice_queue_paused_keys", "Keys paused on their own.", (q) => q.stats.pausedKeys],
 ];
+
+const HELD_KEY_GAUGE = "sluice_key_held_oldest_wait_seconds";
 
 /** A Prometheus label value, escaped. */
 export function label(value: string): string {
@@ -82,6 +86,16 @@ export function renderMetrics(queues: QueueView[]): string {
     const type = name.endsWith("_total") ? "counter" : "gauge";
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const queue of queues) lines.push(`${name}{queue="${label(queue.name)}"} ${read(queue)}`);
+  }
+  lines.push(
+    `# HELP ${HELD_KEY_GAUGE} How long the oldest message of a key held back by flow control (paused, out of rate tokens, at its concurrency) has waited, as of the last receive.`,
+    `# TYPE ${HELD_KEY_GAUGE} gauge`,
+  );
+  for (const queue of queues) {
+    for (const held of queue.stats.heldKeys) {
+      const labels = `queue="${label(queue.name)}",key="${label(held.key)}",reason="${held.reason}"`;
+      lines.push(`${HELD_KEY_GAUGE}{${labels}} ${held.oldestWaitMs / 1000}`);
+    }
   }
   return `${lines.join("\n")}\n`;
 }

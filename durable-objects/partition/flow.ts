@@ -164,7 +164,9 @@ export class FlowControl {
       else delete rule.paused;
       this.#setRule(key, rule);
     }
-    this.#held = new Map();
+    // What held the key (or the queue) back may have changed: the next receive tells again.
+    if (key === null) this.#held = new Map();
+    else this.#held.delete(key);
     this.sql`INSERT INTO meta (name, value) VALUES ('flow', ${JSON.stringify(this.#doc)})
       ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
   }

@@ -3,10 +3,12 @@
  * clock: pause and resume, a key's rate and concurrency, the queue-wide in-flight cap and its
  * split over partitions, and fairness over keys.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { LeasedMessage } from "../../core/contract.ts";
 import { inFlightShare } from "../../core/flow.ts";
+import type { Partition } from "../../durable-objects/partition.ts";
 import {
   contextFor,
   leases,
@@ -206,6 +208,32 @@ describe("pause and resume", () => {
     ]);
     await partition.stub.flow(partition.context, { kind: "resume", key: "stop" });
     expect(keysOf((await receiveNow(partition, 10)).messages)).toEqual(["stop", "stop"]);
+  });
+});
+
+describe("push while paused", () => {
+  it("pushes nothing while the queue is paused, and pushes once it is resumed", async () => {
+    const push = { url: "https://hooks.test/sluice", batchSize: 10, timeout: 5, concurrency: 1 };
+    const partition = await openPartition({ ordering: "unordered", push });
+    let pushed = 0;
+    await runInDurableObject(partition.stub, (instance: Partition) => {
+      instance.fetcher = async (input, init) => {
+        const { messages: batch } = await new Request(input, init).json<{ messages: unknown[] }>();
+        pushed += batch.length;
+        return new Response(null, { status: 204 });
+      };
+    });
+    await partition.stub.flow(partition.context, { kind: "pause", key: null, until: null });
+    await sendOk(partition, messages(3));
+    await partition.runAlarm();
+    expect(pushed).toBe(0);
+    // Nothing to push while paused: the alarm waits for retention alone.
+    expect(await partition.alarmAt()).toBe(partition.now() + 4 * 86_400_000);
+
+    await partition.stub.flow(partition.context, { kind: "resume", key: null });
+    expect(await partition.alarmAt()).toBe(partition.now());
+    await partition.runAlarm();
+    expect(pushed).toBe(3);
   });
 });
 

@@ -89,6 +89,30 @@ describe("pause and resume over HTTP", () => {
   });
 });
 
+describe("/metrics", () => {
+  it("shows a paused queue, its paused keys and each held key's oldest wait", async () => {
+    const name = queueName();
+    await createQueue(name, { ordering: "unordered", keyLimits: { concurrency: 1 } });
+    await send(name, [
+      { body: 1, key: "busy" },
+      { body: 2, key: "busy" },
+    ]);
+    await receive(name, { max: 10 });
+    await ok("POST", `/v1/queues/${name}/pause`, { json: { key: "other" } });
+    const text = await (await call("GET", "/metrics")).text();
+    expect(text).toContain(`sluice_queue_paused{queue="${name}"} 0`);
+    expect(text).toContain(`sluice_queue_paused_keys{queue="${name}"} 1`);
+    expect(text).toMatch(
+      new RegExp(
+        `sluice_key_held_oldest_wait_seconds\\{queue="${name}",key="busy",reason="concurrency"\\} \\d`,
+      ),
+    );
+    await ok("POST", `/v1/queues/${name}/pause`);
+    const paused = await (await call("GET", "/metrics")).text();
+    expect(paused).toContain(`sluice_queue_paused{queue="${name}"} 1`);
+  });
+});
+
 describe("key limits over HTTP", () => {
   it("sets a key's own limits over the queue's keyLimits, and drops them with {}", async () => {
     const name = queueName();
