@@ -25,6 +25,10 @@ export type SluiceApi = Pick<
   | "listSchedules"
   | "pauseSchedule"
   | "resumeSchedule"
+  | "pause"
+  | "resume"
+  | "getKey"
+  | "putKeyLimits"
 >;
 
 export interface ApiOptions {

@@ -2,6 +2,7 @@ import { useState } from "react";
 import type { QueueConfig } from "../../../client/types.ts";
 import { LineChart } from "../components/charts.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { FlowPanel } from "../components/FlowPanel.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { PeekPanel } from "../components/PeekPanel.tsx";
 import { SendMessageForm } from "../components/SendMessageForm.tsx";
@@ -32,9 +33,14 @@ export function QueuePage({ queue }: { queue: string }) {
       title={queue}
       actions={
         summary ? (
-          <a className="button" href={href.deadLetters(queue)}>
-            Dead letters ({formatCount(summary.stats.deadLettered)})
-          </a>
+          <>
+            {summary.stats.paused ? (
+              <span className="badge badge-state-delayed">Paused</span>
+            ) : null}
+            <a className="button" href={href.deadLetters(queue)}>
+              Dead letters ({formatCount(summary.stats.deadLettered)})
+            </a>
+          </>
         ) : null
       }
     />
@@ -145,6 +151,8 @@ export function QueuePage({ queue }: { queue: string }) {
           />
         </section>
       </div>
+
+      <FlowPanel queue={summary} />
 
       {/* Remounted after a send, so the peek shows the new message. */}
       <PeekPanel key={peekVersion} queue={queue} />
