@@ -1,0 +1,193 @@
+/**
+ * Noisy neighbour: 50 cold keys send 1 message a second each; one hot key sends 20× their
+ * whole rate (1,000 a second) into the same queue (unordered, one partition), and consumers
+ * that take at most CONSUMER_CAPACITY a second (below what is offered, so a backlog builds)
+ * drain it. Measured: how long cold keys' messages wait from send to receive (p99), in three
+ * runs on fresh queues:
+ * - baseline: the cold keys alone, oldest first;
+ * - keys: with the hot key, `fairness: "keys"`;
+ * - oldest: with the hot key, the default order (oldest first).
+ * The ratios `fairness-cold-p99-vs-baseline` (goal ≤ 2) and
+ * `fairness-cold-p99-vs-baseline-oldest` (reported) divide the last two by the first.
+ *
+ * Producers and consumers run in this process (plain fetch): the figures are ratios between
+ * runs that share it alike. Waits are measured on this process's clock (the producer writes
+ * its send time into the body).
+ */
+import type { Bench, Measurement } from "../bench.ts";
+import type { Ratio } from "../report.ts";
+import { ADMIN_TOKEN, RUNTIME, type Runtime } from "../runtime.ts";
+import { summarize } from "../stats.ts";
+import { createQueue } from "./sluice.ts";
+
+const COLD_KEYS = 50;
+const COLD_RATE_PER_KEY = 1;
+const HOT_FACTOR = 20;
+/** Messages a second the consumers take at most: below what is offered with the hot key. */
+const CONSUMER_CAPACITY = 800;
+const CONSUMERS = 4;
+const RECEIVE_MAX = 10;
+/** The goal: with fairness, cold keys wait at most this many times as long as without the hot key. */
+const GOAL = 2;
+
+type Mode = "baseline" | "keys" | "oldest";
+
+const MODES: Record<Mode, { hot: boolean; fairness: "keys" | "oldest"; scenario: string }> = {
+  baseline: { hot: false, fairness: "oldest", scenario: "noisy neighbour: cold keys alone" },
+  keys: { hot: true, fairness: "keys", scenario: 'noisy neighbour: fairness "keys"' },
+  oldest: { hot: true, fairness: "oldest", scenario: "noisy neighbour: oldest first" },
+};
+
+export const fairnessId = (mode: Mode) => `sluice/fairness/${mode}`;
+
+export interface FairnessDetail {
+  coldSent: number;
+  coldReceived: number;
+  hotSent: number;
+  hotReceived: number;
+}
+
+export async function runFairnessScenarios(bench: Bench, runtime: Runtime): Promise<void> {
+  const durationMs = Math.max(5_000, bench.plan.durationMs);
+  for (const mode of Object.keys(MODES) as Mode[]) {
+    const { hot, fairness, scenario } = MODES[mode];
+    await bench.scenario(
+      {
+        id: fairnessId(mode),
+        system: "Sluice",
+        kind: "latency",
+        scenario,
+        setup: `${COLD_KEYS} cold keys × ${COLD_RATE_PER_KEY}/s${hot ? `, 1 hot key at ${HOT_FACTOR}× their rate` : ""}; ${CONSUMERS} consumers taking ≤ ${CONSUMER_CAPACITY}/s; latency is a cold message's wait, send → receive`,
+        unit: "msg/s",
+      },
+      async () => {
+        const queue = `fairness-${mode}-${Date.now()}`;
+        await createQueue(runtime.origins.sluice, queue, {
+          partitions: 1,
+          ordering: "unordered",
+          fairness,
+          backlog: { soft: 50_000_000, hard: 100_000_000 },
+        });
+        const run = await noisyNeighbour(runtime.origins.sluice, queue, hot, durationMs);
+        return {
+          rate: Math.round((run.detail.coldReceived * 1000) / durationMs),
+          latency: summarize(run.coldWaits),
+          cpu: null,
+          detail: run.detail,
+        };
+      },
+    );
+  }
+}
+
+/** Produces for `durationMs` while the consumers drain; answers the cold messages' waits. */
+async function noisyNeighbour(origin: string, queue: string, hot: boolean, durationMs: number) {
+  const detail: FairnessDetail = { coldSent: 0, coldReceived: 0, hotSent: 0, hotReceived: 0 };
+  const coldWaits: number[] = [];
+  const deadline = Date.now() + durationMs;
+  const tickMs = 100;
+  const coldPerTick = (COLD_KEYS * COLD_RATE_PER_KEY * tickMs) / 1000;
+  const hotPerTick = hot ? coldPerTick * HOT_FACTOR : 0;
+
+  const produce = async () => {
+    for (let tick = 0; Date.now() < deadline; tick++) {
+      const started = Date.now();
+      const messages = [];
+      // Each tick, the next coldPerTick cold keys in turn, and the hot key's share.
+      for (let i = 0; i < coldPerTick; i++) {
+        const key = `cold-${(tick * coldPerTick + i) % COLD_KEYS}`;
+        messages.push({ body: { t: started }, key });
+      }
+      for (let i = 0; i < hotPerTick; i++) messages.push({ body: { t: started }, key: "hot" });
+      for (let at = 0; at < messages.length; at += 100) {
+        await call(origin, `/v1/queues/${queue}/messages`, {
+          messages: messages.slice(at, at + 100),
+        });
+      }
+      detail.coldSent += coldPerTick;
+      detail.hotSent += hotPerTick;
+      await sleep(tickMs - (Date.now() - started));
+    }
+  };
+
+  const consume = async () => {
+    // Each consumer takes at most its share of the capacity, RECEIVE_MAX at a time.
+    const minTurnMs = (1000 * RECEIVE_MAX * CONSUMERS) / CONSUMER_CAPACITY;
+    while (Date.now() < deadline) {
+      const started = Date.now();
+      const answer = await call<{
+        messages: { key: string; receipt: string; body: { t: number } }[];
+      }>(origin, `/v1/queues/${queue}/receive`, { max: RECEIVE_MAX, wait: 1 });
+      const now = Date.now();
+      for (const message of answer.messages) {
+        if (message.key === "hot") detail.hotReceived++;
+        else {
+          detail.coldReceived++;
+          coldWaits.push(now - message.body.t);
+        }
+      }
+      if (answer.messages.length > 0) {
+        await call(origin, `/v1/queues/${queue}/ack`, {
+          receipts: answer.messages.map((message) => message.receipt),
+        });
+      }
+      await sleep(minTurnMs - (Date.now() - started));
+    }
+  };
+
+  await Promise.all([produce(), ...Array.from({ length: CONSUMERS }, consume)]);
+  return { detail, coldWaits };
+}
+
+/**
+ * The fairness ratios, for report.ts `computeRatios`: the cold keys' p99 wait with the hot
+ * key, with fairness (goal ≤ 2×) and without (reported), over the run without the hot key.
+ */
+export function fairnessRatios(measurements: Measurement[]): Ratio[] {
+  const p99 = (mode: Mode): number | string => {
+    const measured = measurements.find((m) => m.id === fairnessId(mode));
+    if (!measured) return `${fairnessId(mode)} did not run`;
+    if (measured.error) return `${fairnessId(mode)} failed: ${measured.error}`;
+    return measured.latency?.p99 || `${fairnessId(mode)} measured no cold wait`;
+  };
+  const base = p99("baseline");
+  return (["keys", "oldest"] as const).map((mode): Ratio => {
+    const fair = mode === "keys";
+    const ratio: Ratio = {
+      id: fair ? "fairness-cold-p99-vs-baseline" : "fairness-cold-p99-vs-baseline-oldest",
+      name: `noisy neighbour: cold keys' p99 wait with a hot key at ${HOT_FACTOR}× their rate, ${fair ? 'fairness "keys"' : "oldest first"}, vs without the hot key`,
+      unit: "ratio",
+      value: null,
+      display: "not measured",
+      runtime: RUNTIME,
+      ...(fair ? { target: `≤ ${GOAL}×` } : {}),
+    };
+    const top = p99(mode);
+    if (typeof top === "string" || typeof base === "string") {
+      return { ...ratio, error: typeof top === "string" ? top : (base as string) };
+    }
+    const exact = top / base;
+    const value = Math.round(exact * 100) / 100;
+    return {
+      ...ratio,
+      value,
+      display: `${value}× (p99 ${top} ms vs ${base} ms)`,
+      ...(fair ? { met: exact <= GOAL } : {}),
+    };
+  });
+}
+
+async function call<T = unknown>(origin: string, path: string, body: object): Promise<T> {
+  const answer = await fetch(`${origin}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await answer.text();
+  if (!answer.ok) throw new Error(`POST ${path} answered ${answer.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
