@@ -29,6 +29,7 @@ import type {
   ExtendResult,
   FailureCluster,
   FailureClusterQuery,
+  HistoryQuery,
   JsonValue,
   KeyFlow,
   KeyLimits,
@@ -47,6 +48,7 @@ import type {
   Queue,
   QueueConfigPatch,
   QueueDefinition,
+  QueueHistory,
   ReceivedMessage,
   ReceiveOptions,
   RedriveInput,
@@ -400,6 +402,16 @@ export class Sluice {
   /** The queues this token may see, with their stats. */
   async listQueues(): Promise<Queue[]> {
     return (await this.#call<{ queues: Queue[] }>("GET", "/v1/queues")).queues;
+  }
+
+  /** The queue's metrics history (minute buckets of the last 24 h), its partitions merged. */
+  async getHistory(queue: string, query: HistoryQuery = {}): Promise<QueueHistory> {
+    const { value } = await this.#http.call<QueueHistory>({
+      method: "GET",
+      path: `${queuePath(queue)}/history`,
+      query: { ...query },
+    });
+    return value;
   }
 
   /** Deletes the queue, its messages and its dead letters. */

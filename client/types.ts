@@ -270,6 +270,40 @@ export interface Queue extends QueueDefinition {
   stats: QueueStats;
 }
 
+// ───────────────────────────── metrics history ─────────────────────────────
+
+/** `from`/`to` epoch ms within the last 24 h (default the last hour), `step` seconds (60·n). */
+export interface HistoryQuery {
+  from?: number;
+  to?: number;
+  step?: number;
+}
+
+/** One step of a queue's history: counters over the step, gauges at its end. */
+export interface HistoryBucket {
+  /** The step's start, epoch ms. */
+  at: number;
+  sent: number;
+  acked: number;
+  nacked: number;
+  deadLettered: number;
+  expired: number;
+  /** Sends refused at the hard backlog. */
+  shed: number;
+  backlog: number;
+  oldestAgeMs: number;
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
+}
+
+export interface QueueHistory {
+  from: number;
+  to: number;
+  step: number;
+  /** Steps with traffic only, oldest first. */
+  buckets: HistoryBucket[];
+}
+
 // ───────────────────────────── dead letters ─────────────────────────────
 
 export interface DeadLetterFailure {

@@ -87,9 +87,34 @@ export interface PartitionStats {
   acked: number;
   nacked: number;
   expired: number;
+  /** With a range asked for (`stats(context, [from, to])`): the metrics history in it. */
+  history?: HistoryBucket[];
   /** Pauses and keys held back (core/flow.ts). */
   flow: FlowStats;
   usage: PartitionUsage;
+}
+
+/**
+ * One minute of a partition's metrics history (durable-objects/partition/history.ts), or of a
+ * queue's, merged (`GET /v1/queues/:q/history`).
+ */
+export interface HistoryBucket {
+  /** The minute's start, epoch ms. */
+  at: number;
+  sent: number;
+  acked: number;
+  nacked: number;
+  deadLettered: number;
+  expired: number;
+  /** Sends refused at the hard backlog. */
+  shed: number;
+  /** Messages held (ready, leased, delayed) at the minute's end. */
+  backlog: number;
+  /** Age of the oldest message held at the minute's end, ms (0 when none). */
+  oldestAgeMs: number;
+  /** Receive-to-ack latency percentiles; null when nothing was acked. */
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
 }
 
 export type SendOutcome =

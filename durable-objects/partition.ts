@@ -215,9 +215,9 @@ export class Partition extends DurableObject<Env> {
     }));
   }
 
-  async stats(context: PartitionContext): Promise<PartitionStats> {
+  async stats(context: PartitionContext, range?: [number, number]): Promise<PartitionStats> {
     this.#requests++;
-    return this.#operation(context, () => this.#stats());
+    return this.#operation(context, () => ({ ...this.#stats(), ...this.#log.history.of(range) }));
   }
 
   /** Pauses, resumes or sets a key's limits (partition/flow.ts); answers the state after. */

@@ -29,6 +29,7 @@ import { openApiDocument } from "./doors/http/openapi.ts";
 import { messagesReader } from "./doors/http/send-body.ts";
 import { openSubscription } from "./doors/http/subscribe.ts";
 import * as flowControl from "./flow-control.ts";
+import { queueHistory } from "./history.ts";
 import { renderMetrics } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { unwrap } from "./problem.ts";
@@ -48,15 +49,17 @@ import {
   ExtendBodySchema,
   ExtendResultSchema,
   HealthSchema,
+  HistoryQuerySchema,
+  HistorySchema,
   KeyFlowSchema,
   KeyLimitsSchema,
   KeyListSchema,
   NackBodySchema,
   NackResultSchema,
   NewRedriveJobSchema,
-  PeekQuerySchema,
   PauseBodySchema,
   PauseResultSchema,
+  PeekQuerySchema,
   PeekResultSchema,
   PublishResultSchema,
   PurgeDeadLettersBodySchema,
@@ -69,11 +72,11 @@ import {
   QueueSchema,
   ReceiveBodySchema,
   ReceiveResultSchema,
-  ResumeBodySchema,
   RedriveBodySchema,
   RedriveJobListSchema,
   RedriveJobSchema,
   RedriveResultSchema,
+  ResumeBodySchema,
   ScheduleListSchema,
   ScheduleSchema,
   SendResultSchema,
@@ -196,6 +199,18 @@ export const operations = {
     answers: { 200: ["the queue", QueueSchema] },
     act: service.getQueue,
     handler: async ({ params, call }) => json(unwrap(await call(params.q)).queue),
+  }),
+  getHistory: operation({
+    method: "GET",
+    path: "/v1/queues/:q/history",
+    summary:
+      "The queue's metrics history, its partitions merged: per step (`step` seconds, default 60) sent, acked, nacked, dead-lettered, expired, shed, backlog and oldest age at the step's end, receive-to-ack latency p50 and p99; `from`/`to` epoch ms within the last 24 hours (default the last hour); steps with no traffic are left out",
+    scope: "read",
+    shed: "consume",
+    request: { query: HistoryQuerySchema },
+    answers: { 200: ["the history", HistorySchema] },
+    actFor: queueHistory,
+    handler: async ({ params, query, call }) => json(unwrap(await call(params.q, query))),
   }),
   deleteQueue: operation({
     method: "DELETE",

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { NewApiKeySchema, ScopeSchema } from "../core/api-keys.ts";
 import {
   type FailureCluster,
+  type HistoryBucket,
   MAX_BATCH,
   type MessageFields as StoredFields,
 } from "../core/contract.ts";
@@ -199,6 +200,55 @@ export const ClusterQuerySchema = z
   .strict();
 
 export { NewRedriveJobSchema };
+
+/** A day of minutes: the history a partition keeps. */
+const MAX_HISTORY_RANGE_MS = 86_400_000;
+
+/** `from`/`to` epoch ms (default: the last hour), `step` seconds per bucket (a whole minute). */
+export const HistoryQuerySchema = z
+  .object({
+    from: z.coerce.number().int().min(0).optional(),
+    to: z.coerce.number().int().min(0).optional(),
+    step: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(86_400)
+      .refine((step) => step % 60 === 0, "is a whole number of minutes, in seconds")
+      .default(60),
+  })
+  .strict()
+  .refine((query) => (query.from ?? 0) <= (query.to ?? Number.MAX_SAFE_INTEGER), {
+    message: "from is after to",
+  })
+  .refine(
+    (query) =>
+      query.from === undefined ||
+      query.to === undefined ||
+      query.to - query.from <= MAX_HISTORY_RANGE_MS,
+    { message: "from and to are at most 24 hours apart (the history kept)" },
+  );
+
+export const HistoryBucketSchema = z.object({
+  at: z.number().int(),
+  sent: z.number().int(),
+  acked: z.number().int(),
+  nacked: z.number().int(),
+  deadLettered: z.number().int(),
+  expired: z.number().int(),
+  shed: z.number().int(),
+  backlog: z.number().int(),
+  oldestAgeMs: z.number().int(),
+  latencyP50Ms: z.number().int().nullable(),
+  latencyP99Ms: z.number().int().nullable(),
+}) satisfies z.ZodType<HistoryBucket>;
+
+export const HistorySchema = z.object({
+  from: z.number().int(),
+  to: z.number().int(),
+  step: z.number().int(),
+  buckets: z.array(HistoryBucketSchema),
+});
 
 /** Without `cluster`, every dead letter of the queue. */
 export const PurgeDeadLettersBodySchema = z
@@ -512,6 +562,7 @@ export type DeadLetterQueryInput = z.output<typeof DeadLetterQuerySchema>;
 export type RedriveInput = z.output<typeof RedriveBodySchema>;
 export type NewRedriveJobInput = z.output<typeof NewRedriveJobSchema>;
 export type EditDeadLetterInput = z.output<typeof EditDeadLetterBodySchema>;
+export type HistoryQuery = z.output<typeof HistoryQuerySchema>;
 export type ClusterQuery = z.output<typeof ClusterQuerySchema>;
 export type PurgeDeadLettersInput = z.output<typeof PurgeDeadLettersBodySchema>;
 export type CreateKeyInput = z.output<typeof CreateKeyBodySchema>;

@@ -38,6 +38,7 @@ import type { QueueConfig } from "../../core/queue-config.ts";
 import { encodeReceipt } from "../../core/receipt.ts";
 import { insertJson, type Sql } from "../sql.ts";
 import { FlowControl, type KeyCounts } from "./flow.ts";
+import { MetricsHistory } from "./history.ts";
 import { chooseFair, chooseFifo, chooseInOrder, LOOK_PAST_LIMIT, type Orderable } from "./order.ts";
 import type { DeadLetterOutbox } from "./outbox.ts";
 import {
@@ -238,6 +239,8 @@ export class MessageLog {
   #dedup = new Map<string, { seq: number; id: string; expiresAt: number }>();
   /** Pauses, key limits, the queue-wide cap and fairness (flow.ts). */
   readonly #flow: FlowControl;
+  /** Per-minute buckets of what happened, for 24 hours (history.ts). */
+  readonly history: MetricsHistory;
   readonly #keys: KeyCounts = {
     leased: (key) => this.#groups.get(key)?.leased ?? 0,
     waiting: (key) => this.#groups.get(key)?.waiting ?? 0,
@@ -249,6 +252,7 @@ export class MessageLog {
     private readonly outbox: DeadLetterOutbox,
   ) {
     this.#flow = new FlowControl(sql);
+    this.history = new MetricsHistory(sql, () => this.stats());
   }
 
   // ── loading ────────────────────────────────────────────────────────────────────────────
@@ -328,6 +332,7 @@ export class MessageLog {
       this.#noteHeldAge(row.seq, row.sent_at);
     }
     this.#promotedUpTo = now;
+    this.history.load();
   }
 
   // ── sending ────────────────────────────────────────────────────────────────────────────
@@ -359,6 +364,7 @@ export class MessageLog {
     });
     const added = slots.filter((slot) => slot.kind === "new").length;
     if (added > 0 && round.held + added > config.backlog.hard) {
+      this.history.refused();
       return { ok: false, code: "backlog_full", retryAfterSeconds: BACKLOG_RETRY_AFTER_SECONDS };
     }
     const sent: SentMessage[] = [];
@@ -825,6 +831,8 @@ export class MessageLog {
     let acked = 0;
     let heldAcked = 0;
     const failed = this.#settle(leases, false, now, (item, changes) => {
+      const leasedAt = item.from === "segment" ? item.lease[1] : item.row.leased_at;
+      if (leasedAt !== null) this.history.acked(now - leasedAt);
       this.#remove(item, changes);
       // The count rides in the segment row the ack writes anyway; a held row's in the log row.
       if (item.from === "segment") {
@@ -1045,6 +1053,7 @@ export class MessageLog {
    * dropped; old dedup ids are forgotten. Reads and writes only when something is due.
    */
   sweep(now: number, config: QueueConfig): void {
+    this.history.roll(now);
     if (this.#flow.due(now, config)) {
       this.receivableChanged = true;
       this.changes++;

@@ -11,6 +11,7 @@
  * and in one `meta` row; no triggers.
  */
 import type { Migration } from "../sql.ts";
+import { HISTORY_MIGRATION } from "./history.ts";
 
 export const MIGRATIONS: readonly Migration[] = [
   // v1: the message log, dedup ids, the dead-letter outbox, counters and the newest context.
@@ -171,4 +172,6 @@ export const MIGRATIONS: readonly Migration[] = [
     sql`DROP TABLE dedup`;
     sql`DROP TABLE counters`;
   },
+  // v3: the metrics history, a ring of 1 440 minute buckets (history.ts).
+  HISTORY_MIGRATION,
 ];

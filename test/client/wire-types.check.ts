@@ -62,6 +62,8 @@ export type Checks = [
   Holds<Query<typeof api.ClusterQuerySchema, wire.FailureClusterQuery>>,
   Holds<Accepted<typeof api.PurgeDeadLettersBodySchema, wire.PurgeDeadLettersInput>>,
   Holds<Accepted<typeof api.NewRedriveJobSchema, wire.NewRedriveJob>>,
+  Holds<Query<typeof api.HistoryQuerySchema, wire.HistoryQuery>>,
+  Holds<Answer<typeof api.HistorySchema, wire.QueueHistory>>,
   Holds<Accepted<typeof api.EditDeadLetterBodySchema, wire.DeadLetterEditInput>>,
   Holds<Answer<typeof api.RedriveJobSchema, wire.RedriveJob>>,
   Holds<Accepted<typeof NewApiKeySchema, wire.NewApiKey>>,

@@ -282,7 +282,7 @@ describe("storage", () => {
     await partition.stub.send(partition.context, [message("kept")]);
     await partition.restart();
 
-    expect(await partition.rows("SELECT version FROM schema_version")).toEqual([{ version: 2 }]);
+    expect(await partition.rows("SELECT version FROM schema_version")).toEqual([{ version: 3 }]);
     expect(bodies(await peek(partition))).toEqual(["kept"]);
   });
 

@@ -119,7 +119,7 @@ describe("upgrade from storage v1", () => {
     });
 
     // The schema is v2 and the v1 tables are gone.
-    expect(await partition.rows("SELECT version FROM schema_version")).toEqual([{ version: 2 }]);
+    expect(await partition.rows("SELECT version FROM schema_version")).toEqual([{ version: 3 }]);
     expect(
       await partition.rows(
         "SELECT name FROM sqlite_master WHERE name IN ('messages', 'dedup', 'counters')",

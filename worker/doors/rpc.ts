@@ -30,6 +30,7 @@ import {
   DeadLetterQuerySchema,
   EditDeadLetterBodySchema,
   ExtendBodySchema,
+  HistoryQuerySchema,
   IdSchema,
   KeyLimitsSchema,
   MessageInputSchema,
@@ -101,6 +102,7 @@ export const RPC_OPERATIONS = {
   getKey: operations.getKeyFlow,
   putKeyLimits: operations.putKeyLimits,
   getQueue: operations.getQueue,
+  getHistory: operations.getHistory,
   listQueues: operations.listQueues,
   listDeadLetters: operations.listDeadLetters,
   getDeadLetter: operations.getDeadLetter,
@@ -214,6 +216,13 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   /** The queue's configuration and stats. */
   getQueue(queue: string): Promise<RpcOutcome<{ queue: wire.Queue }>> {
     return this.#onQueue(RPC_OPERATIONS.getQueue, queue, (call, name) => call(name));
+  }
+
+  /** The queue's metrics history, its partitions merged (see `GET /v1/queues/:q/history`). */
+  getHistory(queue: string, query: wire.HistoryQuery = {}): Promise<RpcOutcome<wire.QueueHistory>> {
+    return this.#onQueue(RPC_OPERATIONS.getHistory, queue, (call, name) =>
+      call(name, parseWith(HistoryQuerySchema, query, "query")),
+    );
   }
 
   listQueues(): Promise<RpcOutcome<{ queues: wire.Queue[] }>> {
