@@ -299,3 +299,26 @@ describe('fairness: "keys"', () => {
     ]);
   });
 });
+
+describe("rows", () => {
+  it("costs a receive one row more only when it leases from a rate-limited key", async () => {
+    const partition = await openPartition({ ordering: "unordered" });
+    await limitKey(partition, "limited", 1_000, 1_000);
+    // Three rounds, so each receive takes from a segment of its own.
+    await sendOk(partition, messages(1, { key: "free" }));
+    await sendOk(partition, messages(1, { key: "limited" }));
+    await sendOk(partition, messages(1, { key: "limited" }));
+    const written = async () => (await partition.stub.stats(partition.context)).usage.rowsWritten;
+    const receiveOne = async () => {
+      const before = await written();
+      const { messages: leased } = await receiveNow(partition);
+      return { keys: keysOf(leased), rows: (await written()) - before };
+    };
+
+    const free = await receiveOne();
+    expect(free).toEqual({ keys: ["free"], rows: 1 });
+    // The first writes the `rate` row (with its primary-key entry), later ones update it.
+    expect(await receiveOne()).toEqual({ keys: ["limited"], rows: 3 });
+    expect(await receiveOne()).toEqual({ keys: ["limited"], rows: 2 });
+  });
+});
