@@ -111,9 +111,15 @@ export const PushConfigSchema = z
  */
 export const KeyLimitsSchema = z
   .object({
-    rate: amount(LIMITS.keyRate),
-    burst: whole(LIMITS.keyBurst),
-    concurrency: whole(LIMITS.keyConcurrency),
+    rate: amount(LIMITS.keyRate).describe(
+      "deliveries (leases, retries included) of the key per second, as a token bucket",
+    ),
+    burst: whole(LIMITS.keyBurst).describe(
+      "what the bucket holds: deliveries at once after a quiet spell (default: rate rounded up)",
+    ),
+    concurrency: whole(LIMITS.keyConcurrency).describe(
+      "at most this many of the key's messages leased at once",
+    ),
   })
   .strict()
   .partial()
@@ -158,10 +164,19 @@ export const QueueConfigSchema = z
     push: PushConfigSchema.optional(),
     sqs: SqsAttributesSchema.optional(),
     /** "keys": ready messages are handed out round-robin over keys, not oldest first. */
-    fairness: z.enum(["oldest", "keys"]).default("oldest"),
+    fairness: z
+      .enum(["oldest", "keys"])
+      .default("oldest")
+      .describe('"keys": ready messages are handed out round-robin over keys, not oldest first'),
     /** At most this many messages leased at once over the whole queue (split over partitions). */
-    maxInFlight: whole(LIMITS.maxInFlight).optional(),
-    keyLimits: KeyLimitsSchema.optional(),
+    maxInFlight: whole(LIMITS.maxInFlight)
+      .optional()
+      .describe(
+        "at most this many of the queue's messages leased at once; partition i of P may lease floor(N/P), one more if i < N mod P",
+      ),
+    keyLimits: KeyLimitsSchema.optional().describe(
+      "every key's delivery limits, unless the key has its own (PUT /v1/queues/:q/keys/:key)",
+    ),
   })
   .strict()
   .refine((c) => c.maxInFlight === undefined || c.maxInFlight >= c.partitions, {

@@ -89,6 +89,28 @@ describe("pause and resume over HTTP", () => {
   });
 });
 
+describe("the OpenAPI document", () => {
+  it("describes the pause body, the key endpoints and the flow fields of a queue", async () => {
+    const doc = await ok("GET", "/v1/openapi.json");
+    const text = JSON.stringify(doc);
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        "/v1/queues/{q}/pause",
+        "/v1/queues/{q}/resume",
+        "/v1/queues/{q}/keys/{key}",
+      ]),
+    );
+    for (const phrase of [
+      "resume by itself at this time (epoch ms)",
+      "at most this many of the key's messages leased at once",
+      "round-robin over keys",
+      "keys whose ready messages the last receives had to leave behind",
+    ]) {
+      expect(text).toContain(phrase);
+    }
+  });
+});
+
 describe("/metrics", () => {
   it("shows a paused queue, its paused keys and each held key's oldest wait", async () => {
     const name = queueName();
