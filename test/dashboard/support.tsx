@@ -33,6 +33,7 @@ export function deadLetter(overrides: Partial<DeadMessage> = {}): DeadMessage {
       { at: T0 + 31_500, attempt: 2, reason: "lease ran out", by: "expiry" },
     ],
     diedAt: T0 + 31_500,
+    edits: [],
     ...overrides,
   };
 }
