@@ -88,6 +88,24 @@ async function queueWith(count: number, config: Record<string, unknown> = {}): P
   return name;
 }
 
+describe("while the queue is paused", () => {
+  it("sends nothing for the credit granted, and sends it once the queue is resumed", async () => {
+    const name = await queueWith(3);
+    await ok("POST", `/v1/queues/${name}/pause`);
+    const subscriber = await subscribe(name);
+    subscriber.send({ type: "credit", n: 5 });
+    // A frame answered after the credit's: the socket has had its chance to deliver.
+    subscriber.send({ type: "ack", id: "probe", receipts: ["not-a-receipt"] });
+    await subscriber.answer("probe");
+    expect(subscriber.messages).toEqual([]);
+    expect(await stats(name)).toMatchObject({ leased: 0, ready: 3, paused: true });
+
+    await ok("POST", `/v1/queues/${name}/resume`);
+    await subscriber.until((s) => s.messages.length >= 3);
+    expect(await stats(name)).toMatchObject({ leased: 3, ready: 0 });
+  });
+});
+
 describe("credit-based flow control", () => {
   it("sends exactly the credit granted, and more only when more is granted", async () => {
     const name = await queueWith(20);
