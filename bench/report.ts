@@ -6,6 +6,7 @@ import type { Plan } from "./plan.ts";
 import { ALTERNATIVES, type BilledUnits, usdPerMillion } from "./price.ts";
 import { RUNTIME } from "./runtime.ts";
 import type { LivesCost } from "./scenarios/cost.ts";
+import { fairnessRatios } from "./scenarios/fairness.ts";
 import type { BacklogHeap, ProfiledEndToEnd } from "./scenarios/isolate.ts";
 
 export interface Ratio {
@@ -298,6 +299,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
       "sluice/batch/1p",
     ),
   ];
+  ratios.push(...fairnessRatios(measurements));
   for (const peer of ["rabbitmq", "bullmq", "nats"]) {
     const system = byId.get(`${peer}/single`)?.system ?? peer;
     const runtime = `${RUNTIME} for Sluice; ${system} on this machine`;

@@ -16,6 +16,7 @@ import { FULL, QUICK } from "./plan.ts";
 import { computeRatios, REQUIRED_IDS, type Results, renderMarkdown } from "./report.ts";
 import { MEASURED_ON, ROOT, type Runtime, startRuntime } from "./runtime.ts";
 import { runCostScenarios } from "./scenarios/cost.ts";
+import { runFairnessScenarios } from "./scenarios/fairness.ts";
 import { runIsolateScenarios } from "./scenarios/isolate.ts";
 import { PEERS, runPeerScenarios, type Skip } from "./scenarios/peers.ts";
 import { runSluiceScenarios } from "./scenarios/sluice.ts";
@@ -82,6 +83,8 @@ try {
     await runCostScenarios(bench, runtime);
     console.log("Publish fan-out to a topic's subscriptions:");
     await runTopicScenarios(bench, runtime);
+    console.log("Noisy neighbour (a hot key among cold ones):");
+    await runFairnessScenarios(bench, runtime);
     // The same bundles, restarted with the inspector open: nothing above ran with it.
     console.log("The isolate through workerd's inspector (GC pauses, heap):");
     await runIsolateScenarios(bench, runtime, await freePort());
