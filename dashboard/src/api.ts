@@ -11,6 +11,7 @@ import type { Fetch } from "../../client/http.ts";
 export type SluiceApi = Pick<
   Sluice,
   | "listQueues"
+  | "getHistory"
   | "peek"
   | "send"
   | "listDeadLetters"

@@ -80,6 +80,7 @@ export function fakeApi(overrides: Partial<SluiceApi> = {}): SluiceApi {
     });
   return {
     listQueues: unexpected("listQueues"),
+    getHistory: unexpected("getHistory"),
     peek: unexpected("peek"),
     send: unexpected("send"),
     listDeadLetters: unexpected("listDeadLetters"),

@@ -1,31 +1,22 @@
 import { useState } from "react";
 import type { QueueConfig } from "../../../client/types.ts";
-import { LineChart } from "../components/charts.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { FlowPanel } from "../components/FlowPanel.tsx";
+import { HistoryCharts } from "../components/HistoryCharts.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { PeekPanel } from "../components/PeekPanel.tsx";
 import { SendMessageForm } from "../components/SendMessageForm.tsx";
 import { StatCard } from "../components/StatCard.tsx";
 import { formatBytes, formatCount, formatDuration, formatRate, formatSeconds } from "../format.ts";
-import { useNow } from "../hooks.ts";
-import { currentRate, HISTORY_WINDOW_MS, rateSeries } from "../monitor.ts";
+import { currentRate } from "../monitor.ts";
 import { href } from "../router.ts";
 import { useMonitor } from "../session.ts";
 
-const CHART_MIN_WINDOW_MS = 5 * 60_000;
-
 export function QueuePage({ queue }: { queue: string }) {
   const { queues, history, error } = useMonitor();
-  const now = useNow(5_000);
   const [peekVersion, setPeekVersion] = useState(0);
   const summary = queues?.find((q) => q.name === queue);
   const samples = history.get(queue) ?? [];
-  // The charts span what this tab has seen: at least five minutes, at most the hour kept.
-  const chartWindow = Math.min(
-    HISTORY_WINDOW_MS,
-    Math.max(CHART_MIN_WINDOW_MS, now - (samples[0]?.at ?? now)),
-  );
 
   const header = (
     <PageHeader
@@ -89,49 +80,7 @@ export function QueuePage({ queue }: { queue: string }) {
         <StatCard label="Ack rate" value={formatRate(currentRate(samples, "acked"))} />
       </ul>
 
-      <section className="panel" aria-labelledby="charts-heading">
-        <h2 id="charts-heading" className="panel-title">
-          Recent history
-        </h2>
-        <p className="muted small">
-          Drawn from what this browser tab has polled since it opened (every few seconds, up to an
-          hour); Sluice keeps no history of its own. Reloading the page starts over.
-        </p>
-        <div className="charts">
-          <LineChart
-            title="Depth"
-            now={now}
-            windowMs={chartWindow}
-            series={[
-              {
-                name: "Ready",
-                tone: "chart-1",
-                points: samples.map((s) => [s.at, s.ready] as const),
-              },
-              {
-                name: "Leased",
-                tone: "chart-2",
-                points: samples.map((s) => [s.at, s.leased] as const),
-              },
-              {
-                name: "Delayed",
-                tone: "chart-3",
-                points: samples.map((s) => [s.at, s.delayed] as const),
-              },
-            ]}
-          />
-          <LineChart
-            title="Rates (messages/s)"
-            now={now}
-            windowMs={chartWindow}
-            format={(v) => formatRate(v).replace("/s", "")}
-            series={[
-              { name: "Send", tone: "chart-1", points: rateSeries(samples, "sent") },
-              { name: "Ack", tone: "chart-2", points: rateSeries(samples, "acked") },
-            ]}
-          />
-        </div>
-      </section>
+      <HistoryCharts queue={queue} />
 
       <div className="columns">
         <section className="panel" aria-labelledby="config-heading">
