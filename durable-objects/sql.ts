@@ -58,6 +58,21 @@ export class SqlMeter {
   }
 }
 
+/**
+ * The SQL text of each call site's template (one frozen object per site), joined once: joining
+ * on every call made a new string per statement, garbage the collector paid for.
+ */
+const queries = new WeakMap<TemplateStringsArray, string>();
+
+function queryOf(strings: TemplateStringsArray): string {
+  let query = queries.get(strings);
+  if (query === undefined) {
+    query = strings.join("?");
+    queries.set(strings, query);
+  }
+  return query;
+}
+
 export function sqlOf(storage: DurableObjectStorage, meter: SqlMeter = new SqlMeter()): Sql {
   const text = <Row extends Record<string, SqlValue>>(query: string, ...values: SqlValue[]) => {
     const cursor = storage.sql.exec<Row>(query, ...values);
@@ -67,7 +82,7 @@ export function sqlOf(storage: DurableObjectStorage, meter: SqlMeter = new SqlMe
   const sql = <Row extends Record<string, SqlValue>>(
     strings: TemplateStringsArray,
     ...values: SqlValue[]
-  ) => text<Row>(strings.join("?"), ...values);
+  ) => text<Row>(queryOf(strings), ...values);
   return Object.assign(sql, { text });
 }
 

@@ -3,7 +3,6 @@
  * against its schema in `schemas.ts`. A bad input becomes a 4xx problem whose detail names
  * the field and the rule it broke.
  */
-import type { IRequest } from "itty-router";
 import type { z } from "zod";
 import { describeIssues } from "../core/issues.ts";
 import { type Problem, problem } from "./problem.ts";
@@ -82,9 +81,9 @@ export const PATH_PARAMETERS: Record<string, PathParameter> = {
 };
 
 /** The request's path parameters, in the path's order, each decoded and checked. */
-export function pathParameters(request: IRequest): Record<string, string> {
+export function pathParameters(path: Record<string, string>): Record<string, string> {
   const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries(request.params)) {
+  for (const [name, value] of Object.entries(path)) {
     let decoded: string;
     try {
       decoded = decodeURIComponent(value);
@@ -101,8 +100,19 @@ export function pathParameters(request: IRequest): Record<string, string> {
   return params;
 }
 
-export function parseQuery<S extends z.ZodType>(request: IRequest, schema: S): z.output<S> {
-  return parseWith(schema, { ...request.query }, "query", "invalid_query");
+/**
+ * The query of `url` checked against `schema`: each name once as a string, a repeated name as
+ * the array of its values. The URL is parsed only when it has a query.
+ */
+export function parseQuery<S extends z.ZodType>(url: string, schema: S): z.output<S> {
+  // No prototype, so a parameter named __proto__ is a field like any other (and is refused).
+  const query: Record<string, string | string[]> = Object.create(null);
+  if (url.includes("?")) {
+    for (const [name, value] of new URL(url).searchParams) {
+      query[name] = query[name] ? [query[name], value].flat() : value;
+    }
+  }
+  return parseWith(schema, { ...query }, "query", "invalid_query");
 }
 
 /** A path of plain characters: `new URL` would give it back unchanged, unless it has dot segments. */
@@ -150,25 +160,32 @@ export function declaredTooLarge(request: Request): Problem | null {
 export async function readBytes(request: Request): Promise<Uint8Array> {
   const refusal = declaredTooLarge(request);
   if (refusal !== null) throw refusal;
-  if (request.body === null) return new Uint8Array(0);
   // With a declared length the transport stops there, so the runtime reads the body whole in
-  // one piece; without one it is read chunk by chunk and cut off just past the limit.
-  const reading =
-    request.headers.get("content-length") === null
-      ? readLimited(request.body.getReader())
-      : request.arrayBuffer().then(wholeBody);
+  // one piece, and its stream is never handed to JavaScript (one runtime object fewer per
+  // request); without one it is read chunk by chunk and cut off just past the limit.
+  let reading: Promise<Uint8Array>;
+  if (request.headers.get("content-length") !== null) {
+    reading = request.arrayBuffer().then(wholeBody);
+  } else if (request.body === null) {
+    return new Uint8Array(0);
+  } else {
+    reading = readLimited(request.body.getReader());
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reading.catch(() => {});
-      reject(bodyTimeout());
-    }, BODY_DEADLINE_MS);
+    timer = setTimeout(expire, BODY_DEADLINE_MS, reject, reading);
   });
   try {
     return await Promise.race([reading, deadline]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A body's deadline passed: its read is given up (and its late failure ignored). */
+function expire(reject: (reason: Problem) => void, reading: Promise<Uint8Array>): void {
+  reading.catch(() => {});
+  reject(bodyTimeout());
 }
 
 function wholeBody(buffer: ArrayBuffer): Uint8Array {
