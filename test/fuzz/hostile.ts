@@ -8,7 +8,10 @@ import fc from "fast-check";
 
 export interface Route {
   method: "GET" | "PUT" | "POST" | "DELETE";
-  /** `:q` is the queue, `:id` a dead letter or key id, `:t` a topic, `:name` a schedule. */
+  /**
+   * `:q` is the queue, `:id` a dead letter or key id, `:t` a topic, `:name` a schedule, `:key`
+   * a message key.
+   */
   path: string;
   /** Field names the route reads from its body or query, to aim wrong values at. */
   fields: string[];
@@ -20,7 +23,17 @@ export const ROUTES: Route[] = [
   {
     method: "PUT",
     path: "/v1/queues/:q",
-    fields: ["partitions", "ordering", "visibilityTimeout", "maxAttempts", "retry", "backlog"],
+    fields: [
+      "partitions",
+      "ordering",
+      "visibilityTimeout",
+      "maxAttempts",
+      "retry",
+      "backlog",
+      "keyLimits",
+      "maxInFlight",
+      "fairness",
+    ],
     mutates: true,
   },
   { method: "GET", path: "/v1/queues", fields: [], mutates: false },
@@ -52,6 +65,15 @@ export const ROUTES: Route[] = [
     mutates: true,
   },
   { method: "POST", path: "/v1/queues/:q/purge", fields: [], mutates: true },
+  { method: "POST", path: "/v1/queues/:q/pause", fields: ["key", "until"], mutates: true },
+  { method: "POST", path: "/v1/queues/:q/resume", fields: ["key"], mutates: true },
+  { method: "GET", path: "/v1/queues/:q/keys/:key", fields: [], mutates: false },
+  {
+    method: "PUT",
+    path: "/v1/queues/:q/keys/:key",
+    fields: ["rate", "burst", "concurrency"],
+    mutates: true,
+  },
   {
     method: "GET",
     path: "/v1/queues/:q/subscribe",

@@ -69,6 +69,7 @@ function toRequest({ route, name, id, query, body, headers }: Hostile): Request 
   const path = route.path
     .replace(":q", name === "" ? sandbox.fixture.queue : name)
     .replace(":id", id === "" ? sandbox.fixture.deadId : id)
+    .replace(":key", id === "" ? "fz-key" : id)
     .replace(/:t\b|:name\b/, name === "" ? "fz-topic-or-schedule" : name);
   const all = new Headers(headers);
   all.set("authorization", `Bearer ${ADMIN_TOKEN}`);
