@@ -23,6 +23,8 @@ export interface FilterState {
   /** Epoch ms bounds of a custom range. */
   since?: number;
   until?: number;
+  /** A failure cluster's fingerprint: only its dead letters. */
+  cluster?: string;
 }
 
 export const NO_FILTER: FilterState = { reason: "", text: "", range: "" };
@@ -38,6 +40,8 @@ export function filterFromParams(params: URLSearchParams): FilterState {
     filter.since = epoch(params.get("since"));
     filter.until = epoch(params.get("until"));
   }
+  const cluster = params.get("cluster");
+  if (cluster !== null) filter.cluster = cluster;
   return filter;
 }
 
@@ -50,6 +54,7 @@ export function filterToParams(filter: FilterState): URLSearchParams {
     if (filter.since !== undefined) params.set("since", String(filter.since));
     if (filter.until !== undefined) params.set("until", String(filter.until));
   }
+  if (filter.cluster !== undefined) params.set("cluster", filter.cluster);
   return params;
 }
 
@@ -63,6 +68,7 @@ export function filterToQuery(filter: FilterState, now: number): DeadLetterQuery
     if (filter.since !== undefined) query.since = filter.since;
     if (filter.until !== undefined) query.until = filter.until;
   }
+  if (filter.cluster !== undefined) query.cluster = filter.cluster;
   return query;
 }
 

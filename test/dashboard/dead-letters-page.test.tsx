@@ -26,7 +26,8 @@ function openPage(
   const listDeadLetters = vi.fn<SluiceApi["listDeadLetters"]>();
   for (const page of pages) listDeadLetters.mockResolvedValueOnce(page);
   listDeadLetters.mockResolvedValue(pages.at(-1) ?? { messages: [], cursor: null });
-  const fake = fakeApi({ listDeadLetters, ...api });
+  // No clusters unless a test says otherwise: the page lists them above the messages.
+  const fake = fakeApi({ listDeadLetters, listFailureClusters: async () => [], ...api });
   renderSignedIn(<DeadLettersRoute />, fake);
   return { api: fake, listDeadLetters };
 }
@@ -261,7 +262,10 @@ describe("dead letters page", () => {
         }),
       )
       .mockResolvedValue({ messages: [apple], cursor: null });
-    renderSignedIn(<DeadLettersRoute />, fakeApi({ listDeadLetters }));
+    renderSignedIn(
+      <DeadLettersRoute />,
+      fakeApi({ listDeadLetters, listFailureClusters: async () => [] }),
+    );
     const alert = await screen.findByRole("alert");
     expect(alert.textContent).toContain("a partition is overloaded");
     expect(alert.textContent).toContain("Wait a few seconds and retry.");

@@ -3,7 +3,7 @@
  * Filters and the open message live in the URL; pagination and selection live in the list
  * and reset whenever the filter changes.
  */
-import { useEffect, useMemo, useReducer } from "react";
+import { useEffect, useMemo, useReducer, useState } from "react";
 import { SluiceError } from "../../../client/errors.ts";
 import type { RedriveInput } from "../../../client/types.ts";
 import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
@@ -15,6 +15,7 @@ import {
 import { DeadLetterFilters } from "../components/DeadLetterFilters.tsx";
 import { DeadLetterTable } from "../components/DeadLetterTable.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
+import { FailureClusters } from "../components/FailureClusters.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import {
   type FilterState,
@@ -36,6 +37,8 @@ export function DeadLettersPage({ queue, params }: { queue: string; params: URLS
   const filterKey = filterToParams(filterFromParams(params)).toString();
   const filter = useMemo(() => filterFromParams(new URLSearchParams(filterKey)), [filterKey]);
   const openId = params.get("id");
+  // Bumped when a cluster's dead letters moved or went, so the list loads again.
+  const [version, setVersion] = useState(0);
 
   function applyFilter(next: FilterState) {
     navigate(href.deadLetters(queue, filterToParams(next)));
@@ -56,9 +59,15 @@ export function DeadLettersPage({ queue, params }: { queue: string; params: URLS
         }
         subtitle="Messages that used up their attempts, with every failure. Redrive them once the cause is fixed."
       />
+      <FailureClusters
+        queue={queue}
+        cluster={filter.cluster}
+        onChoose={(cluster) => applyFilter({ ...filter, cluster })}
+        onChanged={() => setVersion((v) => v + 1)}
+      />
       <DeadLetterFilters key={filterKey} value={filter} onApply={applyFilter} />
       <DeadLetterWorkspace
-        key={`${queue}?${filterKey}`}
+        key={`${queue}?${filterKey}#${version}`}
         queue={queue}
         filter={filter}
         openId={openId}
