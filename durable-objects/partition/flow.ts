@@ -46,6 +46,9 @@ export interface KeyCounts {
 /** The fifo group of messages without a key: no key's limits or pause apply to it. */
 const KEYLESS = "";
 
+/** Held keys and fairness turns kept before those of keys with nothing waiting are dropped. */
+const FORGET_ABOVE = 1_024;
+
 /** Float slack when comparing bucket times (1/rate is rarely a whole number of ms). */
 const EPSILON_MS = 1e-6;
 
@@ -70,6 +73,11 @@ export class Gate {
     /** Whether any key may be held back (limits or paused keys): receives then look further. */
     readonly limited: boolean,
   ) {}
+
+  /** Messages of `key` waiting (ready or delayed). */
+  waiting(key: string): number {
+    return this.counts.waiting(key);
+  }
 
   admit = (message: Gated): boolean => {
     const reason = this.#why(message.group, 1);
@@ -125,6 +133,7 @@ export class FlowControl {
   /** Fairness: the turn at which each key was last served. */
   #served = new Map<string, number>();
   #turn = 0;
+  #forgetAbove = FORGET_ABOVE;
   /** The newest time and configuration an operation ran under, for stats, read without them. */
   #now = 0;
   #config: QueueConfig | null = null;
@@ -202,11 +211,19 @@ export class FlowControl {
    * After a receive: notes the turn of the keys it served (those it left none of behind are
    * no longer held) and writes the buckets it moved (one row).
    */
-  commit(gate: Gate, served: Iterable<string>): void {
-    this.#turn++;
+  commit(gate: Gate, served: Iterable<string>, fair: boolean): void {
+    if (fair) this.#turn++;
     for (const key of served) {
-      this.#served.set(key, this.#turn);
+      if (fair) this.#served.set(key, this.#turn);
       if (!gate.refused.has(key)) this.#held.delete(key);
+    }
+    // Keys with nothing waiting are forgotten once there are many, so memory follows the keys
+    // that wait, not every key ever seen; the bar doubles, so it costs amortized O(1) a receive.
+    if (this.#served.size + this.#held.size > this.#forgetAbove) {
+      for (const map of [this.#served, this.#held]) {
+        for (const key of map.keys()) if (gate.waiting(key) === 0) map.delete(key);
+      }
+      this.#forgetAbove = Math.max(FORGET_ABOVE, 2 * (this.#served.size + this.#held.size));
     }
     if (!this.#bucketsChanged) return;
     this.#bucketsChanged = false;

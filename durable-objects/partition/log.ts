@@ -536,6 +536,7 @@ export class MessageLog {
     this.#flow.commit(
       gate,
       chosen.map((candidate) => candidate.group),
+      fair,
     );
     // The first segment looked at that still has fresh messages is where the next look starts.
     const first = [...opened.values()].find((open) => open.row.fresh > 0);
