@@ -37,6 +37,7 @@ import { messageBytes, utf8Bytes } from "../../core/message-bytes.ts";
 import type { QueueConfig } from "../../core/queue-config.ts";
 import { encodeReceipt } from "../../core/receipt.ts";
 import { insertJson, type Sql } from "../sql.ts";
+import { DedupIndex, type FirstSend } from "./dedup-index.ts";
 import { FlowControl, type KeyCounts } from "./flow.ts";
 import { MetricsHistory } from "./history.ts";
 import { chooseFair, chooseFifo, chooseInOrder, LOOK_PAST_LIMIT, type Orderable } from "./order.ts";
@@ -151,8 +152,8 @@ export interface Round {
   held: number;
   fresh: { message: StoredMessage; meta: SegmentMeta }[];
   delayed: HeldRow[];
-  /** [dedupId, seq, id] of the round's new messages that carry one. */
-  dedup: [string, number, string][];
+  /** The round's new messages that carry a dedup id, by it, in seq order. */
+  dedup: Map<string, FirstSend>;
 }
 
 /** How each message of a send is answered, decided before anything is staged. */
@@ -235,8 +236,8 @@ export class MessageLog {
   #oldestHeld: { seq: number; sentAt: number } | null = null;
   #cleanupDue: number | null = null;
   #lastCleanup = Number.NEGATIVE_INFINITY;
-  /** Live dedup ids, in the order they expire (nearly: a window change can reorder). */
-  #dedup = new Map<string, { seq: number; id: string; expiresAt: number }>();
+  /** Live dedup ids, checked against their rows (dedup-index.ts). */
+  readonly #dedup: DedupIndex;
   /** Pauses, key limits, the queue-wide cap and fairness (flow.ts). */
   readonly #flow: FlowControl;
   /** Per-minute buckets of what happened, for 24 hours (history.ts). */
@@ -252,6 +253,7 @@ export class MessageLog {
     private readonly outbox: DeadLetterOutbox,
   ) {
     this.#flow = new FlowControl(sql);
+    this.#dedup = new DedupIndex(sql);
     this.history = new MetricsHistory(sql, () => this.stats());
   }
 
@@ -264,7 +266,7 @@ export class MessageLog {
     this.#groups = new Map();
     this.#freeGroups = 0;
     this.#leasedSegments = new Map();
-    this.#dedup = new Map();
+    this.#dedup.load(now);
     this.#freshFrom = Number.POSITIVE_INFINITY;
     this.#oldestSegment = null;
     this.#oldestHeld = null;
@@ -280,8 +282,8 @@ export class MessageLog {
       deadLettered: log.deadLettered ?? 0,
     };
     this.#ackedInSegments = 0;
-    const segments = this.sql<SegmentRow & { dedup: string | null }>`
-      SELECT id, sent_at, fresh, live, acked, dedup_until, state, meta, dedup FROM segments
+    const segments = this.sql<SegmentRow>`
+      SELECT id, sent_at, fresh, live, acked, dedup_until, state, meta FROM segments
       ORDER BY id`;
     for (const row of segments) {
       this.#ackedInSegments += row.acked;
@@ -306,10 +308,6 @@ export class MessageLog {
       else this.#noteCleanup(row.dedup_until ?? now);
       const leaseEnd = earliestLeaseEnd(state);
       if (leaseEnd !== null) this.#leasedSegments.set(row.id, leaseEnd);
-      for (const [dedupId, seq, id, expiresAt] of JSON.parse(row.dedup ?? "[]")) {
-        const until = expiresAt ?? row.dedup_until;
-        if (until > now) this.#dedup.set(dedupId, { seq, id, expiresAt: until });
-      }
     }
     this.#cumulative.acked += this.#ackedInSegments;
     const held = this.sql<
@@ -338,7 +336,7 @@ export class MessageLog {
   // ── sending ────────────────────────────────────────────────────────────────────────────
 
   startRound(now: number, config: QueueConfig): Round {
-    return { now, config, held: this.#heldCount(), fresh: [], delayed: [], dedup: [] };
+    return { now, config, held: this.#heldCount(), fresh: [], delayed: [], dedup: new Map() };
   }
 
   /**
@@ -350,15 +348,22 @@ export class MessageLog {
     const { now, config } = round;
     const window = config.dedupWindow * 1000;
     const firstInBatch = new Map<string, number>();
+    // Ids not sent earlier in this round are looked up in the rows, all in one statement.
+    const stored = this.#dedup.find(
+      window > 0
+        ? messages.flatMap(({ dedupId }) =>
+            dedupId === undefined || round.dedup.has(dedupId) ? [] : [dedupId],
+          )
+        : [],
+      now,
+    );
     const slots = messages.map((message, index): SendSlot => {
       const dedupId = window > 0 ? message.dedupId : undefined;
       if (dedupId === undefined) return { kind: "new" };
       const earlier = firstInBatch.get(dedupId);
       if (earlier !== undefined) return { kind: "duplicateInBatch", index: earlier };
-      const seen = this.#dedup.get(dedupId);
-      if (seen && seen.expiresAt > now) {
-        return { kind: "duplicate", of: { id: seen.id, seq: seen.seq, duplicate: true } };
-      }
+      const seen = round.dedup.get(dedupId) ?? stored.get(dedupId);
+      if (seen) return { kind: "duplicate", of: { id: seen.id, seq: seen.seq, duplicate: true } };
       firstInBatch.set(dedupId, index);
       return { kind: "new" };
     });
@@ -392,13 +397,7 @@ export class MessageLog {
     const priority = message.priority ?? 0;
     const bytes = messageBytes(message);
     const dedupId = config.dedupWindow > 0 ? message.dedupId : undefined;
-    if (dedupId !== undefined) {
-      const expiresAt = now + config.dedupWindow * 1000;
-      // Re-inserted, so the map stays in expiry order for the sweep.
-      this.#dedup.delete(dedupId);
-      this.#dedup.set(dedupId, { seq, id: stored.id, expiresAt });
-      round.dedup.push([dedupId, seq, stored.id]);
-    }
+    if (dedupId !== undefined) round.dedup.set(dedupId, { seq, id: stored.id });
     const visibleAt = now + (message.delaySeconds ?? 0) * 1000;
     if (visibleAt > now) {
       round.delayed.push({
@@ -446,13 +445,14 @@ export class MessageLog {
     );
     // Dedup ids ride with the round's first segment; a round of delayed messages only gets a
     // segment of no messages to keep them.
-    if (segments.length === 0 && round.dedup.length > 0) {
-      segments.push({ id: segmentId(0, round.dedup[0][1]), entries: [] });
+    const dedupList = [...round.dedup].map(([dedupId, { seq, id }]) => [dedupId, seq, id] as const);
+    if (segments.length === 0 && dedupList.length > 0) {
+      segments.push({ id: segmentId(0, dedupList[0][1]), entries: [] });
     }
     if (segments.length > 0) {
       const window = config.dedupWindow * 1000;
       const rows = segments.map(({ id, entries }, index) => {
-        const dedup = index === 0 && round.dedup.length > 0 ? round.dedup : null;
+        const dedup = index === 0 && dedupList.length > 0 ? dedupList : null;
         for (const { meta } of entries) {
           this.#counts.bytes += meta[2];
           this.#group(meta[1] ?? KEYLESS_GROUP, 1, 0);
@@ -477,6 +477,7 @@ export class MessageLog {
         };
       });
       insertJson(this.sql, "INSERT", "segments", SEGMENT_COLUMNS, rows);
+      this.#dedup.add(segments[0].id, now + window, [...round.dedup.keys()]);
     }
     if (round.fresh.length > 0) this.receivableChanged = true;
     if (round.delayed.length > 0) {
@@ -1081,10 +1082,7 @@ export class MessageLog {
     }
     const oldest = this.#oldestSentAt();
     if (oldest !== null && oldest <= now - retention) this.#dropExpired(now - retention);
-    for (const [dedupId, entry] of this.#dedup) {
-      if (entry.expiresAt > now) break;
-      this.#dedup.delete(dedupId);
-    }
+    this.#dedup.forget(now);
   }
 
   /** Fails every lease that ended by `now` (those outliving retention are dropped instead). */

@@ -7,7 +7,7 @@ import type { ContentType } from "../../core/contract.ts";
 import { newLeaseToken } from "../../core/receipt.ts";
 
 /** Ids of one priority's segments start here times (9 - priority); seqs stay below it. */
-const PRIORITY_STRIDE = 2 ** 40;
+export const PRIORITY_STRIDE = 2 ** 40;
 
 /** Hex digits of a lease token that name its segment (0 for a held row's lease). */
 const SEGMENT_DIGITS = 12;
@@ -103,6 +103,11 @@ export type HeldRow = {
 /** The id of a segment whose messages have `priority` (0 outside priority order). */
 export function segmentId(priority: number, firstSeq: number): number {
   return (9 - priority) * PRIORITY_STRIDE + firstSeq;
+}
+
+/** The seq a segment's id was made from: ids of every priority sort by it in send order. */
+export function segmentSeq(id: number): number {
+  return id % PRIORITY_STRIDE;
 }
 
 /** A new lease token that names its segment (0 for a held row), so a settle finds its row. */
