@@ -34,6 +34,32 @@ describe("queue administration", () => {
   });
 });
 
+describe("flow control", () => {
+  it("pauses and resumes a queue and a key, and sets a key's own limits", async () => {
+    const queue = queueName();
+    await admin.putQueue(queue, { ordering: "unordered", keyLimits: { concurrency: 2 } });
+    expect(await admin.pause(queue)).toEqual({ key: null, paused: true, until: null });
+    await admin.send(queue, "held", { key: "k" });
+    expect(await admin.receive(queue, { max: 10 })).toEqual([]);
+    expect((await admin.getQueue(queue)).stats).toMatchObject({ paused: true, ready: 1 });
+    expect(await admin.resume(queue)).toEqual({ key: null, paused: false, until: null });
+
+    const until = Date.now() + 60_000;
+    expect(await admin.pause(queue, { key: "k", until })).toEqual({
+      key: "k",
+      paused: true,
+      until,
+    });
+    expect(await admin.getKey(queue, "k")).toMatchObject({ paused: { until }, waiting: 1 });
+    expect(await admin.putKeyLimits(queue, "k", { rate: 3 })).toMatchObject({
+      limits: { rate: 3 },
+      effective: { rate: 3, concurrency: 2 },
+    });
+    await admin.resume(queue, "k");
+    expect(await admin.receive(queue, { max: 10 })).toHaveLength(1);
+  });
+});
+
 describe("receiving by hand", () => {
   it("receives, extends, nacks and acks by receipt", async () => {
     const queue = queueName();
