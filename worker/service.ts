@@ -202,6 +202,14 @@ export async function putQueue(
   if (patch.push !== undefined) {
     await eachPartition(env, outcome.queue, (stub, context) => stub.stats(context));
   }
+  // A queue-wide pause is kept by each partition: partitions added by growing take it on.
+  if (!outcome.created && patch.partitions !== undefined) {
+    const { flow } = await partition(env, name, 0).stats(contextOf(outcome.queue));
+    if (flow.paused) {
+      const pause = { kind: "pause", key: null, until: flow.pausedUntil } as const;
+      await eachPartition(env, outcome.queue, (stub, context) => stub.flow(context, pause));
+    }
+  }
   return { ok: true, created: outcome.created, queue: { name, config: outcome.queue.config } };
 }
 

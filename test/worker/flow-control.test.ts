@@ -67,6 +67,22 @@ describe("pause and resume over HTTP", () => {
     );
   });
 
+  it("keeps a paused queue paused on the partitions it grows", async () => {
+    const name = queueName();
+    await createQueue(name, { ordering: "unordered" });
+    await ok("POST", `/v1/queues/${name}/pause`);
+    await ok("PUT", `/v1/queues/${name}`, { json: { partitions: 4 } });
+    await send(
+      name,
+      ["a", "b", "c", "d", "e", "f"].map((key) => ({ body: key, key })),
+    );
+    for (let index = 0; index < 4; index++) {
+      expect(await receive(name, { max: 10, partition: index })).toEqual([]);
+    }
+    await ok("POST", `/v1/queues/${name}/resume`);
+    expect(await receive(name, { max: 10 })).toHaveLength(6);
+  });
+
   it("refuses a pause whose end has passed, changing nothing", async () => {
     const name = queueName();
     await createQueue(name);
