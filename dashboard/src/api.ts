@@ -18,6 +18,7 @@ export type SluiceApi = Pick<
   | "getDeadLetter"
   | "redriveDeadLetters"
   | "deleteDeadLetter"
+  | "editDeadLetter"
   | "purgeDeadLetters"
   | "listFailureClusters"
   | "createRedriveJob"

@@ -5,7 +5,12 @@ import { DeadLetterDetail } from "../../dashboard/src/components/DeadLetterDetai
 import { deadLetter, T0 } from "./support.tsx";
 
 function renderDetail(message: DeadMessage) {
-  const handlers = { onRedrive: vi.fn(), onDelete: vi.fn(), onClose: vi.fn() };
+  const handlers = {
+    onRedrive: vi.fn(),
+    onDelete: vi.fn(),
+    onEditAndRedrive: vi.fn(async () => {}),
+    onClose: vi.fn(),
+  };
   render(<DeadLetterDetail message={message} {...handlers} />);
   return handlers;
 }
@@ -106,5 +111,43 @@ describe("dead-letter detail", () => {
     expect(document.activeElement).toBe(
       screen.getByRole("heading", { level: 2, name: /Dead letter/ }),
     );
+  });
+
+  describe("edit and redrive", () => {
+    it("shows a field's mistake next to it and sends nothing", async () => {
+      const handlers = renderDetail(deadLetter());
+      fireEvent.click(screen.getByRole("button", { name: "Edit and redrive…" }));
+      const form = screen.getByRole("form", { name: "Edit and redrive" });
+      fireEvent.change(within(form).getByLabelText(/^Body/), { target: { value: "{oops" } });
+      fireEvent.change(within(form).getByLabelText(/^Headers/), { target: { value: "[1]" } });
+      fireEvent.click(within(form).getByRole("button", { name: "Save and redrive" }));
+      expect((await within(form).findByText(/^Body: not JSON/)).id).toBe("edit-body-error");
+      expect(within(form).getByText(/^Headers: a JSON object of strings/)).toBeTruthy();
+      expect(within(form).getByLabelText(/^Body/).getAttribute("aria-invalid")).toBe("true");
+      expect(handlers.onEditAndRedrive).not.toHaveBeenCalled();
+    });
+
+    it("sends only what changed, and shows the edits in the timeline", async () => {
+      const message = deadLetter({
+        headers: { tenant: "a" },
+        edits: [
+          { at: T0 + 40_000, by: "key_ops", field: "headers", previousSha256: "ab".repeat(32) },
+        ],
+      });
+      const handlers = renderDetail(message);
+      const timeline = screen.getByRole("list", { name: "Attempt timeline" });
+      expect(within(timeline).getByText(/Headers edited by/).textContent).toContain("key_ops");
+      fireEvent.click(screen.getByRole("button", { name: "Edit and redrive…" }));
+      const form = screen.getByRole("form", { name: "Edit and redrive" });
+      fireEvent.change(within(form).getByLabelText(/^Body/), {
+        target: { value: '{"order": 1, "sku": "pear"}' },
+      });
+      fireEvent.click(within(form).getByRole("button", { name: "Save and redrive" }));
+      await vi.waitFor(() => expect(handlers.onEditAndRedrive).toHaveBeenCalledTimes(1));
+      expect(handlers.onEditAndRedrive).toHaveBeenCalledWith(message.id, {
+        body: { order: 1, sku: "pear" },
+        contentType: "application/json",
+      });
+    });
   });
 });

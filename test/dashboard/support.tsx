@@ -87,6 +87,7 @@ export function fakeApi(overrides: Partial<SluiceApi> = {}): SluiceApi {
     getDeadLetter: unexpected("getDeadLetter"),
     redriveDeadLetters: unexpected("redriveDeadLetters"),
     deleteDeadLetter: unexpected("deleteDeadLetter"),
+    editDeadLetter: unexpected("editDeadLetter"),
     purgeDeadLetters: unexpected("purgeDeadLetters"),
     listFailureClusters: unexpected("listFailureClusters"),
     createRedriveJob: unexpected("createRedriveJob"),

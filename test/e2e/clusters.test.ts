@@ -1,7 +1,8 @@
 /**
  * The dead-letter page's failure clusters against the real Worker (`wrangler dev`) in headless
  * Chromium: open a cluster, redrive it as a job behind a canary of 2, and watch it reach done
- * once the canary messages are acked at the queue.
+ * once the canary messages are acked at the queue; then edit the last dead letter and redrive it.
+ * The steps share one server and build on each other, in order.
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -81,5 +82,38 @@ describe("failure clusters in the browser", () => {
     expect(await progress.textContent()).toContain("canary 2/2 acked");
     const rest = await call<Leased>("POST", `/v1/queues/${QUEUE}/receive`, { max: 10 });
     expect(rest.body.messages).toHaveLength(2);
+    const acked = await call("POST", `/v1/queues/${QUEUE}/ack`, {
+      receipts: rest.body.messages.map((m) => m.receipt),
+    });
+    expect(acked.status).toBe(200);
+  });
+
+  it("edits a dead letter's body and redrives it: the queue gets the edit", async () => {
+    const dead = await call<{ messages: Array<{ id: string }> }>("GET", `/v1/queues/${QUEUE}/dlq`);
+    expect(dead.body.messages).toHaveLength(1);
+    const [{ id }] = dead.body.messages;
+    await page.goto(`${server.url}/#/queues/${QUEUE}/dead-letters?id=${encodeURIComponent(id)}`);
+    const detail = page.getByRole("region", { name: `Dead letter ${id}` });
+    await detail.getByRole("button", { name: "Edit and redrive…" }).click();
+    const form = detail.getByRole("form", { name: "Edit and redrive" });
+    await form.getByLabel(/^Body/).fill("{oops");
+    await form.getByRole("button", { name: "Save and redrive" }).click();
+    await form.getByText(/^Body: not JSON/).waitFor();
+
+    await form.getByLabel(/^Body/).fill('{"n": 4, "card": "replaced"}');
+    await form.getByLabel(/^Headers/).fill('{"fixed-by": "e2e"}');
+    await form.getByRole("button", { name: "Save and redrive" }).click();
+    await expect
+      .poll(() => page.getByRole("status").first().textContent(), { timeout: 15_000 })
+      .toContain("Edited and redrove 1 message");
+
+    const back = await call<{
+      messages: Array<{ body: unknown; headers: Record<string, string> }>;
+    }>("POST", `/v1/queues/${QUEUE}/receive`, { max: 10 });
+    expect(back.body.messages.map((m) => [m.body, m.headers])).toEqual([
+      [{ n: 4, card: "replaced" }, { "fixed-by": "e2e" }],
+    ]);
+    const left = await call<{ messages: unknown[] }>("GET", `/v1/queues/${QUEUE}/dlq`);
+    expect(left.body.messages).toEqual([]);
   });
 });

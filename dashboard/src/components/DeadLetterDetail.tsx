@@ -1,18 +1,21 @@
-import { type ReactNode, type RefObject, useCallback, useEffect, useRef } from "react";
+import { type ReactNode, type RefObject, useCallback, useEffect, useRef, useState } from "react";
 import { SluiceError } from "../../../client/errors.ts";
-import type { DeadMessage } from "../../../client/types.ts";
+import type { DeadLetterEditInput, DeadMessage } from "../../../client/types.ts";
 import { bodyBytes, renderBody } from "../body.ts";
 import { formatBytes, formatOffset, formatTime } from "../format.ts";
 import { useLoaded } from "../hooks.ts";
 import { useSession } from "../session.ts";
 import { CopyButton } from "./CopyButton.tsx";
 import { DETAIL_PANEL_ID, failureCause } from "./DeadLetterTable.tsx";
+import { EditAndRedrive } from "./EditAndRedrive.tsx";
 import { ErrorNotice } from "./ErrorNotice.tsx";
 import { type Column, TableHead } from "./TableHead.tsx";
 
 export interface DeadLetterActions {
   onRedrive: (id: string) => void;
   onDelete: (id: string) => void;
+  /** Saves a changed body or headers, then redrives the message. */
+  onEditAndRedrive: (id: string, edit: DeadLetterEditInput) => Promise<void>;
   onClose: () => void;
 }
 
@@ -21,9 +24,11 @@ export function DeadLetterDetail({
   message,
   onRedrive,
   onDelete,
+  onEditAndRedrive,
   onClose,
 }: DeadLetterActions & { message: DeadMessage }) {
   const heading = useRef<HTMLHeadingElement>(null);
+  const [editing, setEditing] = useState(false);
   // Opening a message moves focus here so keyboard and screen-reader users land on it.
   const focusedFor = useRef<string | null>(null);
   useEffect(() => {
@@ -41,6 +46,9 @@ export function DeadLetterDetail({
           onClick={() => onRedrive(message.id)}
         >
           Redrive
+        </button>
+        <button type="button" className="button" onClick={() => setEditing(true)}>
+          Edit and redrive…
         </button>
         <button
           type="button"
@@ -72,11 +80,24 @@ export function DeadLetterDetail({
       <h3 className="detail-section">Attempts</h3>
       <Timeline message={message} />
 
-      <h3 className="detail-section">Body</h3>
-      <BodyView body={message.body} contentType={message.contentType} />
+      {editing ? (
+        <>
+          <h3 className="detail-section">Edit and redrive</h3>
+          <EditAndRedrive
+            message={message}
+            onSubmit={(edit) => onEditAndRedrive(message.id, edit)}
+            onCancel={() => setEditing(false)}
+          />
+        </>
+      ) : (
+        <>
+          <h3 className="detail-section">Body</h3>
+          <BodyView body={message.body} contentType={message.contentType} />
 
-      <h3 className="detail-section">Headers</h3>
-      <HeadersView headers={message.headers} />
+          <h3 className="detail-section">Headers</h3>
+          <HeadersView headers={message.headers} />
+        </>
+      )}
     </DetailPanel>
   );
 }
@@ -169,6 +190,18 @@ export function Timeline({ message }: { message: DeadMessage }) {
         </span>
         <time dateTime={new Date(message.diedAt).toISOString()}>{formatTime(message.diedAt)}</time>
       </li>
+      {(message.edits ?? []).map((edit) => (
+        <li key={`${edit.field}-${edit.at}`} className="timeline-event">
+          <span className="timeline-what">
+            {edit.field === "body" ? "Body" : "Headers"} edited by{" "}
+            <span className="mono">{edit.by}</span>
+          </span>
+          <time dateTime={new Date(edit.at).toISOString()}>{formatTime(edit.at)}</time>
+          <p className="timeline-reason muted small">
+            was SHA-256 <span className="mono">{edit.previousSha256.slice(0, 16)}…</span>
+          </p>
+        </li>
+      ))}
     </ol>
   );
 }

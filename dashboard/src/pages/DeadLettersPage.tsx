@@ -212,6 +212,14 @@ function DeadLetterWorkspace({
   const detailActions: DeadLetterActions = {
     onRedrive: (id) => ask({ kind: "redrive", ids: [id] }),
     onDelete: (id) => ask({ kind: "delete", ids: [id] }),
+    onEditAndRedrive: async (id, edit) => {
+      await api.editDeadLetter(queue, id, edit);
+      const { redriven } = await api.redriveDeadLetters(queue, { ids: [id] });
+      const notice = `Edited and redrove ${plural(redriven, "message")} to ${queue}.`;
+      dispatch({ type: "confirmed", notice, gone: [id], at: Date.now() });
+      navigate(href.deadLetters(queue, filterToParams(filter)));
+      void monitor.refresh();
+    },
     onClose: closeDetail,
   };
   const selectedIds = messages.filter((m) => selected.has(m.id)).map((m) => m.id);
