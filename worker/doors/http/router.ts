@@ -64,11 +64,13 @@ async function beforeAndRoute(request: SluiceRequest, env: Env): Promise<Respons
   if (preflighted !== undefined) return preflighted;
   await authenticate(request, env);
   const pathname = pathnameOf(request.url);
-  for (const [method, pattern, handlers] of routes) {
-    if (method !== request.method && method !== "ALL") continue;
-    const match = pattern.exec(pathname);
+  const method = request.method;
+  for (const route of routes) {
+    // Indexed, not destructured: destructuring each entry made an iterator per route tried.
+    if (route[0] !== method && route[0] !== "ALL") continue;
+    const match = route[1].exec(pathname);
     if (match === null) continue;
-    const operation = (handlers[0] as () => AnyOperation)();
+    const operation = (route[2][0] as () => AnyOperation)();
     return serve(operation, request, env, match.groups ?? {});
   }
   return undefined;
