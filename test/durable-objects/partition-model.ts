@@ -53,6 +53,9 @@ export class PartitionModel {
   keyPauses = new Map<string, Pause>();
   keyLimits = new Map<string, KeyLimits>();
   #tat = new Map<string, number>();
+  /** Fairness: the receive (turn) that last served each key. */
+  #served = new Map<string, number>();
+  #turn = 0;
 
   constructor(
     readonly config: QueueConfig,
@@ -136,36 +139,58 @@ export class PartitionModel {
     const leased = this.messages.filter((m) => m.state === "leased");
     const cap = this.config.maxInFlight ?? Number.POSITIVE_INFINITY;
     const max = Math.min(requested, cap - leased.length);
+    if (max <= 0) return [];
     // Per key: how many are out (leased before, or taken by this receive).
     const out = new Map<string, number>();
     for (const m of leased) if (m.key !== null) out.set(m.key, (out.get(m.key) ?? 0) + 1);
-    const admit = (message: ModelMessage): boolean => {
-      const key = message.key;
+    /** Whether `count` more of the key may be delivered now. */
+    const allows = (key: string | null, count: number): boolean => {
       if (key === null) return true;
       const pause = this.keyPauses.get(key);
       if (pause && this.#over(pause)) this.keyPauses.delete(key);
       else if (pause) return false;
       const limits = this.limitsOf(key);
-      if (limits.concurrency !== undefined && (out.get(key) ?? 0) >= limits.concurrency) {
-        return false;
-      }
-      if (limits.rate !== undefined) {
-        const interval = 1000 / limits.rate;
-        const burst = limits.burst ?? Math.max(1, Math.ceil(limits.rate));
-        const tat = Math.max(this.#tat.get(key) ?? this.now, this.now);
-        if (tat - this.now > (burst - 1) * interval + 1e-6) return false;
-        this.#tat.set(key, tat + interval);
-      }
+      const taken = out.get(key) ?? 0;
+      if (limits.concurrency !== undefined && taken + count > limits.concurrency) return false;
+      if (limits.rate === undefined) return true;
+      const interval = 1000 / limits.rate;
+      const burst = limits.burst ?? Math.max(1, Math.ceil(limits.rate));
+      const tat = Math.max(this.#tat.get(key) ?? this.now, this.now) + (count - 1) * interval;
+      return tat - this.now <= (burst - 1) * interval + 1e-6;
+    };
+    const admit = (message: ModelMessage): boolean => {
+      const { key } = message;
+      if (!allows(key, 1)) return false;
+      if (key === null) return true;
       out.set(key, (out.get(key) ?? 0) + 1);
+      if (this.limitsOf(key).rate !== undefined) {
+        const interval = 1000 / (this.limitsOf(key).rate as number);
+        this.#tat.set(key, Math.max(this.#tat.get(key) ?? this.now, this.now) + interval);
+      }
       return true;
     };
-    if (max <= 0) return [];
+    const fair = this.config.fairness === "keys";
+    // Fair: a window of what could go (at most `max` of a key), then keys take turns.
+    const seen = new Map<string, number>();
+    const open = (message: ModelMessage): boolean => {
+      const group = message.key ?? "";
+      const count = (seen.get(group) ?? 0) + 1;
+      if (count > max || !allows(message.key, count)) return false;
+      seen.set(group, count);
+      return true;
+    };
+    const looked = this.#look(fair ? Number.POSITIVE_INFINITY : max, fair ? open : admit);
+    return fair ? this.#deal(looked, max, admit) : looked;
+  }
+
+  /** Up to `max` ready messages in the queue's order that `test` lets through. */
+  #look(max: number, test: (message: ModelMessage) => boolean): ModelMessage[] {
     const ready = this.messages.filter((m) => m.state === "ready");
     const take = (ordered: ModelMessage[]) => {
       const chosen: ModelMessage[] = [];
       for (const message of ordered) {
         if (chosen.length === max) break;
-        if (admit(message)) chosen.push(message);
+        if (test(message)) chosen.push(message);
       }
       return chosen;
     };
@@ -190,11 +215,47 @@ export class PartitionModel {
       locked.add(name);
       // A held key's head is skipped; a run ends at its first message held back.
       for (const message of groups.get(name) ?? []) {
-        if (chosen.length === max || message.state !== "ready" || !admit(message)) break;
+        if (chosen.length === max || message.state !== "ready" || !test(message)) break;
         chosen.push(message);
       }
     }
     return chosen;
+  }
+
+  /**
+   * Fairness over keys: one message of each key a turn, the key served longest ago first (never
+   * served first, then the order they were looked at in); a key refused once is out.
+   */
+  #deal(
+    looked: ModelMessage[],
+    max: number,
+    admit: (message: ModelMessage) => boolean,
+  ): ModelMessage[] {
+    const byKey = new Map<string, ModelMessage[]>();
+    for (const message of looked) {
+      const group = message.key ?? "";
+      byKey.set(group, [...(byKey.get(group) ?? []), message]);
+    }
+    const turns = [...byKey.keys()].sort(
+      (a, b) => (this.#served.get(a) ?? -1) - (this.#served.get(b) ?? -1),
+    );
+    const chosen: ModelMessage[] = [];
+    for (let round = 0; turns.length > 0 && chosen.length < max; round++) {
+      for (const group of [...turns]) {
+        if (chosen.length === max) break;
+        const message = byKey.get(group)?.[round];
+        if (message && admit(message)) chosen.push(message);
+        else turns.splice(turns.indexOf(group), 1);
+      }
+    }
+    this.#turn++;
+    for (const message of chosen) this.#served.set(message.key ?? "", this.#turn);
+    return chosen;
+  }
+
+  /** The object keeps fairness turns in memory only: a restart starts the rotation over. */
+  restart(): void {
+    this.#served = new Map();
   }
 
   /** Messages by fifo group (key, or "" without one), each in seq order. */
