@@ -7,15 +7,18 @@
  * .cpuprofile for DevTools. `--allocations` samples allocations instead of time and prints the
  * functions that allocate the most, in bytes per message: what the garbage collector pays for;
  * `--survivors` counts only what outlived the young generation, what the full collection pays for.
+ * `--gc-trace` has V8 log every collection and prints each full one and what the young ones
+ * promoted (diagnosis only; the flags never reach production).
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { SourceMap } from "node:module";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire, SourceMap } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Bench } from "./bench.ts";
 import { type CpuProfile, gcPauses, inspect, startProfiler, watchHeap } from "./inspector.ts";
 import type { Job } from "./load/main.ts";
+import { wranglerRequire } from "./machine.ts";
 import { QUICK } from "./plan.ts";
 import { ADMIN_TOKEN, startRuntime } from "./runtime.ts";
 
@@ -45,6 +48,7 @@ const { values: flags } = parseArgs({
     partitions: { type: "string", default: "1" },
     allocations: { type: "boolean", default: false },
     survivors: { type: "boolean", default: false },
+    "gc-trace": { type: "boolean", default: false },
   },
 });
 const durationMs = Number(flags.seconds) * 1000;
@@ -55,6 +59,7 @@ const HEAP_POLL_MS = 250;
 /** One allocation sample per this many bytes allocated, on average. */
 const ALLOCATION_SAMPLE_BYTES = 4096;
 
+const gcTrace = flags["gc-trace"] ? traceGarbageCollections() : undefined;
 const runtime = await startRuntime({
   naiveEntry: "bench/workers/naive.ts",
   inspectorPort: INSPECTOR_PORT,
@@ -134,11 +139,75 @@ try {
   );
   const names = sourceNames(new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8"))));
   summarize(profile, names, messages);
+  if (gcTrace) summarizeCollections(gcTrace);
   if (allocations)
     summarizeAllocations(allocations, names, messages, flags.survivors ? "Promoted" : "Allocated");
   console.log(`\nProfile written to ${file} (open it in Chrome DevTools → Performance).`);
 } finally {
   await runtime.stop();
+}
+
+/**
+ * Makes workerd log each garbage collection (V8's `--trace-gc-nvp`, for diagnosis only: the
+ * product runs with the platform's flags). Miniflare passes `MINIFLARE_WORKERD_V8_FLAGS` on
+ * but drops workerd's output lines that are not its JSON logs, so workerd is started through
+ * a wrapper that copies its output, line-buffered, to a file. Returns the file.
+ */
+function traceGarbageCollections(): string {
+  const workerd = createRequire(wranglerRequire.resolve("miniflare"))("workerd").default as string;
+  const trace = join(tmpdir(), `sluice-gc-${process.pid}.log`);
+  const wrapper = join(tmpdir(), `sluice-workerd-${process.pid}.sh`);
+  writeFileSync(
+    wrapper,
+    `#!/bin/bash\nexec stdbuf -oL "${workerd}" "$@" > >(tee -a "${trace}")\n`,
+    { mode: 0o755 },
+  );
+  process.env.MINIFLARE_WORKERD_PATH = wrapper;
+  process.env.MINIFLARE_WORKERD_V8_FLAGS = "--trace-gc-nvp";
+  return trace;
+}
+
+interface Collection {
+  gc: string;
+  pause: number;
+  reason: string;
+  is_incremental?: boolean;
+  mark?: number;
+  "mark.embedder_tracing"?: number;
+  clear?: number;
+  evacuate?: number;
+  start_object_size: number;
+  end_object_size: number;
+  allocated?: number;
+  promoted?: number;
+  nodes_promoted?: number;
+}
+
+/**
+ * Every full collection as V8 logged it (its pause, how much of it V8's own phases explain,
+ * the heap before and after, whether it was incremental), and what the young collections
+ * promoted: bytes and the runtime's handles (its objects' wrappers), which only a full
+ * collection frees.
+ */
+function summarizeCollections(trace: string) {
+  if (!existsSync(trace)) return console.log("\nNo GC trace (is stdbuf installed?)");
+  const collections = readFileSync(trace, "utf8")
+    .split("\n")
+    .filter((line) => line.includes("GC: {"))
+    .map((line) => JSON.parse(line.slice(line.indexOf("{"))) as Collection);
+  const young = collections.filter((gc) => gc.gc === "s");
+  const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+  const allocated = sum(young.map((gc) => gc.allocated ?? 0));
+  const promoted = sum(young.map((gc) => gc.promoted ?? 0));
+  console.log(
+    `\nYoung collections: ${young.length}, longest ${Math.max(0, ...young.map((gc) => gc.pause)).toFixed(1)} ms; promoted ${mib(promoted)} MiB of ${mib(allocated)} MiB allocated, ${Math.round(sum(young.map((gc) => gc.nodes_promoted ?? 0)) / Math.max(1, young.length))} runtime handles promoted per collection`,
+  );
+  for (const gc of collections.filter((gc) => gc.gc !== "s")) {
+    const phases = (gc.mark ?? 0) + (gc.clear ?? 0) + (gc.evacuate ?? 0);
+    console.log(
+      `Full collection (${gc.reason}, ${gc.is_incremental ? "incremental" : "not incremental"}): pause ${gc.pause.toFixed(1)} ms, of which V8's mark ${(gc.mark ?? 0).toFixed(1)} (runtime objects ${(gc["mark.embedder_tracing"] ?? 0).toFixed(1)}), clear ${(gc.clear ?? 0).toFixed(1)}, evacuate ${(gc.evacuate ?? 0).toFixed(1)}, unexplained ${(gc.pause - phases).toFixed(1)}; heap ${mib(gc.start_object_size)} -> ${mib(gc.end_object_size)} MiB`,
+    );
+  }
 }
 
 /** Send workloads answer `rate` and `messages`; the end-to-end one `sent` and its latencies. */
@@ -196,7 +265,7 @@ function perMessage(amount: number, messages: number): string {
 /**
  * Bytes allocated per message by the function that allocated them, largest first. The
  * runtime's own objects ("(V8 API)": requests, headers, streams, RPC promises) are named with
- * the JavaScript function that asked for them.
+ * the JavaScript function that asked for them, and so are built-ins (`join`, `Map`).
  */
 function summarizeAllocations(
   head: AllocationNode,
@@ -209,11 +278,13 @@ function summarizeAllocations(
   for (const pending = [{ node: head, caller: "" }]; pending.length > 0; ) {
     const { node, caller } = pending.pop() as { node: AllocationNode; caller: string };
     const own = name(node.callFrame);
-    const key = own === "(V8 API)" ? `(V8 API) ← ${caller}` : own;
+    // Built-ins (`join`, `Map`) and the runtime have no source: name them with their caller.
+    const native = node.callFrame.url === "";
+    const key = native ? `${own} ← ${caller}` : own;
     self.set(key, (self.get(key) ?? 0) + node.selfSize);
     all += node.selfSize;
     for (const child of node.children)
-      pending.push({ node: child, caller: own === "(V8 API)" ? caller : own });
+      pending.push({ node: child, caller: native && own === "(V8 API)" ? caller : own });
   }
   console.log(`\n${title} (bytes per message, ${perMessage(all, messages).trim()} in all):`);
   for (const [key, bytes] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
