@@ -35,16 +35,31 @@ export type LogStats = Pick<
   "ready" | "leased" | "delayed" | "oldestSentAt" | "sent" | "acked" | "nacked" | "expired"
 > & { deadLettered: number };
 
+/** The baseline row's slot and minute, outside the ring and before every minute read. */
+const BASELINE = -1;
+
+/**
+ * Schema step: the ring, and a baseline row holding the counters the history starts from, so
+ * traffic counted only in memory before the first minute's row is not lost at a restart. A new
+ * partition starts from zero; one that already held messages gets its baseline at its next
+ * start (`totals` NULL until then), so its past is not taken for one minute's traffic.
+ */
 export const HISTORY_MIGRATION: Migration = (sql) => {
   sql`CREATE TABLE history (
     slot INTEGER PRIMARY KEY,
     minute INTEGER NOT NULL,
     bucket TEXT NOT NULL,
-    totals TEXT NOT NULL
+    totals TEXT
   )`;
+  const { used } = sql<{ used: number }>`
+    SELECT (SELECT count(*) FROM meta) + (SELECT count(*) FROM segments)
+      + (SELECT count(*) FROM held) AS used`.one();
+  const totals = used === 0 ? JSON.stringify(zeros()) : null;
+  sql`INSERT INTO history (slot, minute, bucket, totals)
+    VALUES (${BASELINE}, ${BASELINE}, '', ${totals})`;
 };
 
-type Row = { slot: number; minute: number; bucket: string; totals: string };
+type Row = { slot: number; minute: number; bucket: string; totals: string | null };
 
 interface OpenMinute {
   minute: number;
@@ -80,10 +95,13 @@ export class MetricsHistory {
     this.#opened = true;
     const counters = this.#counters();
     const [newest] = this.#sql<Row>`SELECT * FROM history ORDER BY minute DESC LIMIT 1`.toArray();
-    if (newest !== undefined) {
+    if (newest?.totals === null) {
+      // The first start since the schema step, of a partition that held messages before it.
+      this.#sql`UPDATE history SET totals = ${JSON.stringify(counters)} WHERE slot = ${BASELINE}`;
+    } else if (newest !== undefined) {
       const lost: OpenMinute = {
         minute: Math.max(newest.minute + 1, minute - 1),
-        base: { ...JSON.parse(newest.totals), shed: counters.shed },
+        base: { ...JSON.parse(newest.totals as string), shed: counters.shed },
         latencies: [],
       };
       if (lost.minute < minute && hasTraffic(lost, counters)) this.#write(lost, counters);

@@ -28,7 +28,9 @@ async function history(partition: TestPartition, from: number, to: number) {
 }
 
 const historyRows = (partition: TestPartition) =>
-  partition.rows<{ minute: number }>("SELECT minute FROM history ORDER BY minute");
+  partition.rows<{ minute: number }>(
+    "SELECT minute FROM history WHERE minute >= 0 ORDER BY minute",
+  );
 
 describe("metrics history", () => {
   it("writes one row per minute with traffic, inside a later operation, and none when idle", async () => {
@@ -135,6 +137,17 @@ describe("metrics history", () => {
     expect(await history(partition, START, START + 10 * MINUTE)).toMatchObject([
       { at: START, sent: 1 },
       { at: START + 2 * MINUTE, sent: 2 },
+    ]);
+  });
+
+  it("keeps a new partition's first traffic when it restarts before any minute was written", async () => {
+    const partition = await openPartition();
+    await sendOk(partition, messages(5));
+    await partition.restart();
+    partition.advance(3 * MINUTE);
+    await partition.stub.stats(partition.context);
+    expect(await history(partition, START, START + 10 * MINUTE)).toMatchObject([
+      { at: START + 2 * MINUTE, sent: 5 },
     ]);
   });
 });
