@@ -11,6 +11,8 @@ import type { Fetch } from "../../client/http.ts";
 export type SluiceApi = Pick<
   Sluice,
   | "listQueues"
+  | "putQueue"
+  | "purge"
   | "getHistory"
   | "peek"
   | "send"

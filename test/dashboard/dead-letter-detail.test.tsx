@@ -116,7 +116,7 @@ describe("dead-letter detail", () => {
   describe("edit and redrive", () => {
     it("shows a field's mistake next to it and sends nothing", async () => {
       const handlers = renderDetail(deadLetter());
-      fireEvent.click(screen.getByRole("button", { name: "Edit and redrive…" }));
+      fireEvent.click(screen.getByRole("button", { name: "Edit body or headers…" }));
       const form = screen.getByRole("form", { name: "Edit and redrive" });
       fireEvent.change(within(form).getByLabelText(/^Body/), { target: { value: "{oops" } });
       fireEvent.change(within(form).getByLabelText(/^Headers/), { target: { value: "[1]" } });
@@ -137,7 +137,7 @@ describe("dead-letter detail", () => {
       const handlers = renderDetail(message);
       const timeline = screen.getByRole("list", { name: "Attempt timeline" });
       expect(within(timeline).getByText(/Headers edited by/).textContent).toContain("key_ops");
-      fireEvent.click(screen.getByRole("button", { name: "Edit and redrive…" }));
+      fireEvent.click(screen.getByRole("button", { name: "Edit body or headers…" }));
       const form = screen.getByRole("form", { name: "Edit and redrive" });
       fireEvent.change(within(form).getByLabelText(/^Body/), {
         target: { value: '{"order": 1, "sku": "pear"}' },

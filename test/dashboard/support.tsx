@@ -80,6 +80,8 @@ export function fakeApi(overrides: Partial<SluiceApi> = {}): SluiceApi {
     });
   return {
     listQueues: unexpected("listQueues"),
+    putQueue: unexpected("putQueue"),
+    purge: unexpected("purge"),
     getHistory: unexpected("getHistory"),
     peek: unexpected("peek"),
     send: unexpected("send"),

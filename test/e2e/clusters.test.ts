@@ -94,7 +94,7 @@ describe("failure clusters in the browser", () => {
     const [{ id }] = dead.body.messages;
     await page.goto(`${server.url}/#/queues/${QUEUE}/dead-letters?id=${encodeURIComponent(id)}`);
     const detail = page.getByRole("region", { name: `Dead letter ${id}` });
-    await detail.getByRole("button", { name: "Edit and redrive…" }).click();
+    await detail.getByRole("button", { name: "Edit body or headers…" }).click();
     const form = detail.getByRole("form", { name: "Edit and redrive" });
     await form.getByLabel(/^Body/).fill("{oops");
     await form.getByRole("button", { name: "Save and redrive" }).click();

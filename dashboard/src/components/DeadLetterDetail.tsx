@@ -48,7 +48,7 @@ export function DeadLetterDetail({
           Redrive
         </button>
         <button type="button" className="button" onClick={() => setEditing(true)}>
-          Edit and redrive…
+          Edit body or headers…
         </button>
         <button
           type="button"

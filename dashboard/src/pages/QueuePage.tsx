@@ -1,19 +1,33 @@
 import { useState } from "react";
 import type { QueueConfig } from "../../../client/types.ts";
+import { ConfirmDialog } from "../components/ConfirmDialog.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { FlowPanel } from "../components/FlowPanel.tsx";
 import { HistoryCharts } from "../components/HistoryCharts.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
 import { PeekPanel } from "../components/PeekPanel.tsx";
+import { QueueSettingsForm } from "../components/QueueSettingsForm.tsx";
 import { SendMessageForm } from "../components/SendMessageForm.tsx";
 import { StatCard } from "../components/StatCard.tsx";
-import { formatBytes, formatCount, formatDuration, formatRate, formatSeconds } from "../format.ts";
+import {
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatRate,
+  formatSeconds,
+  plural,
+} from "../format.ts";
 import { currentRate } from "../monitor.ts";
 import { href } from "../router.ts";
-import { useMonitor } from "../session.ts";
+import { useMonitor, useSession } from "../session.ts";
 
 export function QueuePage({ queue }: { queue: string }) {
   const { queues, history, error } = useMonitor();
+  const { api, monitor } = useSession();
+  const [editing, setEditing] = useState(false);
+  const [purging, setPurging] = useState<"ask" | "busy" | null>(null);
+  const [purgeError, setPurgeError] = useState<unknown>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const [peekVersion, setPeekVersion] = useState(0);
   const summary = queues?.find((q) => q.name === queue);
   const samples = history.get(queue) ?? [];
@@ -84,10 +98,48 @@ export function QueuePage({ queue }: { queue: string }) {
 
       <div className="columns">
         <section className="panel" aria-labelledby="config-heading">
-          <h2 id="config-heading" className="panel-title">
-            Configuration
-          </h2>
-          <ConfigList config={config} />
+          <div className="panel-header">
+            <h2 id="config-heading" className="panel-title">
+              Configuration
+            </h2>
+            {editing ? null : (
+              <span className="toolbar-group">
+                <button
+                  type="button"
+                  className="button button-small"
+                  onClick={() => setEditing(true)}
+                >
+                  Edit settings
+                </button>
+                <button
+                  type="button"
+                  className="button button-small button-danger-outline"
+                  onClick={() => setPurging("ask")}
+                >
+                  Purge…
+                </button>
+              </span>
+            )}
+          </div>
+          {notice ? (
+            <p className="notice notice-success" role="status">
+              {notice}
+            </p>
+          ) : null}
+          {editing ? (
+            <QueueSettingsForm
+              queue={summary}
+              onSubmit={(name, patch) => api.putQueue(name, patch)}
+              onDone={() => {
+                setEditing(false);
+                setNotice("Settings saved.");
+                void monitor.refresh();
+              }}
+              onCancel={() => setEditing(false)}
+            />
+          ) : (
+            <ConfigList config={config} />
+          )}
         </section>
         <section className="panel" aria-labelledby="send-heading">
           <h2 id="send-heading" className="panel-title">
@@ -100,6 +152,35 @@ export function QueuePage({ queue }: { queue: string }) {
           />
         </section>
       </div>
+
+      <ConfirmDialog
+        open={purging !== null}
+        title={`Purge ${queue}?`}
+        confirmLabel="Purge every message"
+        tone="danger"
+        busy={purging === "busy"}
+        error={purgeError}
+        onConfirm={async () => {
+          setPurging("busy");
+          try {
+            const purged = await api.purge(queue);
+            setPurging(null);
+            setNotice(`Purged ${plural(purged, "message")}.`);
+            void monitor.refresh();
+          } catch (failure) {
+            setPurgeError(failure);
+            setPurging("ask");
+          }
+        }}
+        onCancel={() => {
+          setPurging(null);
+          setPurgeError(null);
+        }}
+      >
+        <p>
+          Every message of {queue} is deleted for good, leased ones included. Its dead letters stay.
+        </p>
+      </ConfirmDialog>
 
       <FlowPanel queue={summary} />
 

@@ -1,13 +1,15 @@
+import { useState } from "react";
 import type { Queue } from "../../../client/types.ts";
 import { Sparkline } from "../components/charts.tsx";
 import { ErrorNotice } from "../components/ErrorNotice.tsx";
 import { PageHeader } from "../components/PageHeader.tsx";
+import { QueueSettingsForm } from "../components/QueueSettingsForm.tsx";
 import { StatCard } from "../components/StatCard.tsx";
 import { type Column, TableHead } from "../components/TableHead.tsx";
 import { formatCount, formatDuration, formatRate } from "../format.ts";
 import { currentRate, depthOf, POLL_INTERVAL_MS } from "../monitor.ts";
-import { href } from "../router.ts";
-import { useMonitor } from "../session.ts";
+import { href, navigate } from "../router.ts";
+import { useMonitor, useSession } from "../session.ts";
 
 /** Samples in a sparkline: ten minutes at the poll interval. */
 const SPARKLINE_SAMPLES = (10 * 60_000) / POLL_INTERVAL_MS;
@@ -26,13 +28,42 @@ const COLUMNS: Column[] = [
 
 export function QueuesPage() {
   const { queues, history, error } = useMonitor();
+  const { api, monitor } = useSession();
+  const [creating, setCreating] = useState(false);
 
   return (
     <>
       <PageHeader
         title="Queues"
         subtitle={`Live: refreshed every ${POLL_INTERVAL_MS / 1000} s. Rates and sparklines come from this tab's own samples since it opened.`}
+        actions={
+          creating ? null : (
+            <button
+              type="button"
+              className="button button-primary"
+              onClick={() => setCreating(true)}
+            >
+              Create queue
+            </button>
+          )
+        }
       />
+      {creating ? (
+        <section className="panel" aria-labelledby="create-heading">
+          <h2 id="create-heading" className="panel-title">
+            Create a queue
+          </h2>
+          <QueueSettingsForm
+            onSubmit={(name, config) => api.putQueue(name, config)}
+            onDone={(name) => {
+              setCreating(false);
+              void monitor.refresh();
+              navigate(href.queue(name));
+            }}
+            onCancel={() => setCreating(false)}
+          />
+        </section>
+      ) : null}
       {error ? <ErrorNotice error={error} /> : null}
       {queues === null ? (
         error ? null : (
