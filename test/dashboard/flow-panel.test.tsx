@@ -2,6 +2,7 @@ import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
 import type { KeyFlow, Queue } from "../../client/types.ts";
 import { describeLimits, FlowPanel } from "../../dashboard/src/components/FlowPanel.tsx";
+import { QueuesPage } from "../../dashboard/src/pages/QueuesPage.tsx";
 import { fakeApi, queueSummary, renderSignedIn, T0 } from "./support.tsx";
 
 function keyFlow(overrides: Partial<KeyFlow> = {}): KeyFlow {
@@ -94,5 +95,18 @@ describe("the flow control panel", () => {
     expect(describeLimits({ rate: 10, burst: 20, concurrency: 3 })).toBe(
       "10/s, burst 20, 3 at once",
     );
+  });
+});
+
+describe("the queues overview", () => {
+  it("marks a paused queue", async () => {
+    const api = fakeApi({
+      listQueues: vi.fn(async () => [pausedQueue(), queueSummary("running")]),
+    });
+    const { session } = renderSignedIn(<QueuesPage />, api);
+    await session.monitor.refresh();
+    const paused = await screen.findByRole("rowheader", { name: /orders/ });
+    expect(paused.textContent).toBe("orderspaused");
+    expect(screen.getByRole("rowheader", { name: /running/ }).textContent).toBe("running");
   });
 });

@@ -98,6 +98,9 @@ export function QueuesPage() {
                         <a href={href.queue(name)} className="queue-link">
                           {name}
                         </a>
+                        {stats.paused ? (
+                          <span className="badge badge-state-delayed">paused</span>
+                        ) : null}
                       </th>
                       <td className="num">{formatCount(stats.ready)}</td>
                       <td className="num col-optional">{formatCount(stats.leased)}</td>
