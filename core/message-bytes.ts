@@ -6,6 +6,7 @@
  */
 import type { ContentType } from "./contract.ts";
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII starts at U+0000 on purpose.
 const ASCII = /^[\x00-\x7f]*$/;
 
 /** UTF-8 bytes of `text`, counted without encoding it (a lone surrogate counts as U+FFFD's 3). */
