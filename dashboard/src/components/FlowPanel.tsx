@@ -66,25 +66,14 @@ export function FlowPanel({ queue }: { queue: Queue }) {
         already out run on and can still be acked.
       </p>
       <div className="form-actions">
-        {stats.paused ? (
-          <button
-            type="button"
-            className="button button-primary"
-            disabled={busy}
-            onClick={() => act(() => api.resume(queue.name))}
-          >
-            Resume queue
-          </button>
-        ) : (
-          <button
-            type="button"
-            className="button"
-            disabled={busy}
-            onClick={() => act(() => api.pause(queue.name))}
-          >
-            Pause queue
-          </button>
-        )}
+        <button
+          type="button"
+          className={stats.paused ? "button button-primary" : "button"}
+          disabled={busy}
+          onClick={() => act(() => (stats.paused ? api.resume(queue.name) : api.pause(queue.name)))}
+        >
+          {stats.paused ? "Resume queue" : "Pause queue"}
+        </button>
       </div>
       <dl className="facts">
         <dt>Every key</dt>
@@ -206,25 +195,18 @@ function KeyForm({ queue }: { queue: string }) {
             <dd>{describeLimits(flow.effective)}</dd>
           </dl>
           <div className="form-actions">
-            {flow.paused ? (
-              <button
-                type="button"
-                className="button"
-                disabled={busy}
-                onClick={() => act(flow.key, () => api.resume(queue, flow.key))}
-              >
-                Resume key
-              </button>
-            ) : (
-              <button
-                type="button"
-                className="button"
-                disabled={busy}
-                onClick={() => act(flow.key, () => api.pause(queue, { key: flow.key }))}
-              >
-                Pause key
-              </button>
-            )}
+            <button
+              type="button"
+              className="button"
+              disabled={busy}
+              onClick={() =>
+                act(flow.key, () =>
+                  flow.paused ? api.resume(queue, flow.key) : api.pause(queue, { key: flow.key }),
+                )
+              }
+            >
+              {flow.paused ? "Resume key" : "Pause key"}
+            </button>
           </div>
           <div className="field-row">
             {field("rate", "Rate, per second")}
