@@ -69,6 +69,16 @@ export async function inspect(port: number, worker: string): Promise<Inspector> 
 export interface HeapUsage {
   usedSize: number;
   totalSize: number;
+  /** ArrayBuffer backing stores (typed arrays), kept outside the heap; absent on old V8. */
+  backingStorageSize?: number;
+}
+
+/**
+ * What the isolate keeps: its heap plus ArrayBuffer backing stores, which `usedSize` leaves
+ * out but a Durable Object's 128 MB counts (the partition's dedup index is typed arrays).
+ */
+export function isolateBytes(usage: HeapUsage): number {
+  return usage.usedSize + (usage.backingStorageSize ?? 0);
 }
 
 /** The isolate's heap now (live objects and garbage not yet collected). */

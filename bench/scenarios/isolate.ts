@@ -5,7 +5,14 @@
  * from the throughput and latency scenarios, which run with no inspector attached.
  */
 import type { Bench } from "../bench.ts";
-import { gcPauses, inspect, liveHeap, startProfiler, watchHeap } from "../inspector.ts";
+import {
+  gcPauses,
+  inspect,
+  isolateBytes,
+  liveHeap,
+  startProfiler,
+  watchHeap,
+} from "../inspector.ts";
 import { makeBodies } from "../load/body.ts";
 import type { Target } from "../load/main.ts";
 import { SluiceDriver } from "../load/sluice.ts";
@@ -32,7 +39,10 @@ export interface ProfiledEndToEnd {
 
 export interface BacklogHeap {
   messages: number;
-  /** The isolate's heap after a full GC: empty, filled, and after workerd restarted. */
+  /**
+   * The isolate's heap after a full GC plus its ArrayBuffer backing stores (isolateBytes):
+   * empty, filled, and after workerd restarted.
+   */
   emptyMB: number;
   filledMB: number;
   restartedMB: number;
@@ -143,7 +153,7 @@ export async function runIsolateScenarios(
       // One inspector session at a time: the isolate's is reopened only after the restart.
       let inspector = await inspect(port, "sluice");
       try {
-        const empty = (await liveHeap(inspector)).usedSize;
+        const empty = isolateBytes(await liveHeap(inspector));
         const heap = watchHeap(inspector, HEAP_POLL_MS);
         let fill: { messages: number; rate: number };
         let fillPeak: number;
@@ -161,7 +171,7 @@ export async function runIsolateScenarios(
         } finally {
           fillPeak = (await heap.stop()).peak;
         }
-        const filled = (await liveHeap(inspector)).usedSize;
+        const filled = isolateBytes(await liveHeap(inspector));
         inspector.close();
 
         await runtime.restart();
@@ -180,7 +190,7 @@ export async function runIsolateScenarios(
           );
         }
         inspector = await inspect(port, "sluice");
-        const restarted = (await liveHeap(inspector)).usedSize;
+        const restarted = isolateBytes(await liveHeap(inspector));
         const detail: BacklogHeap = {
           messages,
           emptyMB: mb(empty),
