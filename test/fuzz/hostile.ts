@@ -89,9 +89,26 @@ export const ROUTES: Route[] = [
   {
     method: "GET",
     path: "/v1/queues/:q/dlq",
-    fields: ["limit", "cursor", "reason", "q", "since", "until"],
+    fields: ["limit", "cursor", "reason", "q", "since", "until", "cluster", "key"],
     mutates: false,
   },
+  { method: "GET", path: "/v1/queues/:q/dlq/clusters", fields: ["limit"], mutates: false },
+  { method: "GET", path: "/v1/queues/:q/dlq/redrive-jobs", fields: [], mutates: false },
+  {
+    method: "POST",
+    path: "/v1/queues/:q/dlq/redrive-jobs",
+    fields: ["filter", "target", "rate", "canary"],
+    mutates: true,
+  },
+  { method: "GET", path: "/v1/queues/:q/dlq/redrive-jobs/:id", fields: [], mutates: false },
+  { method: "POST", path: "/v1/queues/:q/dlq/redrive-jobs/:id/cancel", fields: [], mutates: true },
+  {
+    method: "POST",
+    path: "/v1/queues/:q/dlq/:id/edit",
+    fields: ["body", "contentType", "headers"],
+    mutates: true,
+  },
+  { method: "GET", path: "/v1/queues/:q/history", fields: ["from", "to", "step"], mutates: false },
   { method: "GET", path: "/v1/queues/:q/dlq/:id", fields: [], mutates: false },
   {
     method: "POST",
@@ -100,7 +117,7 @@ export const ROUTES: Route[] = [
     mutates: true,
   },
   { method: "DELETE", path: "/v1/queues/:q/dlq/:id", fields: [], mutates: true },
-  { method: "POST", path: "/v1/queues/:q/dlq/purge", fields: [], mutates: true },
+  { method: "POST", path: "/v1/queues/:q/dlq/purge", fields: ["cluster"], mutates: true },
   {
     method: "POST",
     path: "/v1/keys",
