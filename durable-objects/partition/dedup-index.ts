@@ -75,8 +75,13 @@ export class DedupIndex {
 
   /** Rebuilds the index from the segment rows' dedup lists, as of `now`. */
   load(now: number): void {
-    this.#hashes = new Uint32Array(MIN_CAPACITY);
-    this.#rows = new Float64Array(MIN_CAPACITY);
+    // Sized for every id of the rows at once, so loading never rebuilds the table.
+    const { ids } = this.sql<{ ids: number }>`
+      SELECT coalesce(sum(json_array_length(dedup)), 0) AS ids FROM segments
+      WHERE dedup IS NOT NULL AND dedup_until > ${now}`.one();
+    const capacity = capacityFor(ids);
+    this.#hashes = new Uint32Array(capacity);
+    this.#rows = new Float64Array(capacity);
     this.#used = 0;
     this.#live = 0;
     this.#runSeqs = [];
@@ -88,14 +93,11 @@ export class DedupIndex {
       SELECT id, dedup_until, dedup FROM segments
       WHERE dedup IS NOT NULL AND dedup_until > ${now} ORDER BY id % ${PRIORITY_STRIDE}`;
     for (const row of rows) {
-      const live = (JSON.parse(row.dedup) as StoredDedup[]).filter(
-        ([, , , expiresAt]) => (expiresAt ?? row.dedup_until) > now,
-      );
-      this.add(
-        row.id,
-        row.dedup_until,
-        live.map(([dedupId]) => dedupId),
-      );
+      const live: string[] = [];
+      for (const [dedupId, , , expiresAt] of JSON.parse(row.dedup) as StoredDedup[]) {
+        if ((expiresAt ?? row.dedup_until) > now) live.push(dedupId);
+      }
+      this.add(row.id, row.dedup_until, live);
     }
   }
 
@@ -193,8 +195,7 @@ export class DedupIndex {
 
   /** Moves the live ids to a table sized for them, leaving the expired ones behind. */
   #rebuild(): void {
-    let capacity = MIN_CAPACITY;
-    while (this.#live > capacity * REBUILT_LOAD) capacity *= 2;
+    const capacity = capacityFor(this.#live);
     const hashes = this.#hashes;
     const rows = this.#rows;
     this.#hashes = new Uint32Array(capacity);
@@ -205,6 +206,13 @@ export class DedupIndex {
       this.#insert(hashes[slot], rows[slot]);
     }
   }
+}
+
+/** Slots for `ids` live ids: a power of two, at most REBUILT_LOAD full. */
+function capacityFor(ids: number): number {
+  let capacity = MIN_CAPACITY;
+  while (ids > capacity * REBUILT_LOAD) capacity *= 2;
+  return capacity;
 }
 
 /**
