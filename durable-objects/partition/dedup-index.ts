@@ -4,12 +4,12 @@
  *
  * Contract:
  * - `find` answers, for each dedup id asked, the first message sent with it whose window has
- *   not ended at `now` (its seq and id), or nothing. It never answers for an id it was not
- *   given: memory holds only a 32-bit hash of each id and the segment row that keeps the
- *   round's dedup list (`[dedupId, seq, id, expiresAt?]`, with the row's `dedup_until`), and
- *   every hash that matches is checked against that row's list, all of a call's matches in one
- *   SELECT (none when nothing matches). A hash collision costs a row read, never a false
- *   duplicate, which would lose an accepted message.
+ *   not ended at `now` (its seq and id), or nothing. Every answer is read from a row: memory
+ *   holds only a 32-bit hash of each id and the segment row that keeps the round's dedup list
+ *   (`[dedupId, seq, id, expiresAt?]`, with the row's `dedup_until`), and every hash that
+ *   matches is checked against that row's list, all of a call's matches in one SELECT (none
+ *   when nothing matches). A hash collision costs a row read, never a false duplicate, which
+ *   would lose an accepted message.
  * - `add` records a written round's dedup ids under its row; rounds are added in seq order
  *   (the order their rows' ids sort in by `segmentSeq`). The row must keep its dedup list
  *   until `dedup_until` has passed: the clean-up deletes a segment only after that.
@@ -19,8 +19,9 @@
  * - `load` rebuilds it all from the rows, on start and after a failed transaction.
  *
  * Memory (docs/architecture.md, "Partition storage (v2)"): an open-addressing table of 12
- * bytes a slot (hash, row id), between a quarter and three quarters full, so 16 to 48 bytes a
- * live id (25 at 1,000,000), and 24 bytes a run, at most one per RUN_SPAN_MS of window.
+ * bytes a slot (hash, row id), a quarter to half full after each rebuild, rebuilt when three
+ * quarters of its slots are taken and shrunk when fewer than an eighth hold live ids (25.2
+ * bytes an id at 1,000,000), and 24 bytes a run, at most one per RUN_SPAN_MS of window.
  */
 import type { Sql } from "../sql.ts";
 import { PRIORITY_STRIDE, segmentSeq } from "./segments.ts";
