@@ -2,14 +2,16 @@
  * The partition's dedup index (durable-objects/partition/dedup-index.ts) on a real SQLite
  * database: a hash that matches is never taken for a duplicate until the row says so, ids are
  * forgotten by their own window, the table grows and shrinks with the live ids, it is rebuilt
- * from the rows, and a million live ids fit in a few bytes each.
+ * from the rows, and a million live ids fit in a few bytes each; a property test holds it to a
+ * map of every id sent, with two hash values for eight ids.
  */
 import { runInDurableObject } from "cloudflare:test";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DedupIndex, type DedupIndexOptions } from "../../durable-objects/partition/dedup-index.ts";
 import { segmentId } from "../../durable-objects/partition/segments.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
-import { SqlMeter, sqlOf } from "../../durable-objects/sql.ts";
+import { type Sql, SqlMeter, sqlOf } from "../../durable-objects/sql.ts";
 import { message, messages, openPartition, START, sendOk } from "./partition-fixtures.ts";
 
 const WINDOW = 60_000;
@@ -37,7 +39,7 @@ function entries(prefix: string, firstSeq: number, count: number): Entry[] {
 async function withIndex<T>(
   rounds: RoundRow[],
   options: DedupIndexOptions,
-  test: (index: DedupIndex, meter: SqlMeter, write: (round: RoundRow) => number) => T,
+  test: (index: DedupIndex, meter: SqlMeter, write: (round: RoundRow) => number, sql: Sql) => T,
 ): Promise<T> {
   const { stub } = await openPartition();
   return runInDurableObject(stub, (_: Partition, state) => {
@@ -51,7 +53,7 @@ async function withIndex<T>(
       return id;
     };
     for (const round of rounds) write(round);
-    return test(index, meter, write);
+    return test(index, meter, write, sql);
   });
 }
 
@@ -189,6 +191,83 @@ describe("dedup index", () => {
     });
     console.log(`dedup index: ${ids} live ids in ${bytes} bytes, ${bytes / ids} bytes an id`);
     expect(bytes).toBeLessThanOrEqual(32 * 1024 * 1024);
+  });
+});
+
+/** A step of the index's model test. */
+type Step =
+  | { kind: "round"; ids: string[]; window: number }
+  | { kind: "advance"; ms: number }
+  | { kind: "find"; ids: string[] }
+  | { kind: "cleanup" }
+  | { kind: "reload" };
+
+const ALPHABET = ["a", "b", "c", "d", "e", "f", "g", "h"];
+const someIds = fc.uniqueArray(fc.constantFrom(...ALPHABET), { minLength: 1, maxLength: 5 });
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({
+    kind: fc.constant("round" as const),
+    ids: someIds,
+    window: fc.constantFrom(300, 2_500, 6_000),
+  }),
+  fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 1, max: 1_500 }) }),
+  fc.record({ kind: fc.constant("find" as const), ids: someIds }),
+  fc.constant({ kind: "cleanup" as const }),
+  fc.constant({ kind: "reload" as const }),
+);
+
+describe("dedup index against a map of every id sent", () => {
+  it("answers as the map does, through collisions, windows, clean-ups and reloads", async () => {
+    // Two hash values for eight ids: nearly every lookup meets other ids' slots.
+    const twoHashes: DedupIndexOptions = { hash: (dedupId) => dedupId.charCodeAt(0) % 2 };
+    await withIndex([], twoHashes, async (index, _meter, write, sql) => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { maxLength: 60, size: "medium" }), async (steps) => {
+          // Each run starts from no rows.
+          sql`DELETE FROM segments`;
+          let now = START;
+          index.load(now);
+          let seq = 0;
+          const model = new Map<string, { seq: number; id: string; expiresAt: number }>();
+          const expected = (ids: string[]) =>
+            Object.fromEntries(
+              ids.flatMap((dedupId) => {
+                const sent = model.get(dedupId);
+                return sent && sent.expiresAt > now
+                  ? [[dedupId, { seq: sent.seq, id: sent.id }]]
+                  : [];
+              }),
+            );
+          for (const s of steps) {
+            if (s.kind === "round") {
+              // As the log does: only ids not live now are new, and go in the round's row.
+              const found = index.find(s.ids, now);
+              expect(Object.fromEntries(found)).toEqual(expected(s.ids));
+              const fresh = s.ids.filter((dedupId) => !found.has(dedupId));
+              if (fresh.length === 0) continue;
+              const entries: Entry[] = fresh.map((dedupId) => [dedupId, ++seq, `id-${seq}`]);
+              const until = now + s.window;
+              // The round's first row may be of any priority.
+              const priority = seq % 10;
+              addRound(index, write, { seq: entries[0][1], until, entries, priority });
+              for (const [dedupId, at, id] of entries)
+                model.set(dedupId, { seq: at, id, expiresAt: until });
+            } else if (s.kind === "advance") {
+              now += s.ms;
+              index.forget(now);
+            } else if (s.kind === "find") {
+              expect(Object.fromEntries(index.find(s.ids, now))).toEqual(expected(s.ids));
+            } else if (s.kind === "cleanup") {
+              // The alarm's clean-up deletes a segment only once its dedup window has passed.
+              sql`DELETE FROM segments WHERE dedup_until <= ${now}`;
+            } else {
+              index.load(now);
+            }
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 });
 
