@@ -1,27 +1,11 @@
 import { fireEvent, screen, waitFor } from "@testing-library/react";
 import { describe, expect, it, vi } from "vitest";
-import type { HistoryBucket, HistoryQuery } from "../../client/types.ts";
+import type { HistoryQuery } from "../../client/types.ts";
 import { HistoryCharts } from "../../dashboard/src/components/HistoryCharts.tsx";
+import { bucket } from "../history-bucket.ts";
 import { fakeApi, renderSignedIn } from "./support.tsx";
 
 const MINUTE = 60_000;
-
-function bucket(at: number, fields: Partial<HistoryBucket> = {}): HistoryBucket {
-  return {
-    at,
-    sent: 0,
-    acked: 0,
-    nacked: 0,
-    deadLettered: 0,
-    expired: 0,
-    shed: 0,
-    backlog: 0,
-    oldestAgeMs: 0,
-    latencyP50Ms: null,
-    latencyP99Ms: null,
-    ...fields,
-  };
-}
 
 /** The chart whose accessible description starts with `title`. */
 function chart(title: string): string {

@@ -5,11 +5,11 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { HistoryBucket } from "../../core/contract.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
 import { merge } from "../../worker/history.ts";
 import { HistorySchema } from "../../worker/schemas.ts";
 import { client } from "../client/support.ts";
+import { bucket } from "../history-bucket.ts";
 import { bindingFor } from "../rpc/binding.ts";
 import { call, createQueue, expectProblem, ok, queueName, receive, send } from "./api.ts";
 
@@ -26,23 +26,6 @@ async function setClocks(queue: string, partitions: number, now: () => number) {
       },
     );
   }
-}
-
-function bucket(at: number, fields: Partial<HistoryBucket> = {}): HistoryBucket {
-  return {
-    at,
-    sent: 0,
-    acked: 0,
-    nacked: 0,
-    deadLettered: 0,
-    expired: 0,
-    shed: 0,
-    backlog: 0,
-    oldestAgeMs: 0,
-    latencyP50Ms: null,
-    latencyP99Ms: null,
-    ...fields,
-  };
 }
 
 describe("queue history", () => {

@@ -84,38 +84,22 @@ export function EditAndRedrive({ message, onSubmit, onCancel }: Props) {
 
   return (
     <form className="edit-redrive" onSubmit={submit} aria-label="Edit and redrive">
-      <label className="field">
-        <span>Body ({message.contentType})</span>
-        <textarea
-          className="code"
-          rows={8}
-          value={body}
-          aria-invalid={errors.body ? true : undefined}
-          aria-describedby={errors.body ? "edit-body-error" : undefined}
-          onChange={(e) => setBody(e.target.value)}
-        />
-        {errors.body ? (
-          <span id="edit-body-error" className="field-error">
-            Body: {errors.body}
-          </span>
-        ) : null}
-      </label>
-      <label className="field">
-        <span>Headers (JSON)</span>
-        <textarea
-          className="code"
-          rows={4}
-          value={headers}
-          aria-invalid={errors.headers ? true : undefined}
-          aria-describedby={errors.headers ? "edit-headers-error" : undefined}
-          onChange={(e) => setHeaders(e.target.value)}
-        />
-        {errors.headers ? (
-          <span id="edit-headers-error" className="field-error">
-            Headers: {errors.headers}
-          </span>
-        ) : null}
-      </label>
+      <CodeField
+        name="body"
+        label={`Body (${message.contentType})`}
+        rows={8}
+        value={body}
+        error={errors.body && `Body: ${errors.body}`}
+        onChange={setBody}
+      />
+      <CodeField
+        name="headers"
+        label="Headers (JSON)"
+        rows={4}
+        value={headers}
+        error={errors.headers && `Headers: ${errors.headers}`}
+        onChange={setHeaders}
+      />
       {failure ? <ErrorNotice error={failure} /> : null}
       <div className="detail-actions">
         <button type="submit" className="button button-primary" disabled={busy}>
@@ -126,5 +110,35 @@ export function EditAndRedrive({ message, onSubmit, onCancel }: Props) {
         </button>
       </div>
     </form>
+  );
+}
+
+/** A text area of code with its mistake, if any, under it and tied to it for screen readers. */
+function CodeField(props: {
+  name: string;
+  label: string;
+  rows: number;
+  value: string;
+  error: string | undefined;
+  onChange: (value: string) => void;
+}) {
+  const errorId = `edit-${props.name}-error`;
+  return (
+    <label className="field">
+      <span>{props.label}</span>
+      <textarea
+        className="code"
+        rows={props.rows}
+        value={props.value}
+        aria-invalid={props.error ? true : undefined}
+        aria-describedby={props.error ? errorId : undefined}
+        onChange={(e) => props.onChange(e.target.value)}
+      />
+      {props.error ? (
+        <span id={errorId} className="field-error">
+          {props.error}
+        </span>
+      ) : null}
+    </label>
   );
 }

@@ -172,28 +172,14 @@ function ChosenCluster({
             void start();
           }}
         >
-          <label>
-            Canary{" "}
-            <input
-              type="number"
-              min={0}
-              max={100}
-              value={canary}
-              onChange={(e) => setCanary(e.target.value)}
-              className="input-small"
-            />
-          </label>
-          <label>
-            Messages per second{" "}
-            <input
-              type="number"
-              min={1}
-              max={1000}
-              value={rate}
-              onChange={(e) => setRate(e.target.value)}
-              className="input-small"
-            />
-          </label>
+          <NumberField label="Canary" max={100} value={canary} onChange={setCanary} />
+          <NumberField
+            label="Messages per second"
+            min={1}
+            max={1000}
+            value={rate}
+            onChange={setRate}
+          />
           <button type="submit" className="button button-primary" disabled={starting}>
             Redrive this cluster
           </button>
@@ -275,5 +261,27 @@ function JobProgress({
       )}
       {error ? <ErrorNotice error={error} /> : null}
     </div>
+  );
+}
+
+function NumberField(props: {
+  label: string;
+  min?: number;
+  max: number;
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label>
+      {props.label}{" "}
+      <input
+        type="number"
+        min={props.min ?? 0}
+        max={props.max}
+        value={props.value}
+        onChange={(e) => props.onChange(e.target.value)}
+        className="input-small"
+      />
+    </label>
   );
 }
