@@ -79,6 +79,21 @@ async function failuresOf(partition: TestPartition) {
 }
 
 describe("push delivery", () => {
+  it("hands an endpoint a message's W3C trace context, with its lease end", async () => {
+    const partition = await openPartition({ push: PUSH });
+    const pushed = await endpoint(partition, accepted);
+    const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    await partition.stub.send(partition.context, [
+      message("traced", { headers: { traceparent, tracestate: "v=1" } }),
+    ]);
+    await partition.runAlarm();
+    expect(pushed.deliveries[0].payload.messages[0]).toMatchObject({
+      headers: { traceparent, tracestate: "v=1" },
+      sentAt: partition.now(),
+      leaseExpiresAt: partition.now() + pushLeaseSeconds(PUSH) * 1000,
+    });
+  });
+
   it("is due at once when a message waits on a push queue", async () => {
     const partition = await openPartition({ push: PUSH });
     await partition.stub.send(partition.context, [message("hello")]);
