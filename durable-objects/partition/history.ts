@@ -74,6 +74,8 @@ export class MetricsHistory {
   #open: OpenMinute = { minute: 0, base: zeros(), latencies: [] };
   /** False from a load until the first operation after it opens a minute (`roll`). */
   #opened = false;
+  /** The newest row as the load found it, for the first operation after the load. */
+  #newestAtLoad: Row | undefined;
   /** Sends refused at the hard backlog since the object started. */
   #shed = 0;
 
@@ -82,9 +84,15 @@ export class MetricsHistory {
     this.#stats = stats;
   }
 
-  /** From the log's load: the first operation after it opens a minute (`roll`). */
+  /**
+   * From the log's load: reads the newest row now, so the first operation after the load (a
+   * send within its statement budget) only writes when a minute was lost; that operation opens
+   * a minute (`roll`).
+   */
   load(): void {
     this.#opened = false;
+    [this.#newestAtLoad] = this
+      .#sql<Row>`SELECT * FROM history ORDER BY minute DESC LIMIT 1`.toArray();
   }
 
   /**
@@ -94,7 +102,8 @@ export class MetricsHistory {
   #openAfterLoad(minute: number): void {
     this.#opened = true;
     const counters = this.#counters();
-    const [newest] = this.#sql<Row>`SELECT * FROM history ORDER BY minute DESC LIMIT 1`.toArray();
+    const newest = this.#newestAtLoad;
+    this.#newestAtLoad = undefined;
     if (newest?.totals === null) {
       // The first start since the schema step, of a partition that held messages before it.
       this.#sql`UPDATE history SET totals = ${JSON.stringify(counters)} WHERE slot = ${BASELINE}`;
