@@ -4,7 +4,6 @@
  * many isolates, so sum the counters across scrapes; the queue gauges are global.
  */
 
-import { inflight } from "./admission.ts";
 import type { QueueView } from "./schemas.ts";
 
 const counters = {
@@ -67,8 +66,11 @@ export function label(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-/** The Prometheus text exposition (format 0.0.4). */
-export function renderMetrics(queues: QueueView[]): string {
+/**
+ * The Prometheus text exposition (format 0.0.4). `inflight` is admission's count now: passed
+ * in, so metrics (which admission counts sheds into) does not import admission back.
+ */
+export function renderMetrics(queues: QueueView[], inflight: number): string {
   const lines: string[] = [];
   for (const counter of Object.keys(counters) as Counter[]) {
     const [name, help] = COUNTER_HELP[counter];
@@ -80,7 +82,7 @@ export function renderMetrics(queues: QueueView[]): string {
     ...SHED_REASONS.map((reason) => `sluice_shed_total{reason="${reason}"} ${shed[reason]}`),
     "# HELP sluice_inflight_requests Requests this isolate is working on.",
     "# TYPE sluice_inflight_requests gauge",
-    `sluice_inflight_requests ${inflight()}`,
+    `sluice_inflight_requests ${inflight}`,
   );
   for (const [name, help, read] of QUEUE_GAUGES) {
     const type = name.endsWith("_total") ? "counter" : "gauge";

@@ -10,7 +10,7 @@
  * to it.
  */
 import type { z } from "zod";
-import type { ShedClass } from "./admission.ts";
+import { inflight, type ShedClass } from "./admission.ts";
 import {
   allows,
   allowsTopic,
@@ -720,7 +720,7 @@ export const operations = {
     actFor: service.listQueues,
     handler: async ({ request, call }) =>
       new Response(
-        renderMetrics(unwrap(await call()).queues) +
+        renderMetrics(unwrap(await call()).queues, inflight()) +
           topics.renderTopicMetrics((topic) => allowsTopic(request.principal, "read", topic)),
         {
           headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
