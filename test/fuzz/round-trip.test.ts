@@ -71,7 +71,8 @@ describe("round trips", () => {
           if (sent.duplicate) return;
           const stored = await storedAs(sent);
           expect(stored).toMatchObject({ key, headers, contentType });
-          expect(stored.body).toEqual(message.body);
+          // As it travelled: JSON has no -0, so a generated -0 arrives (and comes back) as 0.
+          expect(stored.body).toEqual(JSON.parse(JSON.stringify(message.body)));
         },
       ),
       { numRuns: 150 },
