@@ -153,7 +153,8 @@ export class MetricsHistory {
     const first = Math.floor(from / MINUTE_MS);
     const last = Math.floor(to / MINUTE_MS);
     const buckets = this.#sql<Row>`
-      SELECT * FROM history WHERE minute >= ${first} AND minute <= ${last} ORDER BY minute`
+      SELECT * FROM history WHERE slot != ${BASELINE} AND minute >= ${first} AND minute <= ${last}
+      ORDER BY minute`
       .toArray()
       .map((row) => JSON.parse(row.bucket) as HistoryBucket);
     const open = this.#open;
