@@ -6,7 +6,7 @@
  * "Redrive jobs").
  */
 import { WorkerEntrypoint } from "cloudflare:workers";
-import type { DeadMessage } from "../core/contract.ts";
+import type { DeadMessage, NewMessage } from "../core/contract.ts";
 import {
   type CanaryFate,
   type RedriveDelivery as Delivery,
@@ -19,8 +19,7 @@ import {
 import { allows, denial, type Principal } from "./auth.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { RETRYABLE } from "./schedules.ts";
-import type { MessageInput } from "./schemas.ts";
-import { getDeadLetter, queueDefinition, sendMessages } from "./service.ts";
+import { asFreshMessage, getDeadLetter, queueDefinition, sendStoredMessages } from "./service.ts";
 
 /** The object's calls back into the Worker act for the job, whose creator's access was checked. */
 const JOB: Principal = { kind: "admin" };
@@ -91,22 +90,18 @@ export function cancelRedriveJob(env: Env, principal: Principal, name: string, i
   return oneJob(env, principal, name, id, (dead) => dead.cancelJob(id));
 }
 
-/** A dead letter sent again: as the original was sent, with the move's derived dedupId. */
-function moveInput(jobId: string, message: DeadMessage): MessageInput {
-  return {
-    body: message.contentType === "application/json" ? JSON.parse(message.body) : message.body,
-    contentType: message.contentType,
-    headers: message.headers,
-    priority: message.priority,
-    dedupId: redriveDedupId(jobId, message.id),
-    ...(message.key === null ? {} : { key: message.key }),
-  };
+/** A dead letter sent again, in its stored form, with the move's derived dedupId. */
+function moved(jobId: string, message: DeadMessage): NewMessage {
+  return { ...asFreshMessage(message), dedupId: redriveDedupId(jobId, message.id) };
 }
 
 export class RedriveDelivery extends WorkerEntrypoint<Env> implements Delivery {
   async move(jobId: string, target: string, messages: DeadMessage[]): Promise<MoveOutcome> {
-    const inputs = messages.map((message) => moveInput(jobId, message));
-    const sent = await sendMessages(this.env, target, inputs);
+    const sent = await sendStoredMessages(
+      this.env,
+      target,
+      messages.map((message) => moved(jobId, message)),
+    );
     if (!sent.ok) {
       return { ok: false, code: sent.code, detail: sent.detail, retry: RETRYABLE.has(sent.code) };
     }

@@ -314,6 +314,11 @@ export const sendMessages = onQueue(
     sendToQueue(env, record, inputs.map(toNewMessage)),
 );
 
+/** Sends messages already in their stored form (a redrive): nothing parsed or serialised again. */
+export const sendStoredMessages = onQueue(
+  (env, record, messages: NewMessage[]): Promise<SendAnswer> => sendToQueue(env, record, messages),
+);
+
 function toNewMessage(input: MessageInput): NewMessage {
   const { body, contentType, headers, ...routing } = input;
   return {
@@ -738,7 +743,8 @@ export async function redriveDeadLetters(
   return { ok: true, redriven, remaining: await dead.count() };
 }
 
-function asFreshMessage(message: DeadMessage): NewMessage {
+/** A dead letter as a new send: as the original was sent, with no dedupId of its own. */
+export function asFreshMessage(message: DeadMessage): NewMessage {
   return {
     body: message.body,
     contentType: message.contentType,
