@@ -54,6 +54,7 @@ import {
   type HeldRow,
   leaseOf,
   leaseToken,
+  PRIORITY_STRIDE,
   type SegmentLease,
   type SegmentMeta,
   type SegmentRow,
@@ -182,7 +183,8 @@ type OpenSegment = {
 type Reading = {
   segments: Map<number, OpenSegment>;
   held: Map<number, HeldRow>;
-  oldestSegment: { id: number; sentAt: number } | null | false;
+  /** The first live segment of each band besides those read, when the oldest was read. */
+  oldestSegment: SegmentAge[] | false;
   oldestHeld: { seq: number; sentAt: number } | null | false;
 };
 
@@ -204,6 +206,16 @@ function newChanges(): Changes {
 }
 
 type Group = { waiting: number; leased: number };
+
+type SegmentAge = { id: number; sentAt: number };
+
+/**
+ * Segment ids fall in bands of PRIORITY_STRIDE, one per priority (segments.ts); within a band
+ * they grow with seq, so the first live segment of a band is its oldest.
+ */
+function bandOf(id: number): number {
+  return Math.floor(id / PRIORITY_STRIDE);
+}
 
 export class MessageLog {
   /** Set when a change may have made a message receivable: parked receives look again. */
@@ -232,7 +244,12 @@ export class MessageLog {
   #heldDue: number | null = null;
   /** Held delays ending up to here are counted ready. */
   #promotedUpTo = 0;
-  #oldestSegment: { id: number; sentAt: number } | null = null;
+  #oldestSegment: SegmentAge | null = null;
+  /**
+   * Per band, no live segment lies below this id: looking for the oldest seeks from here by
+   * primary key, past the emptied segments kept for their dedup ids, rather than scanning them.
+   */
+  #liveFrom = new Map<number, number>();
   #oldestHeld: { seq: number; sentAt: number } | null = null;
   #cleanupDue: number | null = null;
   #lastCleanup = Number.NEGATIVE_INFINITY;
@@ -269,6 +286,7 @@ export class MessageLog {
     this.#dedup.load(now);
     this.#freshFrom = Number.POSITIVE_INFINITY;
     this.#oldestSegment = null;
+    this.#liveFrom = new Map();
     this.#oldestHeld = null;
     this.#cleanupDue = null;
     const stored = this.sql<{ value: string }>`SELECT value FROM meta WHERE name = 'log'`.toArray();
@@ -304,7 +322,7 @@ export class MessageLog {
         }
       });
       if (row.fresh > 0) this.#freshFrom = Math.min(this.#freshFrom, row.id);
-      if (row.live > 0) this.#noteSegmentAge(row.id, row.sent_at);
+      if (row.live > 0) this.#noteLiveSegment(row.id, row.sent_at);
       else this.#noteCleanup(row.dedup_until ?? now);
       const leaseEnd = earliestLeaseEnd(state);
       if (leaseEnd !== null) this.#leasedSegments.set(row.id, leaseEnd);
@@ -460,7 +478,7 @@ export class MessageLog {
         this.#counts.fresh += entries.length;
         if (entries.length > 0) {
           this.#freshFrom = Math.min(this.#freshFrom, id);
-          this.#noteSegmentAge(id, now);
+          this.#noteLiveSegment(id, now);
         } else {
           this.#noteCleanup(now + window);
         }
@@ -739,13 +757,14 @@ export class MessageLog {
     const heldSeqs = refs.map((ref) => ref.seq);
     const oldestSegment =
       this.#oldestSegment !== null && segmentIds.includes(this.#oldestSegment.id);
+    const bands = oldestSegment ? this.#liveBands() : "[]";
     const oldestHeld = this.#oldestHeld !== null && heldSeqs.includes(this.#oldestHeld.seq);
     const segments = JSON.stringify(segmentIds);
     const held = JSON.stringify(heldSeqs);
     const reading: Reading = {
       segments: new Map(),
       held: new Map(),
-      oldestSegment: oldestSegment ? null : false,
+      oldestSegment: oldestSegment ? [] : false,
       oldestHeld: oldestHeld ? null : false,
     };
     const rows = this.sql<{ kind: string; doc: string }>`
@@ -758,10 +777,11 @@ export class MessageLog {
           'attempts', attempts, 'lease_token', lease_token, 'leased_at', leased_at,
           'failures', failures, 'message', CASE WHEN ${bodies ? 1 : 0} THEN message END)
         FROM held WHERE seq IN (SELECT value FROM json_each(${held}))
-      UNION ALL SELECT 'oldestSegment', json_object('id', id, 'sent_at', sent_at) FROM (
-        SELECT id, sent_at FROM segments WHERE ${oldestSegment ? 1 : 0} AND live > 0
-          AND id NOT IN (SELECT value FROM json_each(${segments}))
-        ORDER BY sent_at, id LIMIT 1)
+      UNION ALL SELECT 'oldestSegment', json_object('id', s.id, 'sent_at', s.sent_at)
+        FROM json_each(${bands}) AS b JOIN segments AS s ON s.id = (SELECT id FROM segments
+          WHERE id >= b.value ->> 0 AND id < b.value ->> 1 AND live > 0
+            AND id NOT IN (SELECT value FROM json_each(${segments}))
+          ORDER BY id LIMIT 1)
       UNION ALL SELECT 'oldestHeld', json_object('seq', seq, 'sent_at', sent_at) FROM (
         SELECT seq, sent_at FROM held WHERE ${oldestHeld ? 1 : 0}
           AND seq NOT IN (SELECT value FROM json_each(${held}))
@@ -778,7 +798,7 @@ export class MessageLog {
       } else if (kind === "held") {
         reading.held.set(row.seq, row);
       } else if (kind === "oldestSegment") {
-        reading.oldestSegment = { id: row.id, sentAt: row.sent_at };
+        (reading.oldestSegment as SegmentAge[]).push({ id: row.id, sentAt: row.sent_at });
       } else {
         reading.oldestHeld = { seq: row.seq, sentAt: row.sent_at };
       }
@@ -1029,13 +1049,12 @@ export class MessageLog {
     // A due time of held rows that are all gone can only be stale.
     if (this.#counts.waiting + this.#counts.heldLeased === 0) this.#heldDue = null;
     if (reading.oldestSegment !== false) {
-      // The oldest segment was settled: the oldest is now among the others or the still-live
-      // settled ones.
-      const candidates = [...reading.segments.values()]
+      // The oldest segment was settled: the oldest is now the first live one of a band, or
+      // among the still-live settled ones.
+      const settled = [...reading.segments.values()]
         .filter((open) => open.row.live > 0)
         .map((open) => ({ id: open.row.id, sentAt: open.row.sent_at }));
-      if (reading.oldestSegment) candidates.push(reading.oldestSegment);
-      this.#oldestSegment = oldestOf(candidates, (c) => c.sentAt);
+      this.#oldestSegment = this.#settleOldest(reading.oldestSegment, settled);
     }
     if (reading.oldestHeld !== false) {
       const candidates = [...reading.held.values(), ...changes.heldWrites.values()]
@@ -1152,11 +1171,7 @@ export class MessageLog {
   /** Looks the oldest message up again when the one known left with these changes. */
   #refreshOldest(reading: Reading, changes: Changes): void {
     const segment = this.#oldestSegment && reading.segments.get(this.#oldestSegment.id);
-    if (segment && segment.row.live === 0) {
-      this.#oldestSegment =
-        this.sql<{ id: number; sentAt: number }>`SELECT id, sent_at AS sentAt FROM segments
-          WHERE live > 0 ORDER BY sent_at, id LIMIT 1`.toArray()[0] ?? null;
-    }
+    if (segment && segment.row.live === 0) this.#oldestSegment = this.#seekOldestSegment();
     if (this.#oldestHeld && changes.heldDeletes.has(this.#oldestHeld.seq)) {
       this.#oldestHeld =
         this.sql<{ seq: number; sentAt: number }>`SELECT seq, sent_at AS sentAt FROM held
@@ -1167,9 +1182,17 @@ export class MessageLog {
   /** Drops every message sent at or before `cutoff`, leased ones too, counted as expired. */
   #dropExpired(cutoff: number): void {
     let dropped = 0;
-    const segments = this.sql<SegmentRow>`
-      SELECT id, sent_at, fresh, live, dedup_until, state, meta FROM segments
-      WHERE live > 0 AND sent_at <= ${cutoff}`.toArray();
+    // A band's segments are in send order: its expired ones are a run from its first live one.
+    const segments: SegmentRow[] = [];
+    for (const [band, from] of this.#liveFrom) {
+      const rows = this.sql<SegmentRow>`
+        SELECT id, sent_at, fresh, live, dedup_until, state, meta FROM segments
+        WHERE id >= ${from} AND id < ${(band + 1) * PRIORITY_STRIDE} AND live > 0 ORDER BY id`;
+      for (const row of rows) {
+        if (row.sent_at > cutoff) break;
+        segments.push(row);
+      }
+    }
     if (segments.length > 0) {
       for (const row of segments) {
         const state: SegmentState = JSON.parse(row.state);
@@ -1192,9 +1215,7 @@ export class MessageLog {
       const ids = JSON.stringify(segments.map((row) => row.id));
       this.sql`UPDATE segments SET live = 0, fresh = 0, state = '{"l":[],"s":[]}'
         WHERE id IN (SELECT value FROM json_each(${ids}))`;
-      this.#oldestSegment =
-        this.sql<{ id: number; sentAt: number }>`SELECT id, sent_at AS sentAt FROM segments
-          WHERE live > 0 ORDER BY sent_at, id LIMIT 1`.toArray()[0] ?? null;
+      this.#oldestSegment = this.#seekOldestSegment();
     }
     const held = this.sql<Pick<HeldRow, "grp" | "state" | "visible_at" | "bytes">>`
       DELETE FROM held WHERE sent_at <= ${cutoff} RETURNING grp, state, visible_at, bytes`.toArray();
@@ -1340,6 +1361,7 @@ export class MessageLog {
     this.#leasedSegments = new Map();
     this.#freshFrom = Number.POSITIVE_INFINITY;
     this.#oldestSegment = null;
+    this.#liveFrom = new Map();
     this.#oldestHeld = null;
     this.#noteCleanup(now);
     this.changes++;
@@ -1403,10 +1425,42 @@ export class MessageLog {
     else this.#groups.set(name, group);
   }
 
-  #noteSegmentAge(id: number, sentAt: number): void {
+  /** A live segment, loaded or new: it may be its band's first and the oldest. */
+  #noteLiveSegment(id: number, sentAt: number): void {
+    const band = bandOf(id);
+    this.#liveFrom.set(band, Math.min(this.#liveFrom.get(band) ?? id, id));
     if (this.#oldestSegment === null || sentAt < this.#oldestSegment.sentAt) {
       this.#oldestSegment = { id, sentAt };
     }
+  }
+
+  /** The bands that may hold live segments, as [from, to) id ranges for a seek. */
+  #liveBands(): string {
+    return JSON.stringify(
+      [...this.#liveFrom].map(([band, from]) => [from, (band + 1) * PRIORITY_STRIDE]),
+    );
+  }
+
+  /**
+   * Sets what a seek found, each band's first live segment (`found`, plus `alsoLive`: live
+   * segments the seek was told to pass over), and answers the oldest of them.
+   */
+  #settleOldest(found: SegmentAge[], alsoLive: SegmentAge[]): SegmentAge | null {
+    this.#liveFrom = new Map();
+    for (const segment of [...found, ...alsoLive]) {
+      const band = bandOf(segment.id);
+      this.#liveFrom.set(band, Math.min(this.#liveFrom.get(band) ?? segment.id, segment.id));
+    }
+    return oldestOf([...found, ...alsoLive], (segment) => segment.sentAt);
+  }
+
+  /** Seeks each band's first live segment, and answers the oldest. */
+  #seekOldestSegment(): SegmentAge | null {
+    const found = this.sql<SegmentAge>`
+      SELECT s.id AS id, s.sent_at AS sentAt FROM json_each(${this.#liveBands()}) AS b
+      JOIN segments AS s ON s.id = (SELECT id FROM segments
+        WHERE id >= b.value ->> 0 AND id < b.value ->> 1 AND live > 0 ORDER BY id LIMIT 1)`;
+    return this.#settleOldest(found.toArray(), []);
   }
 
   #noteHeldAge(seq: number, sentAt: number): void {
