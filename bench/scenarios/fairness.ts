@@ -3,7 +3,8 @@
  * whole rate (1,000 a second) into the same queue (unordered, one partition), and consumers
  * that take at most CONSUMER_CAPACITY a second (below what is offered, so a backlog builds)
  * drain it. Measured: how long cold keys' messages wait from send to receive (p99), in three
- * runs on fresh queues:
+ * modes, each on a fresh queue per round, the modes in turns (Bench.compare: the round with the
+ * median p99 is kept, so a stall of the machine in one round does not make the figure):
  * - baseline: the cold keys alone, oldest first;
  * - keys: with the hot key, `fairness: "keys"`;
  * - oldest: with the hot key, the default order (oldest first).
@@ -14,7 +15,7 @@
  * runs that share it alike. Waits are measured on this process's clock (the producer writes
  * its send time into the body).
  */
-import type { Bench, Measurement } from "../bench.ts";
+import type { Bench, Contender, Measurement } from "../bench.ts";
 import type { Ratio } from "../report.ts";
 import { ADMIN_TOKEN, RUNTIME, type Runtime } from "../runtime.ts";
 import { summarize } from "../stats.ts";
@@ -48,11 +49,12 @@ export interface FairnessDetail {
 }
 
 export async function runFairnessScenarios(bench: Bench, runtime: Runtime): Promise<void> {
+  // Long enough for the hot key's backlog to outgrow what a fair receive reads from the oldest.
   const durationMs = Math.max(5_000, bench.plan.durationMs);
-  for (const mode of Object.keys(MODES) as Mode[]) {
+  const contenders = (Object.keys(MODES) as Mode[]).map((mode): Contender => {
     const { hot, fairness, scenario } = MODES[mode];
-    await bench.scenario(
-      {
+    return {
+      describe: {
         id: fairnessId(mode),
         system: "Sluice",
         kind: "latency",
@@ -60,7 +62,7 @@ export async function runFairnessScenarios(bench: Bench, runtime: Runtime): Prom
         setup: `${COLD_KEYS} cold keys × ${COLD_RATE_PER_KEY}/s${hot ? `, 1 hot key at ${HOT_FACTOR}× their rate` : ""}; ${CONSUMERS} consumers taking ≤ ${CONSUMER_CAPACITY}/s; latency is a cold message's wait, send → receive`,
         unit: "msg/s",
       },
-      async () => {
+      measure: async () => {
         const queue = `fairness-${mode}-${Date.now()}`;
         await createQueue(runtime.origins.sluice, queue, {
           partitions: 1,
@@ -76,8 +78,9 @@ export async function runFairnessScenarios(bench: Bench, runtime: Runtime): Prom
           detail: run.detail,
         };
       },
-    );
-  }
+    };
+  });
+  await bench.compare(contenders, bench.plan.rounds);
 }
 
 /** Produces for `durationMs` while the consumers drain; answers the cold messages' waits. */
@@ -110,11 +113,15 @@ async function noisyNeighbour(origin: string, queue: string, hot: boolean, durat
     }
   };
 
-  const consume = async () => {
-    // Each consumer takes at most its share of the capacity, RECEIVE_MAX at a time.
-    const minTurnMs = (1000 * RECEIVE_MAX * CONSUMERS) / CONSUMER_CAPACITY;
+  const consume = async (consumer: number) => {
+    // Each consumer takes at most its share of the capacity, RECEIVE_MAX a turn, its turns
+    // staggered over the consumers' and kept to that schedule: consumers started together
+    // and sleeping out the rest of each turn receive in bunches, and a cold message then
+    // waits for the next bunch (up to a whole turn) whatever order the queue hands out.
+    const turnMs = (1000 * RECEIVE_MAX * CONSUMERS) / CONSUMER_CAPACITY;
+    let turn = Date.now() + (consumer * turnMs) / CONSUMERS;
+    await sleep(turn - Date.now());
     while (Date.now() < deadline) {
-      const started = Date.now();
       const answer = await call<{
         messages: { key: string; receipt: string; body: { t: number } }[];
       }>(origin, `/v1/queues/${queue}/receive`, { max: RECEIVE_MAX, wait: 1 });
@@ -131,11 +138,14 @@ async function noisyNeighbour(origin: string, queue: string, hot: boolean, durat
           receipts: answer.messages.map((message) => message.receipt),
         });
       }
-      await sleep(minTurnMs - (Date.now() - started));
+      // A turn missed (a long poll, a slow answer) is skipped, not made up: the cap holds.
+      do turn += turnMs;
+      while (turn < Date.now());
+      await sleep(turn - Date.now());
     }
   };
 
-  await Promise.all([produce(), ...Array.from({ length: CONSUMERS }, consume)]);
+  await Promise.all([produce(), ...Array.from({ length: CONSUMERS }, (_, i) => consume(i))]);
   return { detail, coldWaits };
 }
 

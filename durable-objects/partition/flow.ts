@@ -11,6 +11,11 @@
  * `rate` meta row, written in the transaction of a receive that leased from a rate-limited key,
  * so "rate per second with burst" holds exactly across restarts; queues without a rate write
  * nothing. Fairness turns are in memory: losing them on a restart only restarts the rotation.
+ *
+ * Fair reading: for each key with fresh messages, the lowest segment id where one may be (one
+ * number a key, rebuilt from the rows on start), kept in the order keys were last looked at;
+ * a fair receive reads on from those of the keys looked at longest ago (order.ts readFair),
+ * so a key behind any backlog of others is reached within a bounded number of receives.
  */
 import {
   type FlowAnswer,
@@ -46,7 +51,10 @@ export interface KeyCounts {
 /** The fifo group of messages without a key: no key's limits or pause apply to it. */
 const KEYLESS = "";
 
-/** Held keys and fairness turns kept before those of keys with nothing waiting are dropped. */
+/**
+ * Held keys and fairness turns and froms kept before those of keys with nothing waiting are
+ * dropped.
+ */
 const FORGET_ABOVE = 1_024;
 
 /** Float slack when comparing bucket times (1/rate is rarely a whole number of ms). */
@@ -132,6 +140,11 @@ export class FlowControl {
   #held = new Map<string, HeldKey>();
   /** Fairness: the turn at which each key was last served. */
   #served = new Map<string, number>();
+  /**
+   * Fair reading: each key with fresh messages, how many (at least), and the lowest segment id
+   * where one may be; the key looked at longest ago first. Every key with one is here.
+   */
+  #fresh = new Map<string, { from: number; count: number }>();
   #turn = 0;
   #forgetAbove = FORGET_ABOVE;
   /** The newest time and configuration an operation ran under, for stats, read without them. */
@@ -149,6 +162,7 @@ export class FlowControl {
     this.#doc = doc ? JSON.parse(doc.value) : { paused: null, keys: {} };
     this.#buckets = new Map(rate ? Object.entries(JSON.parse(rate.value)) : []);
     this.#held = new Map();
+    this.#fresh = new Map();
     this.#refillAt = null;
     this.#dropEnded(now);
   }
@@ -219,11 +233,12 @@ export class FlowControl {
     }
     // Keys with nothing waiting are forgotten once there are many, so memory follows the keys
     // that wait, not every key ever seen; the bar doubles, so it costs amortized O(1) a receive.
-    if (this.#served.size + this.#held.size > this.#forgetAbove) {
-      for (const map of [this.#served, this.#held]) {
+    const kept = () => this.#served.size + this.#held.size + this.#fresh.size;
+    if (kept() > this.#forgetAbove) {
+      for (const map of [this.#served, this.#held, this.#fresh]) {
         for (const key of map.keys()) if (gate.waiting(key) === 0) map.delete(key);
       }
-      this.#forgetAbove = Math.max(FORGET_ABOVE, 2 * (this.#served.size + this.#held.size));
+      this.#forgetAbove = Math.max(FORGET_ABOVE, 2 * kept());
     }
     if (!this.#bucketsChanged) return;
     this.#bucketsChanged = false;
@@ -232,6 +247,51 @@ export class FlowControl {
     this.sql`INSERT INTO meta (name, value)
       VALUES ('rate', ${JSON.stringify(Object.fromEntries(this.#buckets))})
       ON CONFLICT (name) DO UPDATE SET value = excluded.value`;
+  }
+
+  /** Notes a fresh message of `key` in `segment` (sent, or found when loading, in id order). */
+  noteFresh(key: string, segment: number): void {
+    const fresh = this.#fresh.get(key);
+    if (fresh === undefined) this.#fresh.set(key, { from: segment, count: 1 });
+    else {
+      fresh.from = Math.min(fresh.from, segment);
+      fresh.count++;
+    }
+  }
+
+  /** Counts fresh messages of these keys taken (a key with none left is dropped). */
+  tookFresh(keys: string[]): void {
+    for (const key of keys) {
+      const fresh = this.#fresh.get(key);
+      if (fresh !== undefined && --fresh.count <= 0) this.#fresh.delete(key);
+    }
+  }
+
+  /** Where a key's fresh messages may begin: none below it (Infinity: it has none). */
+  freshFrom(key: string): number {
+    return this.#fresh.get(key)?.from ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Up to `count` keys looked at longest ago, with where they may have fresh messages. */
+  fairStarts(count: number, counts: KeyCounts): [string, number][] {
+    const starts: [string, number][] = [];
+    for (const [key, { from }] of this.#fresh) {
+      if (starts.length >= count) break;
+      // Nothing waiting: nothing fresh either (a purge or expiry took it).
+      if (counts.waiting(key) === 0) this.#fresh.delete(key);
+      else starts.push([key, from]);
+    }
+    return starts;
+  }
+
+  /** After a fair look: moves the keys it told about to the back, with where they now begin. */
+  looked(froms: Map<string, number | null>): void {
+    for (const [key, from] of froms) {
+      const fresh = this.#fresh.get(key);
+      if (fresh === undefined) continue;
+      this.#fresh.delete(key);
+      if (from !== null) this.#fresh.set(key, { from, count: fresh.count });
+    }
   }
 
   /** Fairness: the key served longest ago first; keys never served before any other. */

@@ -40,7 +40,16 @@ import { insertJson, type Sql } from "../sql.ts";
 import { DedupIndex, type FirstSend } from "./dedup-index.ts";
 import { FlowControl, type KeyCounts } from "./flow.ts";
 import { MetricsHistory } from "./history.ts";
-import { chooseFair, chooseFifo, chooseInOrder, LOOK_PAST_LIMIT, type Orderable } from "./order.ts";
+import {
+  chooseFair,
+  chooseFifo,
+  chooseInOrder,
+  type FairRun,
+  fairFroms,
+  LOOK_PAST_LIMIT,
+  type Orderable,
+  readFair,
+} from "./order.ts";
 import type { DeadLetterOutbox } from "./outbox.ts";
 import {
   compact,
@@ -94,8 +103,10 @@ const CLEANUP_INTERVAL_MS = 5_000;
 const LEASE_TOKEN = /^[0-9a-f]{32}$/;
 
 /**
- * With `fairness: "keys"`, how many messages a receive looks at before dealing keys their
- * turns (at most its `max` of any one key): keys beyond them wait for a later receive.
+ * With `fairness: "keys"`, how many of the oldest messages a receive looks at before dealing
+ * keys their turns. Unordered: messages read (whole segments), besides a run from where each
+ * of up to `max` keys looked at longest ago begins (order.ts readFair), so a key behind any
+ * backlog is reached. Fifo: messages that could go (at most `max` of any one key).
  */
 const FAIR_WINDOW = 1_000;
 
@@ -170,6 +181,11 @@ type Candidate = Orderable & { sentAt: number } & (
     | { from: "segment"; open: OpenSegment; index: number }
     | { from: "held" }
   );
+
+/** The segment a fresh candidate lies in (a held one: its seq, never asked for). */
+function segmentOf(candidate: Candidate): number {
+  return candidate.from === "segment" ? candidate.open.row.id : candidate.seq;
+}
 
 /** A segment read for work on it: its state is changed in place and written once. */
 type OpenSegment = {
@@ -316,6 +332,7 @@ export class MessageLog {
         if (slot === FRESH) {
           this.#counts.fresh++;
           this.#group(key ?? KEYLESS_GROUP, 1, 0);
+          this.#flow.noteFresh(key ?? KEYLESS_GROUP, row.id);
         } else {
           this.#counts.segmentLeased++;
           this.#group(key ?? KEYLESS_GROUP, 0, 1);
@@ -474,6 +491,7 @@ export class MessageLog {
         for (const { meta } of entries) {
           this.#counts.bytes += meta[2];
           this.#group(meta[1] ?? KEYLESS_GROUP, 1, 0);
+          this.#flow.noteFresh(meta[1] ?? KEYLESS_GROUP, id);
         }
         this.#counts.fresh += entries.length;
         if (entries.length > 0) {
@@ -521,10 +539,30 @@ export class MessageLog {
     if (gate === null) return [];
     const opened = new Map<number, OpenSegment>();
     const scan = { exhausted: false, last: 0 };
-    const fresh = this.#freshStream(opened, scan);
     const byPriority = config.ordering === "priority";
     // Fair: look at a window of messages (open counts nothing), then deal keys their turns.
     const fair = config.fairness === "keys";
+    // Unordered, it also reads on from where the keys looked at longest ago begin (order.ts).
+    const starts =
+      fair && config.ordering === "unordered" ? this.#flow.fairStarts(gate.room, this.#keys) : null;
+    const runs: FairRun<Candidate>[] = [];
+    const fresh = starts
+      ? readFair(
+          (from, front) =>
+            front
+              ? this.#freshStream(opened, scan)
+              : this.#freshStream(new Map(), { exhausted: false, last: 0 }, from),
+          {
+            front: this.#freshFrom,
+            window: FAIR_WINDOW,
+            starts: starts.map(([, from]) => from),
+            perStart: gate.room,
+            segment: segmentOf,
+            from: (group) => this.#flow.freshFrom(group),
+          },
+          runs,
+        )
+      : this.#freshStream(opened, scan);
     const pick = fair
       ? { max: FAIR_WINDOW, budget: Number.POSITIVE_INFINITY, admit: gate.open }
       : { max: gate.room, budget: RPC_ANSWER_BUDGET, admit: gate.admit };
@@ -552,6 +590,11 @@ export class MessageLog {
       });
     }
     const leased = this.#take(chosen, visibilityTimeout, now);
+    this.#flow.tookFresh(chosen.flatMap((c) => (c.from === "segment" ? [c.group] : [])));
+    if (starts) {
+      const fresh = (c: Candidate) => c.from === "segment" && c.open.state.s[c.index] === FRESH;
+      this.#flow.looked(fairFroms(runs, starts, { segment: segmentOf, fresh }));
+    }
     this.#flow.commit(
       gate,
       chosen.map((candidate) => candidate.group),
@@ -588,10 +631,14 @@ export class MessageLog {
     return { flow: this.#flow.stats(config, this.identity.partition, this.#keys), key };
   }
 
-  /** Fresh messages in segment id order (seq order; priority, seq in priority order). */
+  /**
+   * Fresh messages in segment id order (seq order; priority, seq in priority order), from the
+   * first segment with one or from `from` on.
+   */
   *#freshStream(
     opened: Map<number, OpenSegment>,
     scan: { exhausted: boolean; last: number },
+    from = this.#freshFrom,
   ): Generator<Candidate> {
     if (this.#counts.fresh === 0 || !Number.isFinite(this.#freshFrom)) {
       scan.exhausted = true;
@@ -599,7 +646,7 @@ export class MessageLog {
     }
     const rows = this.sql<SegmentRow>`
       SELECT id, sent_at, fresh, live, dedup_until, state, meta FROM segments
-      WHERE id >= ${this.#freshFrom} AND fresh > 0 ORDER BY id`;
+      WHERE id >= ${from} AND fresh > 0 ORDER BY id`;
     for (const row of rows) {
       const open: OpenSegment = {
         row,

@@ -186,3 +186,114 @@ export function chooseFair<C extends Orderable>(
   }
   return chosen;
 }
+
+/**
+ * A stretch of segments a fair look read one after another (ids ascending): every fresh
+ * message of a segment at or above `start` and below `readTo` was read.
+ */
+export interface FairRun<C> {
+  start: number;
+  readTo: number;
+  /** It read on to the last segment with fresh messages. */
+  exhausted: boolean;
+  /** The messages it handed on, in order. */
+  looked: C[];
+}
+
+/**
+ * The fresh messages a fair receive looks at, in segment id order, read as runs: one from the
+ * oldest (`front`) until `window` messages were read, then one from each of `starts` (where
+ * keys due a turn may have their oldest fresh message) not read yet, until `perStart` were
+ * read; a run that reaches the next start goes on as one. A run reads whole segments, at least
+ * one, so rows read stay bounded however deep the backlog. A message is handed on only from
+ * the run that covers its key's `from` (the front covers every key below it): messages of the
+ * key after a gap may be preceded by unread older ones, and wait for a run that reaches them.
+ * `runs` receives each run, for `fairFroms`.
+ */
+export function* readFair<C extends Orderable>(
+  open: (from: number, front: boolean) => Iterator<C>,
+  options: {
+    front: number;
+    window: number;
+    starts: number[];
+    perStart: number;
+    segment: (candidate: C) => number;
+    from: (group: string) => number;
+  },
+  runs: FairRun<C>[],
+): Generator<C> {
+  const starts = [...new Set(options.starts)]
+    .filter((s) => s > options.front)
+    .sort((a, b) => a - b);
+  let next = 0;
+  let start = options.front;
+  let budget = options.window;
+  for (;;) {
+    const run: FairRun<C> = { start, readTo: start, exhausted: false, looked: [] };
+    const front = runs.length === 0;
+    runs.push(run);
+    const candidates = open(start, front);
+    try {
+      let read = 0;
+      let segment: number | null = null;
+      for (;;) {
+        const step = candidates.next();
+        if (step.done) {
+          run.exhausted = true;
+          run.readTo = Number.POSITIVE_INFINITY;
+          return;
+        }
+        const candidate = step.value;
+        const at = options.segment(candidate);
+        if (at !== segment) {
+          // The segment before was read whole: so was any start below this one.
+          run.readTo = at;
+          while (next < starts.length && starts[next] < at) next++;
+          if (segment !== null && read >= budget) break;
+          if (starts[next] === at) next++;
+          segment = at;
+        }
+        read++;
+        if (front || options.from(candidate.group) >= run.start) {
+          run.looked.push(candidate);
+          yield candidate;
+        }
+      }
+    } finally {
+      candidates.return?.();
+    }
+    if (next >= starts.length) return;
+    start = starts[next++];
+    budget = options.perStart;
+  }
+}
+
+/**
+ * After a fair receive: where each key the runs tell about may next have a fresh message. A
+ * key handed on by a run: the first segment where one of its messages is still fresh, else
+ * where the run stopped reading, or null when the run read to the end (it has none). A key of
+ * `keys` (key and from) whose `from` a run read past without meeting it: the same.
+ */
+export function fairFroms<C extends Orderable>(
+  runs: FairRun<C>[],
+  keys: Iterable<[string, number]>,
+  options: { segment: (candidate: C) => number; fresh: (candidate: C) => boolean },
+): Map<string, number | null> {
+  const froms = new Map<string, number | null>();
+  const past = (run: FairRun<C>) => (run.exhausted ? null : run.readTo);
+  for (const run of runs) {
+    const left = new Map<string, number>();
+    for (const candidate of run.looked) {
+      if (options.fresh(candidate) && !left.has(candidate.group)) {
+        left.set(candidate.group, options.segment(candidate));
+      }
+    }
+    for (const { group } of run.looked) froms.set(group, left.get(group) ?? past(run));
+  }
+  for (const [key, from] of keys) {
+    if (froms.has(key)) continue;
+    const run = runs.find((r, i) => (i === 0 || r.start <= from) && from < r.readTo);
+    if (run) froms.set(key, past(run));
+  }
+  return froms;
+}
