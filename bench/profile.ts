@@ -8,8 +8,11 @@
  * functions that allocate the most, in bytes per message: what the garbage collector pays for;
  * `--survivors` counts only what outlived the young generation, what the full collection pays for.
  * `--gc-trace` has V8 log every collection and prints each full one and what the young ones
- * promoted (diagnosis only; the flags never reach production).
+ * promoted (diagnosis only; the flags never reach production). `--perf` records workerd with
+ * Linux `perf` as well and splits the full collections' CPU into V8's marking and compaction
+ * and the runtime's atomic sweep, by the runtime objects it destroys (V8's trace leaves that out).
  */
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire, SourceMap } from "node:module";
 import { tmpdir } from "node:os";
@@ -49,6 +52,7 @@ const { values: flags } = parseArgs({
     allocations: { type: "boolean", default: false },
     survivors: { type: "boolean", default: false },
     "gc-trace": { type: "boolean", default: false },
+    perf: { type: "boolean", default: false },
   },
 });
 const durationMs = Number(flags.seconds) * 1000;
@@ -58,6 +62,8 @@ const SAMPLE_MICROS = 200;
 const HEAP_POLL_MS = 250;
 /** One allocation sample per this many bytes allocated, on average. */
 const ALLOCATION_SAMPLE_BYTES = 4096;
+/** perf's samples per second and thread (--perf). */
+const PERF_HZ = 999;
 
 const gcTrace = flags["gc-trace"] ? traceGarbageCollections() : undefined;
 const runtime = await startRuntime({
@@ -105,6 +111,7 @@ try {
     });
   }
   const heap = watchHeap(inspector, HEAP_POLL_MS);
+  const stopPerf = flags.perf ? recordPerf(runtime.workerdPid) : undefined;
   const workloads = {
     single: { kind: "send", options: { senders: 32, batch: 1, warmupMs: 0, durationMs } },
     batch: { kind: "send", options: { senders: 8, batch: 100, warmupMs: 0, durationMs } },
@@ -121,6 +128,7 @@ try {
         { target, workload: workloads[flags.workload as keyof typeof workloads] },
         runtime.workerdPid,
       );
+  const perfData = await stopPerf?.();
   const profile = (await stopProfiler()) as unknown as Profile;
   const allocations = sampleAllocations
     ? ((await inspector.call("HeapProfiler.stopSampling")) as { profile: { head: AllocationNode } })
@@ -140,6 +148,7 @@ try {
   const names = sourceNames(new SourceMap(JSON.parse(readFileSync(`${bundle}.map`, "utf8"))));
   summarize(profile, names, messages);
   if (gcTrace) summarizeCollections(gcTrace);
+  if (flags.perf) summarizePerf(perfData);
   if (allocations)
     summarizeAllocations(allocations, names, messages, flags.survivors ? "Promoted" : "Allocated");
   console.log(`\nProfile written to ${file} (open it in Chrome DevTools → Performance).`);
@@ -163,7 +172,9 @@ function traceGarbageCollections(): string {
     { mode: 0o755 },
   );
   process.env.MINIFLARE_WORKERD_PATH = wrapper;
-  process.env.MINIFLARE_WORKERD_V8_FLAGS = "--trace-gc-nvp";
+  // Flags already set (an experiment's) are kept; workerd's own come after them and win.
+  const v8Flags = [process.env.MINIFLARE_WORKERD_V8_FLAGS, "--trace-gc-nvp"];
+  process.env.MINIFLARE_WORKERD_V8_FLAGS = v8Flags.filter(Boolean).join(" ");
   return trace;
 }
 
@@ -205,8 +216,95 @@ function summarizeCollections(trace: string) {
   for (const gc of collections.filter((gc) => gc.gc !== "s")) {
     const phases = (gc.mark ?? 0) + (gc.clear ?? 0) + (gc.evacuate ?? 0);
     console.log(
-      `Full collection (${gc.reason}, ${gc.is_incremental ? "incremental" : "not incremental"}): pause ${gc.pause.toFixed(1)} ms, of which V8's mark ${(gc.mark ?? 0).toFixed(1)} (runtime objects ${(gc["mark.embedder_tracing"] ?? 0).toFixed(1)}), clear ${(gc.clear ?? 0).toFixed(1)}, evacuate ${(gc.evacuate ?? 0).toFixed(1)}, unexplained ${(gc.pause - phases).toFixed(1)}; heap ${mib(gc.start_object_size)} -> ${mib(gc.end_object_size)} MiB`,
+      `Full collection (${gc.reason}, ${gc.is_incremental ? "incremental" : "not incremental"}): pause ${gc.pause.toFixed(1)} ms, of which V8's mark ${(gc.mark ?? 0).toFixed(1)} (runtime objects ${(gc["mark.embedder_tracing"] ?? 0).toFixed(1)}), clear ${(gc.clear ?? 0).toFixed(1)}, evacuate ${(gc.evacuate ?? 0).toFixed(1)}, outside V8's phases ${(gc.pause - phases).toFixed(1)} (the runtime's atomic sweep, --perf); heap ${mib(gc.start_object_size)} -> ${mib(gc.end_object_size)} MiB`,
     );
+  }
+}
+
+/**
+ * Samples workerd's threads with call stacks through Linux `perf` (diagnosis only) until the
+ * returned function is called; that answers the recording's file, or undefined without perf.
+ */
+function recordPerf(pid: number): () => Promise<string | undefined> {
+  const file = join(tmpdir(), `sluice-perf-${process.pid}.data`);
+  const args = ["record", "-q", "-F", String(PERF_HZ), "-g", "-p", String(pid), "-o", file];
+  const perf = spawn("perf", args, { stdio: "ignore" });
+  const exited = new Promise<boolean>((resolve) => {
+    perf.once("error", () => resolve(false));
+    perf.once("exit", () => resolve(true));
+  });
+  return async () => {
+    perf.kill("SIGINT");
+    return (await exited) && existsSync(file) ? file : undefined;
+  };
+}
+
+/**
+ * The full collections' CPU on workerd's main thread (the thread with the most samples): V8's
+ * marking and compaction, and the atomic sweep of the runtime's C++ heap (cppgc), which runs
+ * the destructors of every runtime object that died since the last full collection, named by
+ * the outermost destructor of the runtime's API on the stack (a Request's includes its Headers).
+ * workerd runs V8 without incremental marking and cppgc with atomic marking and sweeping
+ * (jsg/setup.c++), so all of it is one pause.
+ */
+function summarizePerf(file: string | undefined) {
+  if (file === undefined) return console.log("\nNo perf recording (is perf installed?)");
+  const script = execFileSync("perf", ["script", "-i", file, "-F", "tid,time,ip,sym"], {
+    encoding: "utf8",
+    maxBuffer: 2 ** 31 - 1,
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const samples: { tid: string; time: number; frames: string[] }[] = [];
+  for (const line of script.split("\n")) {
+    if (line.trim() === "") continue;
+    if (/^\s/.test(line)) {
+      const frame = line.trim().split(" ").slice(1).join(" ");
+      samples.at(-1)?.frames.push(frame);
+    } else {
+      const [tid, time] = line.trim().split(/\s+/);
+      samples.push({ tid, time: Number.parseFloat(time), frames: [] });
+    }
+  }
+  const byThread = new Map<string, number>();
+  for (const { tid } of samples) byThread.set(tid, (byThread.get(tid) ?? 0) + 1);
+  const main = [...byThread].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const thread = samples.filter((sample) => sample.tid === main);
+  const on = (sample: { frames: string[] }, name: string) =>
+    sample.frames.some((frame) => frame.includes(name));
+  const inFullCollection = (index: number) =>
+    thread[index] !== undefined &&
+    on(thread[index], "Heap::CollectGarbage") &&
+    !on(thread[index], "Heap::Scavenge");
+  // A full collection: the main thread's run of samples in the collector around its marking.
+  const pauses: (typeof thread)[] = [];
+  for (let index = 0; index < thread.length; index++) {
+    if (!on(thread[index], "Heap::MarkCompact")) continue;
+    let first = index;
+    while (inFullCollection(first - 1)) first--;
+    while (inFullCollection(index + 1)) index++;
+    pauses.push(thread.slice(first, index + 1));
+  }
+  const full = pauses.flat();
+  const ms = (count: number) => ((count * 1000) / PERF_HZ).toFixed(0);
+  const count = (name: string) => full.filter((sample) => on(sample, name)).length;
+  const marking = count("Heap::MarkCompact");
+  const sweep = count("FinishAtomicSweeping");
+  const epilogue = count("CallGCEpilogueCallbacks");
+  const young = thread.filter((sample) => on(sample, "Heap::Scavenge")).length;
+  console.log(
+    `\nperf, workerd's main thread: ${pauses.length} full collections, ${ms(full.length)} ms of CPU in them: V8's marking and compaction ${ms(marking)}, the runtime's atomic sweep ${ms(sweep)}, its GC epilogue (wrappers detached) ${ms(epilogue)}, the rest ${ms(full.length - marking - sweep - epilogue)}; young collections ${ms(young)} ms`,
+  );
+  const destroyed = new Map<string, number>();
+  for (const sample of full) {
+    if (on(sample, "Heap::MarkCompact")) continue;
+    // Frames run leaf first: the last destructor of the runtime's API is the outermost.
+    const outermost = sample.frames.findLast((frame) => /^workerd::api::\w+::~/.test(frame));
+    const type = outermost?.match(/^workerd::api::(\w+)::~/)?.[1] ?? "(no API object)";
+    destroyed.set(type, (destroyed.get(type) ?? 0) + 1);
+  }
+  console.log("After marking, by the runtime object being destroyed (ms of CPU):");
+  for (const [type, samplesOf] of [...destroyed].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
+    console.log(`  ${ms(samplesOf).padStart(5)} ms  ${type}`);
   }
 }
 
