@@ -294,6 +294,7 @@ function summarizePerf(file: string | undefined) {
   console.log(
     `\nperf, workerd's main thread: ${pauses.length} full collections, ${ms(full.length)} ms of CPU in them: V8's marking and compaction ${ms(marking)}, the runtime's atomic sweep ${ms(sweep)}, its GC epilogue (wrappers detached) ${ms(epilogue)}, the rest ${ms(full.length - marking - sweep - epilogue)}; young collections ${ms(young)} ms`,
   );
+  if (pauses.length === 0) return;
   const destroyed = new Map<string, number>();
   for (const sample of full) {
     if (on(sample, "Heap::MarkCompact")) continue;
