@@ -38,14 +38,32 @@ import {
   type RoundStrategy,
   takeAll,
 } from "./partition/group-commit.ts";
-import { earliest, type Identity, identityOf, MessageLog } from "./partition/log.ts";
+import { earliest, type Identity, identityOf, MessageLog, type Unstated } from "./partition/log.ts";
 import { LongPolls } from "./partition/long-polls.ts";
 import { DeadLetterOutbox } from "./partition/outbox.ts";
 import { PushLanes } from "./partition/push-lanes.ts";
 import { MIGRATIONS } from "./partition/schema.ts";
 import { migrate, type Sql, SqlMeter, sqlOf } from "./sql.ts";
 
-type Send = { context: PartitionContext; messages: NewMessage[] };
+/**
+ * What a commit round carries: concurrent sends, receives and acks share one transaction and
+ * one sync, and the log writes each segment they touch once for all of them (group-commit.ts).
+ */
+type Work =
+  | { kind: "send"; context: PartitionContext; messages: NewMessage[] }
+  | {
+      kind: "receive";
+      context: PartitionContext;
+      max: number;
+      visibilityTimeout?: number;
+      /** The log's change count when the round leased for it (see `receive`). */
+      changes?: number;
+    }
+  | { kind: "ack"; context: PartitionContext; leases: LeaseRef[] };
+
+type Received = { messages: LeasedMessage[]; stats: PartitionStats };
+
+type Answer = SendOutcome | Received | AckOutcome;
 
 export class Partition extends DurableObject<Env> {
   /** The time source, epoch ms. Tests move time through runInDurableObject. */
@@ -59,7 +77,7 @@ export class Partition extends DurableObject<Env> {
   readonly #sql: Sql;
   readonly #log: MessageLog;
   readonly #outbox: DeadLetterOutbox;
-  readonly #sends: GroupCommit<Send, SendOutcome>;
+  readonly #rounds: GroupCommit<Work, Answer>;
   readonly #push: PushLanes;
   readonly #polls = new LongPolls();
   /** RPC calls and alarms since the object started. */
@@ -68,7 +86,7 @@ export class Partition extends DurableObject<Env> {
   /** The alarm time this instance last set; undefined when unknown (after a start or an alarm). */
   #alarmAt: number | null | undefined = undefined;
 
-  /** `rounds` decides how many waiting sends a commit round takes (the bench passes its own). */
+  /** `rounds` decides how much waiting work a commit round takes (the bench passes its own). */
   constructor(ctx: DurableObjectState, env: Env, rounds: RoundStrategy = takeAll) {
     super(ctx, env);
     this.#identity = identityOf(ctx.id.name);
@@ -78,7 +96,7 @@ export class Partition extends DurableObject<Env> {
     this.#outbox = new DeadLetterOutbox(this.#sql, String(ctx.id.name));
     this.#log = new MessageLog(this.#sql, this.#identity, this.#outbox);
     this.#log.load(this.clock());
-    this.#sends = new GroupCommit(
+    this.#rounds = new GroupCommit(
       rounds,
       (round) => this.#writeRound(round),
       () => ctx.storage.sync(),
@@ -116,13 +134,13 @@ export class Partition extends DurableObject<Env> {
     if (messages.length > MAX_BATCH) {
       throw new RangeError(`a send holds at most ${MAX_BATCH} messages, got ${messages.length}`);
     }
-    return this.#sends.submit({ context, messages });
+    return this.#rounds.submit({ kind: "send", context, messages }) as Promise<SendOutcome>;
   }
 
   /**
    * Leases up to `max` visible messages in the queue's order. With `waitMs > 0` and nothing
    * visible, waits for a send, a delay falling due or the timeout (on the partition's clock),
-   * whichever comes first.
+   * whichever comes first. Concurrent receives are answered from one lease (see #writeRound).
    */
   async receive(
     context: PartitionContext,
@@ -132,21 +150,22 @@ export class Partition extends DurableObject<Env> {
     const max = clampBatch(options.max);
     const waitMs = Number.isFinite(options.waitMs) ? Math.max(0, options.waitMs) : 0;
     const deadline = this.clock() + waitMs;
+    const work: Work = {
+      kind: "receive",
+      context,
+      max,
+      visibilityTimeout: options.visibilityTimeout,
+    };
     for (;;) {
-      const answer = this.#operation(context, (now, config) => ({
-        messages: this.#log.lease(
-          max,
-          options.visibilityTimeout ?? config.visibilityTimeout,
-          now,
-          config,
-        ),
-        stats: this.#stats(),
-      }));
+      const answer = (await this.#rounds.submit(work)) as Received;
       if (answer.messages.length > 0) {
         // Woken parked receives take turns: one that leased wakes the next while messages remain.
         if (answer.stats.ready > 0) this.#polls.wakeOne();
         return answer;
       }
+      // A later round may have changed the log before this receive could park, and woken
+      // no one: look again rather than sleep through it.
+      if (this.#log.changes !== work.changes) continue;
       const remaining = deadline - this.clock();
       if (remaining <= 0 || !(await this.#polls.park(remaining))) return answer;
     }
@@ -155,10 +174,7 @@ export class Partition extends DurableObject<Env> {
   /** Deletes leased messages. */
   async ack(context: PartitionContext, leases: LeaseRef[]): Promise<AckOutcome> {
     this.#requests++;
-    return this.#operation(context, (now) => ({
-      ...this.#log.ack(leases, now),
-      stats: this.#stats(),
-    }));
+    return this.#rounds.submit({ kind: "ack", context, leases }) as Promise<AckOutcome>;
   }
 
   /**
@@ -287,26 +303,67 @@ export class Partition extends DurableObject<Env> {
     return result;
   }
 
-  /** One group-commit round: every send in one transaction, each checked on its own. */
-  #writeRound(sends: Send[]): RoundResult<SendOutcome>[] {
-    // Each send brought a context: the newest of them is the one that counts.
-    for (const send of sends) this.#contexts.adopt(send.context);
+  /**
+   * One group-commit round, in one transaction: its sends (each checked on its own), then its
+   * acks as one settle, then its receives as one lease shared out in order of arrival (fifo:
+   * one lease each, so a group's run goes to one consumer). Acks come before receives so the
+   * groups and limits they free count at once.
+   */
+  #writeRound(work: Work[]): RoundResult<Answer>[] {
+    // Each call brought a context: the newest of them is the one that counts.
+    for (const item of work) this.#contexts.adopt(item.context);
     return this.#operation(null, (now, config) => {
-      const round = this.#log.startRound(now, config);
-      // A send that cannot be stored is refused alone, before it changes anything.
-      const written = sends.map((send) => {
-        try {
-          return { outcome: this.#log.writeSend(send.messages, round) };
-        } catch (error) {
-          return { error };
+      const answers = new Map<Work, RoundResult<Unstated<Answer>>>();
+      const sends = work.filter((item) => item.kind === "send");
+      if (sends.length > 0) {
+        const round = this.#log.startRound(now, config);
+        // A send that cannot be stored is refused alone, before it changes anything.
+        for (const send of sends) {
+          try {
+            answers.set(send, { outcome: this.#log.writeSend(send.messages, round) });
+          } catch (error) {
+            answers.set(send, { error });
+          }
         }
-      });
-      this.#log.endRound(round);
-      // Every send of a round is answered at the same moment, so one snapshot serves all.
+        this.#log.endRound(round);
+      }
+      const acks = work.filter((item) => item.kind === "ack");
+      if (acks.length > 0) {
+        const { failed } = this.#log.ack(
+          acks.flatMap((ack) => ack.leases),
+          now,
+        );
+        let offset = 0;
+        for (const ack of acks) {
+          const end = offset + ack.leases.length;
+          const own = failed
+            .filter(({ index }) => index >= offset && index < end)
+            .map((failure) => ({ ...failure, index: failure.index - offset }));
+          answers.set(ack, { outcome: { acked: ack.leases.length - own.length, failed: own } });
+          offset = end;
+        }
+      }
+      const receives = work.filter((item) => item.kind === "receive");
+      for (const share of receiveShares(receives, config)) {
+        const leased = this.#log.lease(
+          share.reduce((sum, receive) => sum + receive.max, 0),
+          share[0].visibilityTimeout ?? config.visibilityTimeout,
+          now,
+          config,
+        );
+        let taken = 0;
+        for (const receive of share) {
+          receive.changes = this.#log.changes;
+          answers.set(receive, { outcome: { messages: leased.slice(taken, taken + receive.max) } });
+          taken += receive.max;
+        }
+      }
+      // Everything in a round is answered at the same moment, so one snapshot serves all.
       const stats = this.#stats();
-      return written.map((result) =>
-        "outcome" in result ? { outcome: { ...result.outcome, stats } as SendOutcome } : result,
-      );
+      return work.map((item) => {
+        const answer = answers.get(item) as RoundResult<Unstated<Answer>>;
+        return "outcome" in answer ? { outcome: { ...answer.outcome, stats } as Answer } : answer;
+      });
     });
   }
 
@@ -347,4 +404,22 @@ export class Partition extends DurableObject<Env> {
       usage: { requests: this.#requests, ...this.#meter.usage },
     };
   }
+}
+
+/**
+ * Receives that one lease can serve together: those asking the same visibility timeout, in
+ * order of arrival. In fifo order each is served alone, as a lease hands a group's run to one
+ * consumer.
+ */
+function receiveShares(
+  receives: Extract<Work, { kind: "receive" }>[],
+  config: QueueConfig,
+): Extract<Work, { kind: "receive" }>[][] {
+  if (config.ordering === "fifo") return receives.map((receive) => [receive]);
+  const shares = new Map<number, Extract<Work, { kind: "receive" }>[]>();
+  for (const receive of receives) {
+    const seconds = receive.visibilityTimeout ?? config.visibilityTimeout;
+    shares.set(seconds, [...(shares.get(seconds) ?? []), receive]);
+  }
+  return [...shares.values()];
 }

@@ -1,17 +1,18 @@
 /**
- * Group commit: sends that arrive while a storage sync is pending wait, and the next round
- * writes all of them in one transaction and answers them after one sync, so a partition is not
- * bound to one storage commit per request. An idle partition writes a lone send at once.
+ * Group commit: calls (sends, receives, acks) that arrive while a storage sync is pending wait,
+ * and the next round runs all of them in one transaction and answers them after one sync, so a
+ * partition is not bound to one storage commit per request, and the rows a round changes are
+ * written once for all its calls. An idle partition runs a lone call at once.
  *
  * Each item of a round is answered on its own: `write` gives one result per item, and an
  * error thrown by the round (or its sync) rejects every item of that round, none of another.
  * No answer leaves before its round's sync: a resolved send is durable.
  */
 
-/** How many of the waiting sends the next round takes (at least one). */
+/** How many of the waiting calls the next round takes (at least one). */
 export type RoundStrategy = (waiting: number) => number;
 
-/** Production: a round takes every send that waited. */
+/** Production: a round takes every call that waited. */
 export const takeAll: RoundStrategy = (waiting) => waiting;
 
 export type RoundResult<R> = { outcome: R } | { error: unknown };
