@@ -1,6 +1,6 @@
 /**
  * Where workerd's time goes during one Sluice workload: `node bench/profile.ts
- * [--workload single|batch|drain|e2e] [--seconds 5] [--partitions 1] [--allocations]`.
+ * [--workload single|batch|drain|e2e|partition|partition-batch] [--seconds 5] [--partitions 1] [--allocations]`.
  * Samples the Sluice Worker's isolate (router and partitions share it) through the V8
  * inspector (bench/inspector.ts), prints the functions with the most self and total time in µs
  * per message, the longest garbage-collector pause and the isolate's heap, and writes the
@@ -95,7 +95,7 @@ try {
   }
 
   // The partition alone runs in its own Worker (bench/workers/partition-driver.ts).
-  const alone = flags.workload === "partition";
+  const alone = flags.workload === "partition" || flags.workload === "partition-batch";
   const isolate = alone ? "partition-driver" : "sluice";
   const inspector = await inspect(INSPECTOR_PORT, isolate);
   const stopProfiler = await startProfiler(inspector, SAMPLE_MICROS);
@@ -122,7 +122,7 @@ try {
     e2e: { kind: "endToEnd", options: { rate: 1000, consumers: 8, warmupMs: 0, durationMs } },
   } as const;
   const { rate, messages, cpu } = alone
-    ? await driveAlone(runtime.origins.partitionDriver)
+    ? await driveAlone(runtime.origins.partitionDriver, flags.workload === "partition-batch")
     : await runJob(
         bench,
         { target, workload: workloads[flags.workload as keyof typeof workloads] },
@@ -326,10 +326,12 @@ async function runJob(bench: Bench, job: Job, workerdPid: number) {
 }
 
 /** Single-message sends from 32 senders straight to one partition, group commit on. */
-async function driveAlone(origin: string) {
+/** The partition alone: 32 single senders, or with `batched` 8 senders of 100 (as in the bench). */
+async function driveAlone(origin: string, batched: boolean) {
+  const shape = batched ? { senders: 8, batch: 100 } : { senders: 32, batch: 1 };
   const answer = await fetch(origin, {
     method: "POST",
-    body: JSON.stringify({ groupCommit: true, senders: 32, batch: 1, durationMs }),
+    body: JSON.stringify({ groupCommit: true, ...shape, durationMs }),
   });
   const { sent, elapsedMs } = (await answer.json()) as { sent: number; elapsedMs: number };
   return { rate: Math.round((sent * 1000) / elapsedMs), messages: sent, cpu: "?" };

@@ -32,14 +32,27 @@ export function encodeSegmentMessages(messages: StoredMessage[]): string {
     .join("");
 }
 
-export function decodeSegmentMessages(text: string): StoredMessage[] {
+/**
+ * The messages of a segment, or with `wanted` only those at these indexes (the others are
+ * holes): a receive takes part of a round's segment, and skipping a message reads only its
+ * length, the number that ends its header line.
+ */
+export function decodeSegmentMessages(
+  text: string,
+  wanted?: ReadonlySet<number>,
+): StoredMessage[] {
   const messages: StoredMessage[] = [];
   let at = 0;
-  while (at < text.length) {
+  for (let index = 0; at < text.length; index++) {
     const newline = text.indexOf("\n", at);
+    if (wanted && !wanted.has(index)) {
+      const length = Number(text.slice(text.lastIndexOf(",", newline) + 1, newline - 1));
+      at = newline + 1 + length;
+      continue;
+    }
     const [id, contentType, headers, length] = JSON.parse(text.slice(at, newline));
     const body = text.slice(newline + 1, newline + 1 + length);
-    messages.push({ id, body, contentType, headers });
+    messages[index] = { id, body, contentType, headers };
     at = newline + 1 + length;
   }
   return messages;
