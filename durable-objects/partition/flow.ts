@@ -29,6 +29,7 @@ import {
 } from "../../core/flow.ts";
 import type { KeyLimits, QueueConfig } from "../../core/queue-config.ts";
 import type { Sql } from "../sql.ts";
+import type { FairStart } from "./order.ts";
 
 /** Stored as the `flow` meta row. */
 interface FlowDoc {
@@ -272,14 +273,17 @@ export class FlowControl {
     return this.#fresh.get(key)?.from ?? Number.POSITIVE_INFINITY;
   }
 
-  /** Up to `count` keys looked at longest ago, with where they may have fresh messages. */
-  fairStarts(count: number, counts: KeyCounts): [string, number][] {
-    const starts: [string, number][] = [];
-    for (const [key, { from }] of this.#fresh) {
+  /**
+   * Up to `count` keys looked at longest ago, with where they may have fresh messages and how
+   * many of those to look for (at most `count`).
+   */
+  fairStarts(count: number, counts: KeyCounts): FairStart[] {
+    const starts: FairStart[] = [];
+    for (const [key, fresh] of this.#fresh) {
       if (starts.length >= count) break;
       // Nothing waiting: nothing fresh either (a purge or expiry took it).
       if (counts.waiting(key) === 0) this.#fresh.delete(key);
-      else starts.push([key, from]);
+      else starts.push({ group: key, from: fresh.from, want: Math.min(fresh.count, count) });
     }
     return starts;
   }

@@ -571,8 +571,7 @@ export class MessageLog {
           {
             front: this.#freshFrom,
             window: FAIR_WINDOW,
-            starts: starts.map(([, from]) => from),
-            perStart: gate.room,
+            starts,
             segment: segmentOf,
             from: (group) => this.#flow.freshFrom(group),
           },

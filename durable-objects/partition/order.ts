@@ -200,34 +200,48 @@ export interface FairRun<C> {
   looked: C[];
 }
 
+/** A key due a turn: where its fresh messages may begin, and how many of them to look for. */
+export interface FairStart {
+  group: string;
+  from: number;
+  want: number;
+}
+
 /**
  * The fresh messages a fair receive looks at, in segment id order, read as runs: one from the
- * oldest (`front`) until `window` messages were read, then one from each of `starts` (where
- * keys due a turn may have their oldest fresh message) not read yet, until `perStart` were
- * read; a run that reaches the next start goes on as one. A run reads whole segments, at least
- * one, so rows read stay bounded however deep the backlog. A message is handed on only from
- * the run that covers its key's `from` (the front covers every key below it): messages of the
- * key after a gap may be preceded by unread older ones, and wait for a run that reaches them.
- * `runs` receives each run, for `fairFroms`.
+ * oldest (`front`) until `window` messages were read, then one from each start not read yet
+ * (where a key due a turn may have its oldest fresh message), until its key's `want` were
+ * found or the starts' own `window` is spent; a run that reaches the next start goes on as
+ * one. A run reads whole segments, at least one, so rows read stay bounded however deep the
+ * backlog. A message is handed on only from the run that covers its key's `from` (the front
+ * covers every key below it): messages of the key after a gap may be preceded by unread older
+ * ones, and wait for a run that reaches them. `runs` receives each run, for `fairFroms`.
  */
 export function* readFair<C extends Orderable>(
   open: (from: number, front: boolean) => Iterator<C>,
   options: {
     front: number;
     window: number;
-    starts: number[];
-    perStart: number;
+    starts: FairStart[];
     segment: (candidate: C) => number;
     from: (group: string) => number;
   },
   runs: FairRun<C>[],
 ): Generator<C> {
-  const starts = [...new Set(options.starts)]
-    .filter((s) => s > options.front)
-    .sort((a, b) => a - b);
+  const starts = options.starts
+    .filter((s) => s.from > options.front)
+    .sort((a, b) => a.from - b.from);
   let next = 0;
   let start = options.front;
-  let budget = options.window;
+  let startsBudget = options.window;
+  /** Keys of the starts the current run covers, and how many more of theirs to look for. */
+  const wanted = new Map<string, number>();
+  const cover = (below: (from: number) => boolean) => {
+    for (; next < starts.length && below(starts[next].from); next++) {
+      const { group, want } = starts[next];
+      if (want > 0) wanted.set(group, want);
+    }
+  };
   for (;;) {
     const run: FairRun<C> = { start, readTo: start, exhausted: false, looked: [] };
     const front = runs.length === 0;
@@ -248,13 +262,18 @@ export function* readFair<C extends Orderable>(
         if (at !== segment) {
           // The segment before was read whole: so was any start below this one.
           run.readTo = at;
-          while (next < starts.length && starts[next] < at) next++;
-          if (segment !== null && read >= budget) break;
-          if (starts[next] === at) next++;
+          cover((from) => from < at);
+          const done = front ? read >= options.window : wanted.size === 0 || startsBudget <= 0;
+          if (segment !== null && done) break;
+          cover((from) => from === at);
           segment = at;
         }
         read++;
+        if (!front) startsBudget--;
         if (front || options.from(candidate.group) >= run.start) {
+          const want = wanted.get(candidate.group);
+          if (want !== undefined && want <= 1) wanted.delete(candidate.group);
+          else if (want !== undefined) wanted.set(candidate.group, want - 1);
           run.looked.push(candidate);
           yield candidate;
         }
@@ -262,9 +281,9 @@ export function* readFair<C extends Orderable>(
     } finally {
       candidates.return?.();
     }
+    wanted.clear();
     if (next >= starts.length) return;
-    start = starts[next++];
-    budget = options.perStart;
+    start = starts[next].from;
   }
 }
 
@@ -272,11 +291,11 @@ export function* readFair<C extends Orderable>(
  * After a fair receive: where each key the runs tell about may next have a fresh message. A
  * key handed on by a run: the first segment where one of its messages is still fresh, else
  * where the run stopped reading, or null when the run read to the end (it has none). A key of
- * `keys` (key and from) whose `from` a run read past without meeting it: the same.
+ * `keys` whose `from` a run read past without meeting it: the same.
  */
 export function fairFroms<C extends Orderable>(
   runs: FairRun<C>[],
-  keys: Iterable<[string, number]>,
+  keys: Iterable<FairStart>,
   options: { segment: (candidate: C) => number; fresh: (candidate: C) => boolean },
 ): Map<string, number | null> {
   const froms = new Map<string, number | null>();
@@ -290,10 +309,10 @@ export function fairFroms<C extends Orderable>(
     }
     for (const { group } of run.looked) froms.set(group, left.get(group) ?? past(run));
   }
-  for (const [key, from] of keys) {
-    if (froms.has(key)) continue;
+  for (const { group, from } of keys) {
+    if (froms.has(group)) continue;
     const run = runs.find((r, i) => (i === 0 || r.start <= from) && from < r.readTo);
-    if (run) froms.set(key, past(run));
+    if (run) froms.set(group, past(run));
   }
   return froms;
 }
