@@ -11,7 +11,9 @@
  *
  * Flow control (flow.ts) passes `admit`, asked for each message before it is taken: a refused
  * message is skipped (in fifo, its group's run ends there), and the scan goes on past at most
- * LOOK_PAST_LIMIT refused messages. `chooseFair` then deals keys their turns.
+ * LOOK_PAST_LIMIT refused messages. `chooseFair` then deals keys their turns; in an unordered
+ * queue `readFair` is the fresh stream it looks at (bounded runs from the oldest and from where
+ * keys due a turn begin), and `fairFroms` tells flow control where those keys now begin.
  */
 
 /**
