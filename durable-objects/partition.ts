@@ -38,32 +38,13 @@ import {
   type RoundStrategy,
   takeAll,
 } from "./partition/group-commit.ts";
-import { earliest, type Identity, identityOf, MessageLog, type Unstated } from "./partition/log.ts";
+import { earliest, type Identity, identityOf, MessageLog } from "./partition/log.ts";
 import { LongPolls } from "./partition/long-polls.ts";
 import { DeadLetterOutbox } from "./partition/outbox.ts";
 import { PushLanes } from "./partition/push-lanes.ts";
+import { type Answer, type Received, runRound, type Work } from "./partition/rounds.ts";
 import { MIGRATIONS } from "./partition/schema.ts";
 import { migrate, type Sql, SqlMeter, sqlOf } from "./sql.ts";
-
-/**
- * What a commit round carries: concurrent sends, receives and acks share one transaction and
- * one sync, and the log writes each segment they touch once for all of them (group-commit.ts).
- */
-type Work =
-  | { kind: "send"; context: PartitionContext; messages: NewMessage[] }
-  | {
-      kind: "receive";
-      context: PartitionContext;
-      max: number;
-      visibilityTimeout?: number;
-      /** The log's change count when the round leased for it (see `receive`). */
-      changes?: number;
-    }
-  | { kind: "ack"; context: PartitionContext; leases: LeaseRef[] };
-
-type Received = { messages: LeasedMessage[]; stats: PartitionStats };
-
-type Answer = SendOutcome | Received | AckOutcome;
 
 export class Partition extends DurableObject<Env> {
   /** The time source, epoch ms. Tests move time through runInDurableObject. */
@@ -140,7 +121,7 @@ export class Partition extends DurableObject<Env> {
   /**
    * Leases up to `max` visible messages in the queue's order. With `waitMs > 0` and nothing
    * visible, waits for a send, a delay falling due or the timeout (on the partition's clock),
-   * whichever comes first. Concurrent receives are answered from one lease (see #writeRound).
+   * whichever comes first. Concurrent receives are answered from one lease (partition/rounds.ts).
    */
   async receive(
     context: PartitionContext,
@@ -303,67 +284,17 @@ export class Partition extends DurableObject<Env> {
     return result;
   }
 
-  /**
-   * One group-commit round, in one transaction: its sends (each checked on its own), then its
-   * acks as one settle, then its receives as one lease shared out in order of arrival (fifo:
-   * one lease each, so a group's run goes to one consumer). Acks come before receives so the
-   * groups and limits they free count at once.
-   */
+  /** One group-commit round in one transaction (what it does: partition/rounds.ts). */
   #writeRound(work: Work[]): RoundResult<Answer>[] {
     // Each call brought a context: the newest of them is the one that counts.
     for (const item of work) this.#contexts.adopt(item.context);
     return this.#operation(null, (now, config) => {
-      const answers = new Map<Work, RoundResult<Unstated<Answer>>>();
-      const sends = work.filter((item) => item.kind === "send");
-      if (sends.length > 0) {
-        const round = this.#log.startRound(now, config);
-        // A send that cannot be stored is refused alone, before it changes anything.
-        for (const send of sends) {
-          try {
-            answers.set(send, { outcome: this.#log.writeSend(send.messages, round) });
-          } catch (error) {
-            answers.set(send, { error });
-          }
-        }
-        this.#log.endRound(round);
-      }
-      const acks = work.filter((item) => item.kind === "ack");
-      if (acks.length > 0) {
-        const { failed } = this.#log.ack(
-          acks.flatMap((ack) => ack.leases),
-          now,
-        );
-        let offset = 0;
-        for (const ack of acks) {
-          const end = offset + ack.leases.length;
-          const own = failed
-            .filter(({ index }) => index >= offset && index < end)
-            .map((failure) => ({ ...failure, index: failure.index - offset }));
-          answers.set(ack, { outcome: { acked: ack.leases.length - own.length, failed: own } });
-          offset = end;
-        }
-      }
-      const receives = work.filter((item) => item.kind === "receive");
-      for (const share of receiveShares(receives, config)) {
-        const leased = this.#log.lease(
-          share.reduce((sum, receive) => sum + receive.max, 0),
-          share[0].visibilityTimeout ?? config.visibilityTimeout,
-          now,
-          config,
-        );
-        let taken = 0;
-        for (const receive of share) {
-          receive.changes = this.#log.changes;
-          answers.set(receive, { outcome: { messages: leased.slice(taken, taken + receive.max) } });
-          taken += receive.max;
-        }
-      }
+      const answers = runRound(this.#log, work, now, config);
       // Everything in a round is answered at the same moment, so one snapshot serves all.
       const stats = this.#stats();
-      return work.map((item) => {
-        const answer = answers.get(item) as RoundResult<Unstated<Answer>>;
-        return "outcome" in answer ? { outcome: { ...answer.outcome, stats } as Answer } : answer;
-      });
+      return answers.map((answer) =>
+        "outcome" in answer ? { outcome: { ...answer.outcome, stats } as Answer } : answer,
+      );
     });
   }
 
@@ -404,22 +335,4 @@ export class Partition extends DurableObject<Env> {
       usage: { requests: this.#requests, ...this.#meter.usage },
     };
   }
-}
-
-/**
- * Receives that one lease can serve together: those asking the same visibility timeout, in
- * order of arrival. In fifo order each is served alone, as a lease hands a group's run to one
- * consumer.
- */
-function receiveShares(
-  receives: Extract<Work, { kind: "receive" }>[],
-  config: QueueConfig,
-): Extract<Work, { kind: "receive" }>[][] {
-  if (config.ordering === "fifo") return receives.map((receive) => [receive]);
-  const shares = new Map<number, Extract<Work, { kind: "receive" }>[]>();
-  for (const receive of receives) {
-    const seconds = receive.visibilityTimeout ?? config.visibilityTimeout;
-    shares.set(seconds, [...(shares.get(seconds) ?? []), receive]);
-  }
-  return [...shares.values()];
 }

@@ -37,10 +37,7 @@ export function encodeSegmentMessages(messages: StoredMessage[]): string {
  * holes): a receive takes part of a round's segment, and skipping a message reads only its
  * length, the number that ends its header line.
  */
-export function decodeSegmentMessages(
-  text: string,
-  wanted?: ReadonlySet<number>,
-): StoredMessage[] {
+export function decodeSegmentMessages(text: string, wanted?: ReadonlySet<number>): StoredMessage[] {
   const messages: StoredMessage[] = [];
   let at = 0;
   for (let index = 0; at < text.length; index++) {

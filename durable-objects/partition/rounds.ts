@@ -1,0 +1,105 @@
+/**
+ * What one group-commit round does with the calls that waited for it (group-commit.ts runs
+ * the rounds; the shell runs each in one transaction). Contract: sends are checked and staged
+ * one by one, so a refused send changes nothing and is answered alone; the round's acks are
+ * one settle, so a segment they touch is written once; its receives are served by one lease
+ * per visibility timeout and shared out in order of arrival (in fifo order one lease each, as
+ * a lease hands a group's run to one consumer). Acks go before receives, so the groups and
+ * limits they free count at once. Anything else that throws takes the whole round back.
+ */
+import type {
+  AckOutcome,
+  LeasedMessage,
+  LeaseRef,
+  NewMessage,
+  PartitionContext,
+  PartitionStats,
+  SendOutcome,
+} from "../../core/contract.ts";
+import type { QueueConfig } from "../../core/queue-config.ts";
+import type { RoundResult } from "./group-commit.ts";
+import type { MessageLog, Unstated } from "./log.ts";
+
+type Receive = {
+  kind: "receive";
+  context: PartitionContext;
+  max: number;
+  visibilityTimeout?: number;
+  /** The log's change count when the round leased for it (the shell's `receive` reads it). */
+  changes?: number;
+};
+
+/** A call waiting for a round. */
+export type Work =
+  | { kind: "send"; context: PartitionContext; messages: NewMessage[] }
+  | Receive
+  | { kind: "ack"; context: PartitionContext; leases: LeaseRef[] };
+
+export type Received = { messages: LeasedMessage[]; stats: PartitionStats };
+
+export type Answer = SendOutcome | Received | AckOutcome;
+
+/** Runs a round's calls against the log; one answer per call, in order, stats to be added. */
+export function runRound(
+  log: MessageLog,
+  work: Work[],
+  now: number,
+  config: QueueConfig,
+): RoundResult<Unstated<Answer>>[] {
+  const answers = new Map<Work, RoundResult<Unstated<Answer>>>();
+  const sends = work.filter((item) => item.kind === "send");
+  if (sends.length > 0) {
+    const round = log.startRound(now, config);
+    for (const send of sends) {
+      try {
+        answers.set(send, { outcome: log.writeSend(send.messages, round) });
+      } catch (error) {
+        answers.set(send, { error });
+      }
+    }
+    log.endRound(round);
+  }
+  const acks = work.filter((item) => item.kind === "ack");
+  if (acks.length > 0) {
+    const { failed } = log.ack(
+      acks.flatMap((ack) => ack.leases),
+      now,
+    );
+    let offset = 0;
+    for (const ack of acks) {
+      const end = offset + ack.leases.length;
+      const own = failed
+        .filter(({ index }) => index >= offset && index < end)
+        .map((failure) => ({ ...failure, index: failure.index - offset }));
+      answers.set(ack, { outcome: { acked: ack.leases.length - own.length, failed: own } });
+      offset = end;
+    }
+  }
+  const receives = work.filter((item) => item.kind === "receive");
+  for (const share of receiveShares(receives, config)) {
+    const leased = log.lease(
+      share.reduce((sum, receive) => sum + receive.max, 0),
+      share[0].visibilityTimeout ?? config.visibilityTimeout,
+      now,
+      config,
+    );
+    let taken = 0;
+    for (const receive of share) {
+      receive.changes = log.changes;
+      answers.set(receive, { outcome: { messages: leased.slice(taken, taken + receive.max) } });
+      taken += receive.max;
+    }
+  }
+  return work.map((item) => answers.get(item) as RoundResult<Unstated<Answer>>);
+}
+
+/** Receives one lease can serve together: those asking the same visibility timeout. */
+function receiveShares(receives: Receive[], config: QueueConfig): Receive[][] {
+  if (config.ordering === "fifo") return receives.map((receive) => [receive]);
+  const shares = new Map<number, Receive[]>();
+  for (const receive of receives) {
+    const seconds = receive.visibilityTimeout ?? config.visibilityTimeout;
+    shares.set(seconds, [...(shares.get(seconds) ?? []), receive]);
+  }
+  return [...shares.values()];
+}
