@@ -12,10 +12,12 @@
  * so "rate per second with burst" holds exactly across restarts; queues without a rate write
  * nothing. Fairness turns are in memory: losing them on a restart only restarts the rotation.
  *
- * Fair reading: for each key with fresh messages, the lowest segment id where one may be (one
- * number a key, rebuilt from the rows on start), kept in the order keys were last looked at;
- * a fair receive reads on from those of the keys looked at longest ago (order.ts readFair),
- * so a key behind any backlog of others is reached within a bounded number of receives.
+ * Fair reading: for each key with fresh messages, how many (at least) and the lowest segment
+ * id where one may be (two numbers a key, rebuilt from the rows on start, none per message),
+ * kept in the order keys were last looked at; a fair receive also reads from where the keys
+ * looked at longest ago begin (order.ts readFair), so a key behind any backlog of others is
+ * looked at within a bounded number of receives. Counts run high only after a purge or
+ * expiry (those do not count down): a key with nothing waiting is dropped when looked at.
  */
 import {
   type FlowAnswer,
