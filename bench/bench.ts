@@ -12,6 +12,7 @@ export type System =
   | "Sluice, naive partition"
   | "hello-world Worker"
   | "raw SQLite in a DO"
+  | "RPC floor"
   | "RabbitMQ"
   | "Redis + BullMQ"
   | "NATS JetStream";

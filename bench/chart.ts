@@ -13,6 +13,7 @@ const COLORS: Record<System, string> = {
   "Sluice, naive partition": "#b85c00",
   "hello-world Worker": "#9aa0a6",
   "raw SQLite in a DO": "#5f6368",
+  "RPC floor": "#3c4043",
   RabbitMQ: "#7b61ff",
   "Redis + BullMQ": "#d82c20",
   "NATS JetStream": "#27aae1",

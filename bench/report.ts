@@ -52,6 +52,7 @@ export const REQUIRED_IDS = [
   "usd-per-million-single",
   "partition-batched-vs-raw",
   "partition-single-vs-raw",
+  "partition-single-vs-rpc-floor",
   "recv-ack-vs-batched",
   "partition-heap-mb-1m-backlog",
   "single-vs-hello",
@@ -178,6 +179,12 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
       "partition/single",
       "raw-sqlite/loop",
       atLeast(0.25, "≥ 25 %"),
+    ),
+    ratio(
+      "partition-single-vs-rpc-floor",
+      "single sends to the partition alone vs the same calls to an object that does nothing (what RPC allows)",
+      "partition/single",
+      "rpc-floor/single",
     ),
     ratio(
       "recv-ack-vs-batched",

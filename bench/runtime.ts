@@ -192,6 +192,7 @@ async function startIn(
         durableObjects: {
           PARTITION: { className: "Partition", useSQLite: true },
           NAIVE_PARTITION: { className: "NaivePartition", useSQLite: true },
+          RPC_FLOOR: { className: "RpcFloor", useSQLite: true },
         },
         unsafeDirectSockets: directSocket,
       },

@@ -95,6 +95,24 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
         prepare: () => createQueue(naive, "single-1p", unordered(1)),
         measure: () => send(target(naive, "single-1p"), inTurns(singleSends)),
       },
+      {
+        describe: {
+          id: "rpc-floor/single",
+          system: "RPC floor",
+          kind: "ceiling",
+          scenario: "single-message calls to an object that does nothing",
+          setup: `${plan.singleSenders} senders inside workerd calling send() over RPC on an object that stores nothing and answers an outcome of the same shape`,
+          unit: "msg/s",
+        },
+        measure: () =>
+          driveOnePartition(runtime, {
+            groupCommit: true,
+            floor: true,
+            senders: plan.singleSenders,
+            batch: 1,
+            durationMs: plan.roundMs,
+          }),
+      },
       ...[true, false].map((groupCommit) => ({
         describe: {
           id: groupCommit ? "partition/single" : "naive-partition/single",
@@ -369,7 +387,13 @@ export async function endToEnd(bench: Bench, queueTarget: Target, pid: number) {
 /** Senders inside workerd call one fresh partition directly (bench/workers/partition-driver.ts). */
 async function driveOnePartition(
   runtime: Runtime,
-  drive: { groupCommit: boolean; senders: number; batch: number; durationMs: number },
+  drive: {
+    groupCommit: boolean;
+    floor?: boolean;
+    senders: number;
+    batch: number;
+    durationMs: number;
+  },
 ) {
   const before = treeCpuSeconds(runtime.workerdPid);
   const start = performance.now();
@@ -395,7 +419,10 @@ async function driveOnePartition(
     detail: {
       ...result,
       serverCpuSeconds,
-      sendsPerTransaction: Math.round((result.sends / result.transactions) * 10) / 10,
+      // The RPC floor writes nothing: it has no transactions to divide by.
+      ...(result.transactions > 0
+        ? { sendsPerTransaction: Math.round((result.sends / result.transactions) * 10) / 10 }
+        : {}),
     },
   };
 }

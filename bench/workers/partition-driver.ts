@@ -3,7 +3,13 @@
  * RPC, with no HTTP and no router in the way, with and without group commit. Separates what
  * the object costs (and what group commit buys it) from what the front path costs.
  */
-import type { NewMessage, PartitionContext } from "../../core/contract.ts";
+import { DurableObject } from "cloudflare:workers";
+import type {
+  NewMessage,
+  PartitionContext,
+  PartitionStats,
+  SendOutcome,
+} from "../../core/contract.ts";
 import { DEFAULT_QUEUE_CONFIG } from "../../core/queue-config.ts";
 import { type RoundStrategy, takeAll } from "../../durable-objects/partition/group-commit.ts";
 import { Partition as Deployed } from "../../durable-objects/partition.ts";
@@ -39,13 +45,54 @@ export class NaivePartition extends CountingPartition {
   }
 }
 
+/**
+ * The floor under "the partition alone": an object whose `send` takes the same arguments and
+ * answers an outcome of the same shape, doing no work and storing nothing. Its rate is what
+ * the RPC calls themselves allow on this runtime.
+ */
+export class RpcFloor extends DurableObject {
+  readonly #stats: PartitionStats = {
+    partition: 0,
+    ready: 1,
+    leased: 0,
+    delayed: 0,
+    backlogBytes: 1024,
+    oldestSentAt: 0,
+    deadLettered: 0,
+    pendingDeadLetters: 0,
+    sent: 1,
+    acked: 0,
+    nacked: 0,
+    expired: 0,
+    flow: { paused: false, pausedUntil: null, pausedKeys: 0, heldKeys: [], inFlightShare: null },
+    usage: { requests: 1, statements: 1, rowsRead: 1, rowsWritten: 1 },
+  };
+  #seq = 0;
+
+  async send(_context: PartitionContext, messages: NewMessage[]): Promise<SendOutcome> {
+    const sent = messages.map(() => ({
+      id: crypto.randomUUID(),
+      seq: ++this.#seq,
+      duplicate: false,
+    }));
+    return { ok: true, messages: sent, backpressure: false, stats: this.#stats };
+  }
+
+  get rounds(): number {
+    return 0;
+  }
+}
+
 interface DriverEnv {
   PARTITION: DurableObjectNamespace<CountingPartition>;
   NAIVE_PARTITION: DurableObjectNamespace<CountingPartition>;
+  RPC_FLOOR: DurableObjectNamespace<RpcFloor>;
 }
 
 interface Drive {
   groupCommit: boolean;
+  /** Call the RpcFloor instead of a partition. */
+  floor?: boolean;
   senders: number;
   /** Messages per send. */
   batch: number;
@@ -55,7 +102,11 @@ interface Drive {
 export default {
   async fetch(request, env) {
     const drive = (await request.json()) as Drive;
-    const namespace = drive.groupCommit ? env.PARTITION : env.NAIVE_PARTITION;
+    const namespace = drive.floor
+      ? env.RPC_FLOOR
+      : drive.groupCommit
+        ? env.PARTITION
+        : env.NAIVE_PARTITION;
     // A fresh partition each time, so no run inherits another's backlog.
     const queue = `drive-${crypto.randomUUID()}`;
     const partition = namespace.getByName(`${queue}/0`);
