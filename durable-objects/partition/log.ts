@@ -12,8 +12,9 @@
  * least one), and only what it carries is leased.
  *
  * Rows (docs/architecture.md, "Partition storage (v2)"): a group-commit round's messages are
- * one segment row (split only by priority in priority order, or past SEGMENT_BUDGET); a receive
- * updates each segment it takes from, once; an ack updates each segment once; an emptied
+ * one segment row (split by priority in priority order, past SEGMENT_MESSAGES or past
+ * SEGMENT_BUDGET); a receive updates each segment it takes from, once; an ack updates each
+ * segment once; an emptied
  * segment is deleted by the alarm's clean-up once its dedup ids expire. A message has a held
  * row of its own only when sent with a delay or given back for a retry. Counts, fifo group
  * locks, due times and dedup ids are in memory, rebuilt from the rows on start; none of it
@@ -32,6 +33,7 @@ import type {
   SendOutcome,
   SentMessage,
 } from "../../core/contract.ts";
+import { MAX_BATCH } from "../../core/contract.ts";
 import type { FlowAnswer, FlowChange } from "../../core/flow.ts";
 import { messageBytes, utf8Bytes } from "../../core/message-bytes.ts";
 import type { QueueConfig } from "../../core/queue-config.ts";
@@ -93,6 +95,13 @@ export const RPC_ANSWER_BUDGET = 15 * 1024 * 1024;
 
 /** UTF-8 bytes of bodies one segment row holds (a row may hold at most 2 MB). */
 const SEGMENT_BUDGET = 1536 * 1024;
+
+/**
+ * Messages one segment row holds at most. A receive or an ack reads and rewrites the state of
+ * each segment it touches, whole: rows of a batch's size keep that work near what the call
+ * itself takes, and cost a round of many batches one row per batch.
+ */
+const SEGMENT_MESSAGES = MAX_BATCH;
 
 /**
  * The alarm's clean-up (deleting emptied segments, writing the counters) runs at most this
@@ -466,7 +475,8 @@ export class MessageLog {
 
   /**
    * Writes the round: its new messages as one segment row (one per priority in priority
-   * order, more only past SEGMENT_BUDGET) with the round's dedup ids, in one INSERT, and its
+   * order, more past SEGMENT_MESSAGES or SEGMENT_BUDGET) with the round's dedup ids, in one
+   * INSERT, and its
    * delayed messages as held rows, in another.
    */
   endRound(round: Round): void {
@@ -477,7 +487,11 @@ export class MessageLog {
       const open = byPriority.get(priority) ?? { chunks: [[]], used: 0 };
       byPriority.set(priority, open);
       const size = utf8Bytes(entry.message.body);
-      if (open.used > 0 && open.used + size > SEGMENT_BUDGET) {
+      const last = open.chunks[open.chunks.length - 1];
+      if (
+        last.length === SEGMENT_MESSAGES ||
+        (open.used > 0 && open.used + size > SEGMENT_BUDGET)
+      ) {
         open.chunks.push([]);
         open.used = 0;
       }

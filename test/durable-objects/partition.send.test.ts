@@ -221,6 +221,30 @@ describe("group commit", () => {
     expect(await partition.rows("SELECT id FROM segments")).toHaveLength(written);
   });
 
+  it("splits a round of many batches into rows of at most a batch, in send order", async () => {
+    const partition = await openPartition();
+    const rounds = await countRounds(partition);
+    const senders = 5;
+    await Promise.all(
+      Array.from({ length: senders }, (_, s) =>
+        sendOk(
+          partition,
+          messages(MAX_BATCH).map((m, i) => ({ ...m, body: `${s}-${i}` })),
+        ),
+      ),
+    );
+    const rows = await partition.rows<{ id: number; n: number }>(
+      "SELECT id, json_array_length(meta) AS n FROM segments ORDER BY id",
+    );
+    // The first send is written alone; the rest arrive while it commits and share a round.
+    expect(rounds()).toBe(2);
+    expect(rows.map((row) => row.n)).toEqual(Array(senders).fill(MAX_BATCH));
+    const ready = await receiveNow(partition, MAX_BATCH);
+    expect(ready.messages.map((m) => m.seq)).toEqual(
+      Array.from({ length: MAX_BATCH }, (_, i) => i + 1),
+    );
+  });
+
   it("fails only the send that cannot be written, whole, when it shares a transaction", async () => {
     const partition = await openPartition();
     const rounds = await countRounds(partition);
