@@ -61,6 +61,8 @@ export class Partition extends DurableObject<Env> {
   readonly #rounds: GroupCommit<Work, Answer>;
   readonly #push: PushLanes;
   readonly #polls = new LongPolls();
+  /** Changes that would wake a parked receive (see `receive`). */
+  #wakeups = 0;
   /** RPC calls and alarms since the object started. */
   #requests = 0;
   readonly #contexts: NewestContext;
@@ -144,9 +146,9 @@ export class Partition extends DurableObject<Env> {
         if (answer.stats.ready > 0) this.#polls.wakeOne();
         return answer;
       }
-      // A later round may have changed the log before this receive could park, and woken
+      // A later round may have made messages ready before this receive could park, and woken
       // no one: look again rather than sleep through it.
-      if (this.#log.changes !== work.changes) continue;
+      if (this.#wakeups !== work.wakeups) continue;
       const remaining = deadline - this.clock();
       if (remaining <= 0 || !(await this.#polls.park(remaining))) return answer;
     }
@@ -288,7 +290,7 @@ export class Partition extends DurableObject<Env> {
   #writeRound(work: Work[]): RoundResult<Answer>[] {
     // Each call brought a context: the newest of them is the one that counts.
     for (const item of work) this.#contexts.adopt(item.context);
-    return this.#operation(null, (now, config) => {
+    const answers = this.#operation(null, (now, config) => {
       const answers = runRound(this.#log, work, now, config);
       // Everything in a round is answered at the same moment, so one snapshot serves all.
       const stats = this.#stats();
@@ -296,6 +298,8 @@ export class Partition extends DurableObject<Env> {
         "outcome" in answer ? { outcome: { ...answer.outcome, stats } as Answer } : answer,
       );
     });
+    for (const item of work) if (item.kind === "receive") item.wakeups = this.#wakeups;
+    return answers;
   }
 
   #afterChange(): void {
@@ -307,7 +311,10 @@ export class Partition extends DurableObject<Env> {
     if (this.#log.receivableChanged) {
       this.#log.receivableChanged = false;
       // Most acks and retries leave nothing ready: a woken receive would find nothing.
-      if (this.#polls.size > 0 && this.#log.readyCount() > 0) this.#polls.wakeOne();
+      if (this.#log.readyCount() > 0) {
+        this.#wakeups++;
+        if (this.#polls.size > 0) this.#polls.wakeOne();
+      }
     }
   }
 

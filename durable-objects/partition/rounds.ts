@@ -25,8 +25,8 @@ type Receive = {
   context: PartitionContext;
   max: number;
   visibilityTimeout?: number;
-  /** The log's change count when the round leased for it (the shell's `receive` reads it). */
-  changes?: number;
+  /** The shell's wake-up count after this receive's round (its `receive` reads it). */
+  wakeups?: number;
 };
 
 /** A call waiting for a round. */
@@ -85,7 +85,6 @@ export function runRound(
     );
     let taken = 0;
     for (const receive of share) {
-      receive.changes = log.changes;
       answers.set(receive, { outcome: { messages: leased.slice(taken, taken + receive.max) } });
       taken += receive.max;
     }
