@@ -14,8 +14,8 @@
  * Rows (docs/architecture.md, "Partition storage (v2)"): a group-commit round's messages are
  * one segment row (split by priority in priority order, past SEGMENT_MESSAGES or past
  * SEGMENT_BUDGET); a receive updates each segment it takes from, once; an ack updates each
- * segment once; an emptied segment is deleted by the alarm's clean-up once its dedup ids
- * expire and no older segment of its priority is live. A message has a held
+ * segment once; an emptied
+ * segment is deleted by the alarm's clean-up once its dedup ids expire. A message has a held
  * row of its own only when sent with a delay or given back for a retry. Counts, fifo group
  * locks, due times and dedup ids are in memory, rebuilt from the rows on start; none of it
  * grows with ready messages, only with fifo keys, leases, delays and live dedup ids.
@@ -283,8 +283,6 @@ export class MessageLog {
    * primary key, past the emptied segments kept for their dedup ids, rather than scanning them.
    */
   #liveFrom = new Map<number, number>();
-  /** The bands that have held a segment since the log was loaded (where clean-up looks). */
-  #bands = new Set<number>();
   #oldestHeld: { seq: number; sentAt: number } | null = null;
   #cleanupDue: number | null = null;
   #lastCleanup = Number.NEGATIVE_INFINITY;
@@ -323,7 +321,6 @@ export class MessageLog {
     this.#keptMessages = null;
     this.#oldestSegment = null;
     this.#liveFrom = new Map();
-    this.#bands = new Set();
     this.#oldestHeld = null;
     this.#cleanupDue = null;
     const stored = this.sql<{ value: string }>`SELECT value FROM meta WHERE name = 'log'`.toArray();
@@ -341,7 +338,6 @@ export class MessageLog {
       SELECT id, sent_at, fresh, live, acked, dedup_until, state, meta FROM segments
       ORDER BY id`;
     for (const row of segments) {
-      this.#bands.add(bandOf(row.id));
       this.#ackedInSegments += row.acked;
       const state: SegmentState = JSON.parse(row.state);
       const meta: SegmentMeta[] = JSON.parse(row.meta);
@@ -514,7 +510,6 @@ export class MessageLog {
     if (segments.length > 0) {
       const window = config.dedupWindow * 1000;
       const rows = segments.map(({ id, entries }, index) => {
-        this.#bands.add(bandOf(id));
         const dedup = index === 0 && dedupList.length > 0 ? dedupList : null;
         for (const { meta } of entries) {
           this.#counts.bytes += meta[2];
@@ -1342,31 +1337,13 @@ export class MessageLog {
     if (this.#cleanupDue === null || this.#cleanupDue > now) return;
     if (this.#lastCleanup + CLEANUP_INTERVAL_MS > now) return;
     this.#lastCleanup = now;
-    // Below a band's first live segment every segment is emptied, in send order, so those
-    // whose dedup window has closed are a run from the band's start: read that run and one
-    // more, not the table. An emptied segment above a live one waits for the live one to go.
-    const expired: number[] = [];
-    let due: number | null = null;
-    for (const band of this.#bands) {
-      const rows = this.sql<{ id: number; live: number; dedup_until: number | null }>`
-        SELECT id, live, dedup_until FROM segments WHERE id >= ${band * PRIORITY_STRIDE}
-          AND id < ${this.#liveFrom.get(band) ?? (band + 1) * PRIORITY_STRIDE} ORDER BY id`;
-      for (const row of rows) {
-        if (row.live > 0) break;
-        if ((row.dedup_until ?? 0) > now) {
-          due = earliest([due, row.dedup_until]);
-          break;
-        }
-        expired.push(row.id);
-      }
-    }
     const deleted = this.sql<{ acked: number }>`DELETE FROM segments
-      WHERE id IN (SELECT value FROM json_each(${JSON.stringify(expired)})) AND live = 0
-      RETURNING acked`.toArray();
+      WHERE live = 0 AND coalesce(dedup_until, 0) <= ${now} RETURNING acked`.toArray();
     for (const { acked } of deleted) this.#ackedInSegments -= acked;
     // Written after the delete, so the acks of deleted segments move into the log row.
     this.#persist();
-    this.#cleanupDue = due;
+    this.#cleanupDue = this.sql<{ due: number | null }>`
+      SELECT min(dedup_until) AS due FROM segments WHERE live = 0 AND dedup_until > ${now}`.one().due;
   }
 
   /** When something in the log next falls due, or null. */

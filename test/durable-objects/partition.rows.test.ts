@@ -254,44 +254,6 @@ describe("rows written over whole message lives", () => {
     }
   });
 
-  it("cleans up emptied segments reading the run below the first live one, not the table", async () => {
-    const partition = await openPartition({
-      ordering: "unordered",
-      dedupWindow: DEDUP_WINDOW_SECONDS,
-    });
-    // Five segments: the 1st, 2nd and 4th emptied by acks, the 3rd and 5th live.
-    for (let i = 0; i < 5; i++) await sendOk(partition, withDedupIds(1));
-    // Leases that outlast the test: an expiry would move the live ones out of their segments.
-    const leased = (await receiveNow(partition, 5, 3_600)).messages;
-    const ackSeqs = async (seqs: number[]) =>
-      partition.stub.ack(
-        partition.context,
-        leases(leased.filter((m) => seqs.includes(m.seq)).map((m) => m.receipt)),
-      );
-    await ackSeqs([1, 2, 4]);
-    // 200 live segments behind them, which a clean-up must not read.
-    for (let i = 0; i < 200; i++) await sendOk(partition, withDedupIds(1));
-    const read = await meter(partition);
-    const before = read();
-    partition.advance(DEDUP_WINDOW_SECONDS * 1000 + 1000);
-    await partition.runAlarm();
-    const cleanup = read();
-    const left = async () =>
-      (await partition.rows<{ id: number }>("SELECT id FROM segments ORDER BY id")).map(
-        (row) => row.id % 2 ** 40,
-      );
-    // Below the first live segment (3rd): the 1st and 2nd go; the 4th waits behind the 3rd.
-    expect((await left()).slice(0, 3)).toEqual([3, 4, 5]);
-    // The whole alarm: the run (2 rows and the live one it stopped at), the delete, the
-    // counters, 16 rows here; a scan of the table would read its 205 rows, twice.
-    expect(cleanup.rowsRead - before.rowsRead).toBeLessThanOrEqual(20);
-    // Once the 3rd is acked, the 4th goes with it at the next clean-up.
-    await ackSeqs([3]);
-    partition.advance(DEDUP_WINDOW_SECONDS * 1000 + 1000);
-    await partition.runAlarm();
-    expect((await left()).slice(0, 2)).toEqual([5, 6]);
-  });
-
   it("measures concurrent single sends with a key per sender in fifo order", async () => {
     const rows = await concurrentLives("fifo", true);
     console.log(`rows meter (fifo, a key per sender): concurrent single ${round2(rows)}`);
