@@ -23,7 +23,7 @@
  * A slot is freed when its request ends, or at once when its client goes away (the request's
  * `signal`); slots older than any real request are forgotten as a last resort.
  */
-import type { Principal } from "./auth.ts";
+import { actorOf, type Principal } from "./auth.ts";
 import { countShed, type ShedReason } from "./metrics.ts";
 import type { Refusal } from "./outcome.ts";
 
@@ -166,7 +166,7 @@ export function authenticated(env: Env, ticket: Ticket, shedClass: ShedClass): S
  */
 export function park(env: Env, ticket: Ticket, principal: Principal): ShedRefusal | null {
   if (ticket.state !== "consume") return null;
-  const parkedBy = principal.kind === "admin" ? "admin" : principal.key.id;
+  const parkedBy = actorOf(principal);
   const already = parkedByKey.get(parkedBy) ?? 0;
   if (already >= parkedPerKey(env)) {
     return shed(

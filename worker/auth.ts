@@ -34,6 +34,11 @@ import type { CreateKeyInput } from "./schemas.ts";
 
 export type Principal = { kind: "admin" } | { kind: "key"; key: ApiKey };
 
+/** Who a principal is in records of what it did: its key's id, or `admin`. */
+export function actorOf(principal: Principal): string {
+  return principal.kind === "key" ? principal.key.id : "admin";
+}
+
 /** Any scope at all: reading a queue's definition and stats. */
 export type Permission = Scope | "read";
 

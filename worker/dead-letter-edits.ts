@@ -4,7 +4,7 @@
  * docs/architecture.md, "Edit and redrive"). A redrive then sends the message as edited.
  */
 import type { DeadLetter, DeadLetterChange } from "../core/contract.ts";
-import type { Principal } from "./auth.ts";
+import { actorOf, type Principal } from "./auth.ts";
 import { type Outcome, refuse } from "./outcome.ts";
 import type { EditDeadLetterInput } from "./schemas.ts";
 import { queueDefinition } from "./service.ts";
@@ -31,7 +31,7 @@ export async function editDeadLetter(
 ): Promise<Outcome<{ message: DeadLetter }>> {
   const queue = await queueDefinition(env, principal, name);
   if (!queue.ok) return queue;
-  const by = principal.kind === "key" ? principal.key.id : "admin";
+  const by = actorOf(principal);
   const message = await env.DEAD_LETTERS.getByName(name).edit(id, storedChange(input), by);
   if (message === null) {
     return refuse("dead_letter_not_found", `queue '${name}' has no dead letter with id '${id}'`);

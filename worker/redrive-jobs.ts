@@ -16,7 +16,7 @@ import {
   type RedriveJob,
   redriveDedupId,
 } from "../core/redrive.ts";
-import { allows, denial, type Principal } from "./auth.ts";
+import { actorOf, allows, denial, type Principal } from "./auth.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { RETRYABLE } from "./schedules.ts";
 import { asFreshMessage, getDeadLetter, queueDefinition, sendStoredMessages } from "./service.ts";
@@ -52,7 +52,7 @@ export async function createRedriveJob(
     const stored = await queueDefinition(env, principal, target);
     if (!stored.ok) return stored;
   }
-  const createdBy = principal.kind === "key" ? principal.key.id : "admin";
+  const createdBy = actorOf(principal);
   const job = await deadLetters(env, name).createJob({ ...input, target, createdBy });
   return { ok: true, job };
 }
