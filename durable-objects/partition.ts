@@ -61,8 +61,6 @@ export class Partition extends DurableObject<Env> {
   readonly #rounds: GroupCommit<Work, Answer>;
   readonly #push: PushLanes;
   readonly #polls = new LongPolls();
-  /** Changes that would wake a parked receive (see `receive`). */
-  #wakeups = 0;
   /** RPC calls and alarms since the object started. */
   #requests = 0;
   readonly #contexts: NewestContext;
@@ -146,11 +144,11 @@ export class Partition extends DurableObject<Env> {
         if (answer.stats.ready > 0) this.#polls.wakeOne();
         return answer;
       }
-      // A later round may have made messages ready before this receive could park, and woken
-      // no one: look again rather than sleep through it.
-      if (this.#wakeups !== work.wakeups) continue;
       const remaining = deadline - this.clock();
-      if (remaining <= 0 || !(await this.#polls.park(remaining))) return answer;
+      // `signals` as of this receive's round: a later round's signal ends the wait at once.
+      if (remaining <= 0 || !(await this.#polls.park(remaining, work.signals ?? 0))) {
+        return answer;
+      }
     }
   }
 
@@ -298,7 +296,7 @@ export class Partition extends DurableObject<Env> {
         "outcome" in answer ? { outcome: { ...answer.outcome, stats } as Answer } : answer,
       );
     });
-    for (const item of work) if (item.kind === "receive") item.wakeups = this.#wakeups;
+    for (const item of work) if (item.kind === "receive") item.signals = this.#polls.signals;
     return answers;
   }
 
@@ -311,10 +309,7 @@ export class Partition extends DurableObject<Env> {
     if (this.#log.receivableChanged) {
       this.#log.receivableChanged = false;
       // Most acks and retries leave nothing ready: a woken receive would find nothing.
-      if (this.#log.readyCount() > 0) {
-        this.#wakeups++;
-        if (this.#polls.size > 0) this.#polls.wakeOne();
-      }
+      if (this.#log.readyCount() > 0) this.#polls.signal();
     }
   }
 

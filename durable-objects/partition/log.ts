@@ -1138,7 +1138,7 @@ export class MessageLog {
       const settled = [...reading.segments.values()]
         .filter((open) => open.row.live > 0)
         .map((open) => ({ id: open.row.id, sentAt: open.row.sent_at }));
-      this.#oldestSegment = this.#settleOldest(reading.oldestSegment, settled);
+      this.#settleOldest([...reading.oldestSegment, ...settled]);
     }
     if (reading.oldestHeld !== false) {
       const candidates = [...reading.held.values(), ...changes.heldWrites.values()]
@@ -1255,7 +1255,7 @@ export class MessageLog {
   /** Looks the oldest message up again when the one known left with these changes. */
   #refreshOldest(reading: Reading, changes: Changes): void {
     const segment = this.#oldestSegment && reading.segments.get(this.#oldestSegment.id);
-    if (segment && segment.row.live === 0) this.#oldestSegment = this.#seekOldestSegment();
+    if (segment && segment.row.live === 0) this.#seekOldestSegment();
     if (this.#oldestHeld && changes.heldDeletes.has(this.#oldestHeld.seq)) {
       this.#oldestHeld =
         this.sql<{ seq: number; sentAt: number }>`SELECT seq, sent_at AS sentAt FROM held
@@ -1299,7 +1299,7 @@ export class MessageLog {
       const ids = JSON.stringify(segments.map((row) => row.id));
       this.sql`UPDATE segments SET live = 0, fresh = 0, state = '{"l":[],"s":[]}'
         WHERE id IN (SELECT value FROM json_each(${ids}))`;
-      this.#oldestSegment = this.#seekOldestSegment();
+      this.#seekOldestSegment();
     }
     const held = this.sql<Pick<HeldRow, "grp" | "state" | "visible_at" | "bytes">>`
       DELETE FROM held WHERE sent_at <= ${cutoff} RETURNING grp, state, visible_at, bytes`.toArray();
@@ -1527,25 +1527,22 @@ export class MessageLog {
   }
 
   /**
-   * Sets what a seek found, each band's first live segment (`found`, plus `alsoLive`: live
-   * segments the seek was told to pass over), and answers the oldest of them.
+   * Starts the bands' first live segments and the oldest over from what a seek found (each
+   * band's first live segment, plus live segments the seek was told to pass over).
    */
-  #settleOldest(found: SegmentAge[], alsoLive: SegmentAge[]): SegmentAge | null {
+  #settleOldest(live: SegmentAge[]): void {
     this.#liveFrom = new Map();
-    for (const segment of [...found, ...alsoLive]) {
-      const band = bandOf(segment.id);
-      this.#liveFrom.set(band, Math.min(this.#liveFrom.get(band) ?? segment.id, segment.id));
-    }
-    return oldestOf([...found, ...alsoLive], (segment) => segment.sentAt);
+    this.#oldestSegment = null;
+    for (const { id, sentAt } of live) this.#noteLiveSegment(id, sentAt);
   }
 
-  /** Seeks each band's first live segment, and answers the oldest. */
-  #seekOldestSegment(): SegmentAge | null {
+  /** Seeks each band's first live segment: the oldest is among them. */
+  #seekOldestSegment(): void {
     const found = this.sql<SegmentAge>`
       SELECT s.id AS id, s.sent_at AS sentAt FROM json_each(${this.#liveBands()}) AS b
       JOIN segments AS s ON s.id = (SELECT id FROM segments
         WHERE id >= b.value ->> 0 AND id < b.value ->> 1 AND live > 0 ORDER BY id LIMIT 1)`;
-    return this.#settleOldest(found.toArray(), []);
+    this.#settleOldest(found.toArray());
   }
 
   #noteHeldAge(seq: number, sentAt: number): void {

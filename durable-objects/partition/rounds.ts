@@ -25,8 +25,8 @@ type Receive = {
   context: PartitionContext;
   max: number;
   visibilityTimeout?: number;
-  /** The shell's wake-up count after this receive's round (its `receive` reads it). */
-  wakeups?: number;
+  /** The long polls' signal count after this receive's round (its `receive` parks with it). */
+  signals?: number;
 };
 
 /** A call waiting for a round. */
