@@ -142,7 +142,7 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
           return {
             value,
             exact,
-            display: `${value} rows (${number(cost.usage.rowsWritten)} rows written, ${number(cost.usage.statements)} statements, ${number(cost.messages)} messages)`,
+            display: `${value} rows (${number(cost.usage.rowsWritten)} rows written, ${number(cost.cleanupRowsWritten)} of them by the clean-up after; ${number(cost.usage.statements)} statements, ${number(cost.messages)} messages)`,
           };
         },
         { batched: atMost(0.25, "≤ 0.25"), single: atMost(1, "≤ 1"), lone: atMost(5, "≤ 5") }[mode],

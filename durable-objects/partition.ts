@@ -32,17 +32,18 @@ import {
 import type { FlowAnswer, FlowChange } from "../core/flow.ts";
 import type { QueueConfig } from "../core/queue-config.ts";
 import { NewestContext } from "./partition/context.ts";
-import {
-  GroupCommit,
-  type RoundResult,
-  type RoundStrategy,
-  takeAll,
-} from "./partition/group-commit.ts";
+import { type CommitPolicy, GroupCommit, type RoundResult } from "./partition/group-commit.ts";
 import { earliest, type Identity, identityOf, MessageLog } from "./partition/log.ts";
 import { LongPolls } from "./partition/long-polls.ts";
 import { DeadLetterOutbox } from "./partition/outbox.ts";
 import { PushLanes } from "./partition/push-lanes.ts";
-import { type Answer, type Received, runRound, type Work } from "./partition/rounds.ts";
+import {
+  type Answer,
+  GROUP_COMMIT,
+  type Received,
+  runRound,
+  type Work,
+} from "./partition/rounds.ts";
 import { MIGRATIONS } from "./partition/schema.ts";
 import { migrate, type Sql, SqlMeter, sqlOf } from "./sql.ts";
 
@@ -67,8 +68,8 @@ export class Partition extends DurableObject<Env> {
   /** The alarm time this instance last set; undefined when unknown (after a start or an alarm). */
   #alarmAt: number | null | undefined = undefined;
 
-  /** `rounds` decides how much waiting work a commit round takes (the bench passes its own). */
-  constructor(ctx: DurableObjectState, env: Env, rounds: RoundStrategy = takeAll) {
+  /** `rounds` decides how commit rounds form (the bench passes its own). */
+  constructor(ctx: DurableObjectState, env: Env, rounds: CommitPolicy<Work> = GROUP_COMMIT) {
     super(ctx, env);
     this.#identity = identityOf(ctx.id.name);
     this.#sql = sqlOf(ctx.storage, this.#meter);

@@ -1,9 +1,10 @@
 /**
- * What a message costs Sluice: whole lives (send → receive → ack, each message with a dedupId)
- * on a fresh one-partition queue, metered by the partition's own usage counters (`stats.usage`
- * of GET /v1/queues/:q: requests, statements, rows read and rows written since the object
- * started) and by the HTTP requests the load generator made. report.ts turns them into rows
- * per message and a price (bench/README.md, "What a message costs").
+ * What a message costs Sluice: whole lives (send → receive → ack, each message with a dedupId,
+ * and the clean-up that deletes its row once its dedup window ends) on a fresh one-partition
+ * queue, metered by the partition's own usage counters (`stats.usage` of GET /v1/queues/:q:
+ * requests, statements, rows read and rows written since the object started) and by the HTTP
+ * requests the load generator made. report.ts turns them into rows per message and a price
+ * (bench/README.md, "What a message costs").
  */
 import type { Bench } from "../bench.ts";
 import type { LivesMode, LivesSummary } from "../load/lives.ts";
@@ -22,9 +23,22 @@ const USAGE_FIELDS = ["requests", "statements", "rowsRead", "rowsWritten"] as co
 
 /** What one scenario's lives used, with the HTTP requests that carried them. */
 export interface LivesCost extends LivesSummary {
-  /** Partition usage over the lives alone (the stats reads that metered them taken out). */
+  /**
+   * Partition usage over the lives and their clean-up (the stats reads that metered them
+   * taken out).
+   */
   usage: Usage;
+  /** Of `usage.rowsWritten`, what the clean-up after the lives wrote (its deletes). */
+  cleanupRowsWritten: number;
 }
+
+/**
+ * The lives' queue keeps dedup ids for a second (their ids are all different anyway), so the
+ * clean-up that deletes emptied segments runs within the scenario: at most CLEANUP_INTERVAL_MS
+ * (5 s, durable-objects/partition/log.ts) after the one before, and after the window ends.
+ */
+const DEDUP_WINDOW_SECONDS = 1;
+const CLEANUP_WAIT_MS = 7_000;
 
 const SETUPS: Record<LivesMode, string> = {
   batched: "1 sender × sends of 100, 1 consumer receiving 100 and acking them in one call",
@@ -66,7 +80,11 @@ async function meterLives(
 ): Promise<LivesCost> {
   const origin = runtime.origins.sluice;
   const queue = `lives-${mode}`;
-  await createQueue(origin, queue, { partitions: 1, ordering: "unordered" });
+  await createQueue(origin, queue, {
+    partitions: 1,
+    ordering: "unordered",
+    dedupWindow: DEDUP_WINDOW_SECONDS,
+  });
   // The first read starts the partition, so its start-up writes stay out of the figures.
   const before = await partitionUsage(origin, queue);
   const target: Target = {
@@ -81,16 +99,24 @@ async function meterLives(
     { target, workload: { kind: "lives", options: { mode, messages } } },
     runtime.workerdPid,
   );
+  const lived = await partitionUsage(origin, queue);
+  await new Promise((resolve) => setTimeout(resolve, CLEANUP_WAIT_MS));
   const after = await partitionUsage(origin, queue);
-  // Whatever a stats read itself costs the partition is counted once in `after - before`.
+  // Whatever a stats read itself costs the partition is counted twice in `after - before`.
   const oneRead = difference(await partitionUsage(origin, queue), after);
-  const usage = difference(difference(after, before), oneRead);
+  const usage = difference(difference(difference(after, before), oneRead), oneRead);
+  const cleanupRowsWritten = after.rowsWritten - lived.rowsWritten - oneRead.rowsWritten;
   for (const field of USAGE_FIELDS) {
     if (usage[field] < 0) {
       throw new Error(`usage.${field} went backwards: the partition restarted during the lives`);
     }
   }
-  return { ...result, usage };
+  if (cleanupRowsWritten <= 0) {
+    throw new Error(
+      `no clean-up ran within ${CLEANUP_WAIT_MS} ms of the lives: their rows' deletes would be left out`,
+    );
+  }
+  return { ...result, usage, cleanupRowsWritten };
 }
 
 export function difference(a: Usage, b: Usage): Usage {

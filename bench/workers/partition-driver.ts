@@ -11,7 +11,8 @@ import type {
   SendOutcome,
 } from "../../core/contract.ts";
 import { DEFAULT_QUEUE_CONFIG } from "../../core/queue-config.ts";
-import { type RoundStrategy, takeAll } from "../../durable-objects/partition/group-commit.ts";
+import type { CommitPolicy } from "../../durable-objects/partition/group-commit.ts";
+import { GROUP_COMMIT, type Work } from "../../durable-objects/partition/rounds.ts";
 import { Partition as Deployed } from "../../durable-objects/partition.ts";
 import { oneSendPerRound } from "./naive.ts";
 
@@ -19,10 +20,13 @@ import { oneSendPerRound } from "./naive.ts";
 class CountingPartition extends Deployed {
   #rounds = 0;
 
-  constructor(ctx: DurableObjectState, env: Env, strategy: RoundStrategy) {
-    super(ctx, env, (waiting) => {
-      this.#rounds++;
-      return strategy(waiting);
+  constructor(ctx: DurableObjectState, env: Env, policy: CommitPolicy<Work>) {
+    super(ctx, env, {
+      ...policy,
+      take: (waiting) => {
+        this.#rounds++;
+        return policy.take(waiting);
+      },
     });
   }
 
@@ -34,7 +38,7 @@ class CountingPartition extends Deployed {
 /** The deployed partition, counting rounds. */
 export class Partition extends CountingPartition {
   constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env, takeAll);
+    super(ctx, env, GROUP_COMMIT);
   }
 }
 

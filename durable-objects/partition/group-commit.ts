@@ -4,6 +4,12 @@
  * partition is not bound to one storage commit per request, and the rows a round changes are
  * written once for all its calls. An idle partition runs a lone call at once.
  *
+ * Gathering: a sync on this machine is over before concurrent callers have come back, so
+ * rounds would stay a few calls each, and each would write rows of its own. After a round of
+ * several calls, the next one waits (at most `ms`) until as many calls are waiting as that round
+ * had, or until the waiting calls are `enough` for a row on their own; as PostgreSQL's
+ * commit_delay waits only while other transactions are active. A lone caller never waits.
+ *
  * Each item of a round is answered on its own: `write` gives one result per item, and an
  * error thrown by the round (or its sync) rejects every item of that round, none of another.
  * No answer leaves before its round's sync: a resolved send is durable.
@@ -15,6 +21,17 @@ export type RoundStrategy = (waiting: number) => number;
 /** Production: a round takes every call that waited. */
 export const takeAll: RoundStrategy = (waiting) => waiting;
 
+/** How a round waits for company (see the header); without it, rounds never wait. */
+export interface Gathering<T> {
+  ms: number;
+  enough: (waiting: T[]) => boolean;
+}
+
+export interface CommitPolicy<T> {
+  take: RoundStrategy;
+  gathering?: Gathering<T>;
+}
+
 export type RoundResult<R> = { outcome: R } | { error: unknown };
 
 type Pending<T, R> = { item: T; resolve: (outcome: R) => void; reject: (error: unknown) => void };
@@ -22,9 +39,13 @@ type Pending<T, R> = { item: T; resolve: (outcome: R) => void; reject: (error: u
 export class GroupCommit<T, R> {
   #pending: Pending<T, R>[] = [];
   #committing = false;
+  /** Calls in the last round: how many a gathering round waits for. */
+  #lastRound = 0;
+  /** Ends the current gathering wait early, once its calls have come. */
+  #gathered: (() => void) | null = null;
 
   constructor(
-    private readonly strategy: RoundStrategy,
+    private readonly policy: CommitPolicy<T>,
     /** Writes one round in one transaction: one result per item, in order. */
     private readonly write: (round: T[]) => RoundResult<R>[],
     /** Resolves once what `write` wrote is durable. */
@@ -36,6 +57,7 @@ export class GroupCommit<T, R> {
       this.#pending.push({ item, resolve, reject });
     });
     if (!this.#committing) void this.#commit();
+    else if (this.#gathered && this.#gatheredEnough()) this.#gathered();
     return outcome;
   }
 
@@ -43,8 +65,12 @@ export class GroupCommit<T, R> {
     this.#committing = true;
     try {
       while (this.#pending.length > 0) {
-        const take = Math.max(1, this.strategy(this.#pending.length));
+        // Awaited only when it waits: an idle partition's lone call is written at once.
+        const gathering = this.#gathering();
+        if (gathering) await gathering;
+        const take = Math.max(1, this.policy.take(this.#pending.length));
         const round = this.#pending.splice(0, take);
+        this.#lastRound = round.length;
         let results: RoundResult<R>[];
         try {
           results = this.write(round.map((pending) => pending.item));
@@ -62,5 +88,26 @@ export class GroupCommit<T, R> {
     } finally {
       this.#committing = false;
     }
+  }
+
+  /** After a round of several calls, a wait for as many (or enough) calls, at most `ms`. */
+  #gathering(): Promise<void> | null {
+    const gathering = this.policy.gathering;
+    if (!gathering || this.#lastRound < 2 || this.#gatheredEnough()) return null;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.#gathered?.(), gathering.ms);
+      this.#gathered = () => {
+        clearTimeout(timer);
+        this.#gathered = null;
+        resolve();
+      };
+    });
+  }
+
+  #gatheredEnough(): boolean {
+    return (
+      this.#pending.length >= this.#lastRound ||
+      (this.policy.gathering?.enough(this.#pending.map((pending) => pending.item)) ?? true)
+    );
   }
 }

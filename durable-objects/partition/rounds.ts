@@ -16,8 +16,9 @@ import type {
   PartitionStats,
   SendOutcome,
 } from "../../core/contract.ts";
+import { MAX_BATCH } from "../../core/contract.ts";
 import type { QueueConfig } from "../../core/queue-config.ts";
-import type { RoundResult } from "./group-commit.ts";
+import { type CommitPolicy, type RoundResult, takeAll } from "./group-commit.ts";
 import type { MessageLog, Unstated } from "./log.ts";
 
 type Receive = {
@@ -38,6 +39,25 @@ export type Work =
 export type Received = { messages: LeasedMessage[]; stats: PartitionStats };
 
 export type Answer = SendOutcome | Received | AckOutcome;
+
+/**
+ * The deployed partition's rounds: every waiting call, and after a round of several, up to
+ * 2 ms for as many again, unless what waits already fills a row (MAX_BATCH messages sent,
+ * acked or asked for). Two milliseconds is a fraction of a request's time through the router,
+ * and it turns 32 senders' rounds of about 4 messages (a row each) into rounds of 20 and more.
+ */
+export const GROUP_COMMIT: CommitPolicy<Work> = {
+  take: takeAll,
+  gathering: {
+    ms: 2,
+    enough: (waiting) => waiting.reduce((sum, work) => sum + weight(work), 0) >= MAX_BATCH,
+  },
+};
+
+function weight(work: Work): number {
+  if (work.kind === "send") return work.messages.length;
+  return work.kind === "ack" ? work.leases.length : work.max;
+}
 
 /** Runs a round's calls against the log; one answer per call, in order, stats to be added. */
 export function runRound(

@@ -60,9 +60,13 @@ describe("bench figures", () => {
       requests: { send: 10, receive: 10, ack: 10 },
       elapsedMs: 1,
       usage: { requests: 30, statements: 60, rowsRead: 600, rowsWritten: 50 },
+      cleanupRowsWritten: 10,
     };
     const ratios = computeRatios([lives("batched", detail)]);
     expect(figure(ratios, "rows-per-message-batched")).toMatchObject({ value: 0.05, met: true });
+    expect(figure(ratios, "rows-per-message-batched").display).toContain(
+      "50 rows written, 10 of them by the clean-up after",
+    );
     // 0.03 × 0.30 + 0.03 × 0.15 + 0.05 × 1.00 + 0.6 × 0.001
     expect(figure(ratios, "usd-per-million-batched").value).toBeCloseTo(0.0641, 4);
     expect(
