@@ -14,8 +14,8 @@
  * Rows (docs/architecture.md, "Partition storage (v2)"): a group-commit round's messages are
  * one segment row (split by priority in priority order, past SEGMENT_MESSAGES or past
  * SEGMENT_BUDGET); a receive updates each segment it takes from, once; an ack updates each
- * segment once; an emptied
- * segment is deleted by the alarm's clean-up once its dedup ids expire. A message has a held
+ * segment once, and clears the bodies of one it empties; an emptied segment is deleted by the
+ * alarm's clean-up once its dedup ids expire. A message has a held
  * row of its own only when sent with a delay or given back for a retry. Counts, fifo group
  * locks, due times and dedup ids are in memory, rebuilt from the rows on start; none of it
  * grows with ready messages, only with fifo keys, leases, delays and live dedup ids.
@@ -1120,8 +1120,10 @@ export class MessageLog {
         const { id, live, acked } = open.row;
         return { id, state: JSON.stringify(state), live, acked };
       });
+      // An emptied segment stays for its dedup ids only: its bodies go now, in the same write.
       this.sql`UPDATE segments SET state = u.value ->> 'state', live = u.value ->> 'live',
-          acked = u.value ->> 'acked'
+          acked = u.value ->> 'acked',
+          messages = CASE WHEN u.value ->> 'live' = 0 THEN '' ELSE messages END
         FROM json_each(${JSON.stringify(updates)}) AS u WHERE segments.id = u.value ->> 'id'`;
     }
     this.#writeHeld([...changes.heldWrites.values()]);
@@ -1297,7 +1299,7 @@ export class MessageLog {
         this.#noteCleanup(Math.max(cutoff, row.dedup_until ?? cutoff));
       }
       const ids = JSON.stringify(segments.map((row) => row.id));
-      this.sql`UPDATE segments SET live = 0, fresh = 0, state = '{"l":[],"s":[]}'
+      this.sql`UPDATE segments SET live = 0, fresh = 0, state = '{"l":[],"s":[]}', messages = ''
         WHERE id IN (SELECT value FROM json_each(${ids}))`;
       this.#seekOldestSegment();
     }
@@ -1437,7 +1439,8 @@ export class MessageLog {
   purge(now: number): number {
     const purged = this.#heldCount();
     if (purged === 0) return 0;
-    this.sql`UPDATE segments SET live = 0, fresh = 0, state = '{"l":[],"s":[]}' WHERE live > 0`;
+    this.sql`UPDATE segments SET live = 0, fresh = 0, state = '{"l":[],"s":[]}', messages = ''
+      WHERE live > 0`;
     this.sql`DELETE FROM held`;
     this.#counts = { fresh: 0, segmentLeased: 0, waiting: 0, delayed: 0, heldLeased: 0, bytes: 0 };
     this.#groups = new Map();
