@@ -44,7 +44,8 @@ export type Answer = SendOutcome | Received | AckOutcome;
  * The deployed partition's rounds: every waiting call, and after a round of several, up to
  * 2 ms for as many again, unless what waits already fills a row (MAX_BATCH messages sent,
  * acked or asked for). Two milliseconds is a fraction of a request's time through the router,
- * and it turns 32 senders' rounds of about 4 messages (a row each) into rounds of 20 and more.
+ * and it turns 32 senders' rounds of 5 or 6 messages (a row each) into rounds of ~10 through
+ * the router and ~30 when they call the partition directly.
  */
 export const GROUP_COMMIT: CommitPolicy<Work> = {
   take: takeAll,
