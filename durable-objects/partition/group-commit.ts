@@ -4,11 +4,13 @@
  * partition is not bound to one storage commit per request, and the rows a round changes are
  * written once for all its calls. An idle partition runs a lone call at once.
  *
- * Gathering: a sync on this machine is over before concurrent callers have come back, so
- * rounds would stay a few calls each, and each would write rows of its own. After a round of
- * several calls, the next one waits (at most `ms`) until as many calls are waiting as that round
- * had, or until the waiting calls are `enough` for a row on their own; as PostgreSQL's
- * commit_delay waits only while other transactions are active. A lone caller never waits.
+ * Gathering: a sync can be over (locally in about a millisecond) before concurrent callers
+ * have come back, so rounds would stay a few calls each, and each would write rows of its own.
+ * After a round of several calls, the next one waits (at most `ms`) until as many calls are
+ * waiting as that round had, or until the waiting calls are `enough` for a row on their own;
+ * as PostgreSQL's commit_delay waits only while other transactions are active. The size of the
+ * last round outlives an idle moment (callers in a closed loop leave one between rounds), so
+ * the first call after a burst may wait `ms` once; a caller alone otherwise never waits.
  *
  * Each item of a round is answered on its own: `write` gives one result per item, and an
  * error thrown by the round (or its sync) rejects every item of that round, none of another.
