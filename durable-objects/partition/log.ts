@@ -72,6 +72,7 @@ import {
   type SegmentState,
   type StoredMessage,
   segmentId,
+  storedState,
   tokenSegment,
 } from "./segments.ts";
 
@@ -529,7 +530,11 @@ export class MessageLog {
           fresh: entries.length,
           live: entries.length,
           dedup_until: dedup ? now + window : null,
-          state: JSON.stringify({ l: [], s: entries.map(() => FRESH) }),
+          state: storedState({ l: [], s: entries.map(() => FRESH) }, entries.length, {
+            fresh: entries.length,
+            live: entries.length,
+            acked: 0,
+          }),
           meta: JSON.stringify(entries.map((entry) => entry.meta)),
           dedup: dedup ? JSON.stringify(dedup) : null,
           messages: encodeSegmentMessages(entries.map((entry) => entry.message)),
@@ -674,7 +679,7 @@ export class MessageLog {
       return;
     }
     const rows = this.sql<SegmentRow>`
-      SELECT id, sent_at, fresh, live, dedup_until, state, meta FROM segments
+      SELECT id, sent_at, fresh, live, acked, dedup_until, state, meta FROM segments
       WHERE id >= ${from} AND fresh > 0 ORDER BY id`;
     for (const row of rows) {
       const open: OpenSegment = {
@@ -751,7 +756,7 @@ export class MessageLog {
     if (segments.size > 0) {
       const updates = [...segments.values()].map(({ open }) => ({
         id: open.row.id,
-        state: JSON.stringify(open.state),
+        state: storedState(open.state, open.meta.length, open.row),
         fresh: open.row.fresh,
       }));
       const kept = this.#keptMessages;
@@ -1118,7 +1123,10 @@ export class MessageLog {
         else this.#leasedSegments.set(open.row.id, leaseEnd);
         if (open.row.live === 0) this.#noteCleanup(Math.max(now, open.row.dedup_until ?? now));
         const { id, live, acked } = open.row;
-        return { id, state: JSON.stringify(state), live, acked };
+        // An emptied row is rewritten anyway (its bodies go), and kept small.
+        const stored =
+          live === 0 ? JSON.stringify(state) : storedState(state, open.meta.length, open.row);
+        return { id, state: stored, live, acked };
       });
       // An emptied segment stays for its dedup ids only: its bodies go now, in the same write.
       this.sql`UPDATE segments SET state = u.value ->> 'state', live = u.value ->> 'live',

@@ -110,6 +110,46 @@ export type HeldRow = {
   message: string;
 };
 
+/**
+ * A segment's state as stored: its JSON padded with spaces (which JSON.parse skips) so that the
+ * row keeps one size while its messages are leased and acked. SQLite rewrites a row whose size
+ * changed whole, bodies and all (~100 KiB for a row of 100 messages); a row of the same size it
+ * overwrites in place, writing only the pages whose bytes changed, here the page or two that
+ * hold the state. What must stay constant is the state's characters plus the bytes the row's
+ * counts (`fresh`, `live`, `acked`) take in its record; the capacity follows from the number of
+ * messages alone. A state that outgrows it is stored as it is, and that write is a whole one.
+ */
+export function storedState(
+  state: SegmentState | string,
+  messages: number,
+  counts: { fresh: number; live: number; acked: number },
+): string {
+  const text = typeof state === "string" ? state : JSON.stringify(state);
+  const capacity = Math.min(STATE_LIMIT, STATE_BASE + STATE_PER_MESSAGE * messages);
+  const room =
+    capacity -
+    text.length -
+    countBytes(counts.fresh) -
+    countBytes(counts.live) -
+    countBytes(counts.acked);
+  return room > 0 ? text + " ".repeat(room) : text;
+}
+
+/**
+ * Room for `{"l":[],"s":[]}`, and over 57 characters: a text of 57 to 8,185 takes a two-byte
+ * type in the record's header whatever its length (STATE_LIMIT keeps it under), so the header
+ * keeps its size too.
+ */
+const STATE_BASE = 64;
+/** A lease `["<32 hex digits>",<13 digits>,<13 digits>],` and a slot `101,`. */
+const STATE_PER_MESSAGE = 69;
+const STATE_LIMIT = 8_000;
+
+/** Bytes a count of 0–32,767 takes in a SQLite record: none for 0 and 1, one up to 127. */
+export function countBytes(count: number): number {
+  return count <= 1 ? 0 : count <= 127 ? 1 : 2;
+}
+
 /** The id of a segment whose messages have `priority` (0 outside priority order). */
 export function segmentId(priority: number, firstSeq: number): number {
   return (9 - priority) * PRIORITY_STRIDE + firstSeq;

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { MAX_BATCH } from "../../core/contract.ts";
+import { countBytes } from "../../durable-objects/partition/segments.ts";
 import type { Partition } from "../../durable-objects/partition.ts";
 import {
   bodies,
@@ -69,6 +70,34 @@ describe("sending", () => {
     );
     await expect(attempt).rejects.toThrow(/at most 100/);
     expect(await peek(partition)).toEqual([]);
+  });
+});
+
+describe("segment rows", () => {
+  it("keeps a segment row one size while its messages are leased and acked", async () => {
+    const partition = await openPartition({ ordering: "unordered" });
+    await sendOk(partition, messages(100));
+    // The record's bytes that change: the state's characters and the counts' (countBytes).
+    const varying = () =>
+      runInDurableObject(partition.stub, (_: Partition, state) => {
+        const row = state.storage.sql
+          .exec<{ state: number; fresh: number; live: number; acked: number }>(
+            "SELECT length(state) AS state, fresh, live, acked FROM segments",
+          )
+          .one();
+        return row.state + countBytes(row.fresh) + countBytes(row.live) + countBytes(row.acked);
+      });
+    const size = await varying();
+    const first = (await receiveNow(partition, 60)).messages;
+    expect(await varying()).toBe(size);
+    await partition.stub.ack(partition.context, leases(first.slice(0, 59).map((m) => m.receipt)));
+    expect(await varying()).toBe(size);
+    const rest = (await receiveNow(partition, 40)).messages;
+    expect(rest).toHaveLength(40);
+    expect(await varying()).toBe(size);
+    await partition.stub.ack(partition.context, leases([first[59], ...rest].map((m) => m.receipt)));
+    // Emptied: rewritten small (its state unpadded), bodies gone.
+    expect(await varying()).toBeLessThan(size / 10);
   });
 });
 
