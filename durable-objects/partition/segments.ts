@@ -120,11 +120,11 @@ export type HeldRow = {
  * messages alone. A state that outgrows it is stored as it is, and that write is a whole one.
  */
 export function storedState(
-  state: SegmentState | string,
+  state: SegmentState,
   messages: number,
   counts: { fresh: number; live: number; acked: number },
 ): string {
-  const text = typeof state === "string" ? state : JSON.stringify(state);
+  const text = JSON.stringify(state);
   const capacity = Math.min(STATE_LIMIT, STATE_BASE + STATE_PER_MESSAGE * messages);
   const room =
     capacity -
