@@ -15,10 +15,11 @@
  * one segment row (split by priority in priority order, past SEGMENT_MESSAGES or past
  * SEGMENT_BUDGET); a receive updates each segment it takes from, once; an ack updates each
  * segment once, and clears the bodies of one it empties; an emptied segment is deleted by the
- * alarm's clean-up once its dedup ids expire. A message has a held
- * row of its own only when sent with a delay or given back for a retry. Counts, fifo group
- * locks, due times and dedup ids are in memory, rebuilt from the rows on start; none of it
- * grows with ready messages, only with fifo keys, leases, delays and live dedup ids.
+ * alarm's clean-up once its dedup ids expire. A segment's state is padded so the row keeps one
+ * size until it empties (segments.ts storedState). A message has a held row of its own only
+ * when sent with a delay or given back for a retry. Counts, fifo group locks, due times and
+ * dedup ids are in memory, rebuilt from the rows on start; none of it grows with ready
+ * messages, only with fifo keys, leases, delays and live dedup ids.
  */
 import { retryDelaySeconds } from "../../core/backoff.ts";
 import type {
