@@ -23,10 +23,14 @@ export type RoundStrategy = (waiting: number) => number;
 /** Production: a round takes every call that waited. */
 export const takeAll: RoundStrategy = (waiting) => waiting;
 
-/** How a round waits for company (see the header); without it, rounds never wait. */
+/**
+ * How a round waits for company (see the header); without it, rounds never wait. The waiting
+ * calls are `enough` once their `weight`s add up to it.
+ */
 export interface Gathering<T> {
   ms: number;
-  enough: (waiting: T[]) => boolean;
+  weight: (item: T) => number;
+  enough: number;
 }
 
 export interface CommitPolicy<T> {
@@ -36,10 +40,17 @@ export interface CommitPolicy<T> {
 
 export type RoundResult<R> = { outcome: R } | { error: unknown };
 
-type Pending<T, R> = { item: T; resolve: (outcome: R) => void; reject: (error: unknown) => void };
+type Pending<T, R> = {
+  item: T;
+  weight: number;
+  resolve: (outcome: R) => void;
+  reject: (error: unknown) => void;
+};
 
 export class GroupCommit<T, R> {
   #pending: Pending<T, R>[] = [];
+  /** The waiting calls' weights, added up as they come. */
+  #pendingWeight = 0;
   #committing = false;
   /** Calls in the last round: how many a gathering round waits for. */
   #lastRound = 0;
@@ -55,8 +66,10 @@ export class GroupCommit<T, R> {
   ) {}
 
   submit(item: T): Promise<R> {
+    const weight = this.policy.gathering?.weight(item) ?? 0;
+    this.#pendingWeight += weight;
     const outcome = new Promise<R>((resolve, reject) => {
-      this.#pending.push({ item, resolve, reject });
+      this.#pending.push({ item, weight, resolve, reject });
     });
     if (!this.#committing) void this.#commit();
     else if (this.#gathered && this.#gatheredEnough()) this.#gathered();
@@ -72,6 +85,7 @@ export class GroupCommit<T, R> {
         if (gathering) await gathering;
         const take = Math.max(1, this.policy.take(this.#pending.length));
         const round = this.#pending.splice(0, take);
+        for (const pending of round) this.#pendingWeight -= pending.weight;
         this.#lastRound = round.length;
         let results: RoundResult<R>[];
         try {
@@ -107,9 +121,11 @@ export class GroupCommit<T, R> {
   }
 
   #gatheredEnough(): boolean {
+    const gathering = this.policy.gathering;
     return (
+      !gathering ||
       this.#pending.length >= this.#lastRound ||
-      (this.policy.gathering?.enough(this.#pending.map((pending) => pending.item)) ?? true)
+      this.#pendingWeight >= gathering.enough
     );
   }
 }

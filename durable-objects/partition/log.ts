@@ -1124,10 +1124,7 @@ export class MessageLog {
         else this.#leasedSegments.set(open.row.id, leaseEnd);
         if (open.row.live === 0) this.#noteCleanup(Math.max(now, open.row.dedup_until ?? now));
         const { id, live, acked } = open.row;
-        // An emptied row is rewritten anyway (its bodies go), and kept small.
-        const stored =
-          live === 0 ? JSON.stringify(state) : storedState(state, open.meta.length, open.row);
-        return { id, state: stored, live, acked };
+        return { id, state: storedState(state, open.meta.length, open.row), live, acked };
       });
       // An emptied segment stays for its dedup ids only: its bodies go now, in the same write.
       this.sql`UPDATE segments SET state = u.value ->> 'state', live = u.value ->> 'live',

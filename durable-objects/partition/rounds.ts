@@ -51,14 +51,13 @@ export const GROUP_COMMIT: CommitPolicy<Work> = {
   take: takeAll,
   gathering: {
     ms: 2,
-    enough: (waiting) => waiting.reduce((sum, work) => sum + weight(work), 0) >= MAX_BATCH,
+    weight: (work) => {
+      if (work.kind === "send") return work.messages.length;
+      return work.kind === "ack" ? work.leases.length : work.max;
+    },
+    enough: MAX_BATCH,
   },
 };
-
-function weight(work: Work): number {
-  if (work.kind === "send") return work.messages.length;
-  return work.kind === "ack" ? work.leases.length : work.max;
-}
 
 /** Runs a round's calls against the log; one answer per call, in order, stats to be added. */
 export function runRound(

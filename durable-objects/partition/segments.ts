@@ -117,7 +117,8 @@ export type HeldRow = {
  * overwrites in place, writing only the pages whose bytes changed, here the page or two that
  * hold the state. What must stay constant is the state's characters plus the bytes the row's
  * counts (`fresh`, `live`, `acked`) take in its record; the capacity follows from the number of
- * messages alone. A state that outgrows it is stored as it is, and that write is a whole one.
+ * messages alone. A state that outgrows it is stored as it is, and that write is a whole one;
+ * so is a row with no live message left (its bodies are cleared), stored small.
  */
 export function storedState(
   state: SegmentState,
@@ -125,6 +126,7 @@ export function storedState(
   counts: { fresh: number; live: number; acked: number },
 ): string {
   const text = JSON.stringify(state);
+  if (counts.live === 0) return text;
   const capacity = Math.min(STATE_LIMIT, STATE_BASE + STATE_PER_MESSAGE * messages);
   const room =
     capacity -

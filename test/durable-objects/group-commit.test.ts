@@ -31,9 +31,10 @@ function harness(policy: CommitPolicy<string>) {
   return { commit, rounds, endSync };
 }
 
-const gathering = (ms: number, enough = (waiting: string[]) => waiting.includes("big")) => ({
+/** A "big" call is enough on its own; the others weigh one each. */
+const gathering = (ms: number) => ({
   take: takeAll,
-  gathering: { ms, enough },
+  gathering: { ms, weight: (item: string) => (item === "big" ? 100 : 1), enough: 100 },
 });
 
 describe("group commit", () => {

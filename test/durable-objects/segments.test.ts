@@ -65,4 +65,9 @@ describe("stored segment state", () => {
     const stored = storedState(state, 1, { fresh: 0, live: 1, acked: 0 });
     expect(stored).toBe(JSON.stringify(state));
   });
+
+  it("stores the state of a row with no live message unpadded", () => {
+    const state = { l: [], s: [1, 1, 1] };
+    expect(storedState(state, 3, { fresh: 0, live: 0, acked: 3 })).toBe(JSON.stringify(state));
+  });
 });
