@@ -290,17 +290,37 @@ export class Sluice {
   /** Leases up to `max` messages, waiting up to `wait` seconds for a first one. */
   async receive(
     queue: string,
-    options: ReceiveOptions & Cancellable = {},
+    options: Omit<ReceiveOptions, "ack"> & Cancellable = {},
   ): Promise<ReceivedMessage[]> {
+    return (await this.#receive(queue, options)).messages;
+  }
+
+  /**
+   * Acks `receipts` (the last receive's, say), then leases as `receive` does: one request
+   * instead of two. Refused whole (a shed receive), it acked nothing.
+   */
+  async ackAndReceive(
+    queue: string,
+    receipts: string[],
+    options: Omit<ReceiveOptions, "ack"> & Cancellable = {},
+  ): Promise<{ acked: AckResult; messages: ReceivedMessage[] }> {
+    const { messages, ack } = await this.#receive(queue, { ...options, ack: receipts });
+    return { acked: ack ?? { acked: 0, failed: [] }, messages };
+  }
+
+  async #receive(
+    queue: string,
+    options: ReceiveOptions & Cancellable,
+  ): Promise<{ messages: ReceivedMessage[]; ack?: AckResult }> {
     const { signal, ...body } = options;
-    const { value } = await this.#http.call<{ messages: ReceivedMessage[] }>({
+    const { value } = await this.#http.call<{ messages: ReceivedMessage[]; ack?: AckResult }>({
       method: "POST",
       path: `${queuePath(queue)}/receive`,
       body,
       retry: true,
       signal,
     });
-    return value.messages;
+    return value;
   }
 
   /** Done: the messages are deleted. A stale receipt fails per item, in `failed`. */

@@ -72,6 +72,11 @@ export interface ReceiveOptions {
   wait?: number;
   /** Lease from this partition only. */
   partition?: number;
+  /**
+   * Receipts to ack before leasing (up to 100): a consumer's last receive acked by its next,
+   * one request a cycle instead of two. The answer says what became of them (`ack`).
+   */
+  ack?: string[];
 }
 
 export interface ReceivedMessage {

@@ -127,6 +127,18 @@ export interface ReceiveOptions {
   visibilityTimeout?: number;
   /** Milliseconds to park waiting for a message when none is visible; 0 returns at once. */
   waitMs: number;
+  /**
+   * Leases to ack first, in the same commit round: a consumer's last receive acked by its next
+   * (one call a cycle instead of two). Answered in `ack`.
+   */
+  ack?: LeaseRef[];
+}
+
+export interface Received {
+  messages: LeasedMessage[];
+  /** What became of `ReceiveOptions.ack`, when the call carried it. */
+  ack?: Acked;
+  stats: PartitionStats;
 }
 
 /**
@@ -181,9 +193,12 @@ export interface ItemFailure {
   code: ReceiptFailureCode;
 }
 
-export interface AckOutcome {
+export interface Acked {
   acked: number;
   failed: ItemFailure[];
+}
+
+export interface AckOutcome extends Acked {
   stats: PartitionStats;
 }
 

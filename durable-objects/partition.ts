@@ -18,7 +18,6 @@ import {
   type AckOutcome,
   clampBatch,
   type ExtendOutcome,
-  type LeasedMessage,
   type LeaseRef,
   MAX_BATCH,
   type NackOutcome,
@@ -26,6 +25,7 @@ import {
   type PartitionContext,
   type PartitionStats,
   type PeekedMessage,
+  type Received,
   type ReceiveOptions,
   type SendOutcome,
 } from "../core/contract.ts";
@@ -37,13 +37,7 @@ import { earliest, type Identity, identityOf, MessageLog } from "./partition/log
 import { LongPolls } from "./partition/long-polls.ts";
 import { DeadLetterOutbox } from "./partition/outbox.ts";
 import { PushLanes } from "./partition/push-lanes.ts";
-import {
-  type Answer,
-  GROUP_COMMIT,
-  type Received,
-  runRound,
-  type Work,
-} from "./partition/rounds.ts";
+import { type Answer, GROUP_COMMIT, runRound, type Work } from "./partition/rounds.ts";
 import { MIGRATIONS } from "./partition/schema.ts";
 import { migrate, type Sql, SqlMeter, sqlOf } from "./sql.ts";
 
@@ -123,11 +117,9 @@ export class Partition extends DurableObject<Env> {
    * Leases up to `max` visible messages in the queue's order. With `waitMs > 0` and nothing
    * visible, waits for a send, a delay falling due or the timeout (on the partition's clock),
    * whichever comes first. Concurrent receives are answered from one lease (partition/rounds.ts).
+   * `ack` is settled in the first round, before its lease, and answered whatever was leased.
    */
-  async receive(
-    context: PartitionContext,
-    options: ReceiveOptions,
-  ): Promise<{ messages: LeasedMessage[]; stats: PartitionStats }> {
+  async receive(context: PartitionContext, options: ReceiveOptions): Promise<Received> {
     this.#requests++;
     const max = clampBatch(options.max);
     const waitMs = Number.isFinite(options.waitMs) ? Math.max(0, options.waitMs) : 0;
@@ -137,18 +129,23 @@ export class Partition extends DurableObject<Env> {
       context,
       max,
       visibilityTimeout: options.visibilityTimeout,
+      ack: options.ack,
     };
+    let acked: Received["ack"];
+    const answered = (answer: Received) => (acked ? { ...answer, ack: acked } : answer);
     for (;;) {
       const answer = (await this.#rounds.submit(work)) as Received;
+      // Settled once: a receive that parks and tries again carries no acks.
+      if (work.ack) [acked, work.ack] = [answer.ack, undefined];
       if (answer.messages.length > 0) {
         // Woken parked receives take turns: one that leased wakes the next while messages remain.
         if (answer.stats.ready > 0) this.#polls.wakeOne();
-        return answer;
+        return answered(answer);
       }
       const remaining = deadline - this.clock();
       // `signals` as of this receive's round: a later round's signal ends the wait at once.
       if (remaining <= 0 || !(await this.#polls.park(remaining, work.signals ?? 0))) {
-        return answer;
+        return answered(answer);
       }
     }
   }

@@ -252,15 +252,17 @@ export const operations = {
   receive: operation({
     method: "POST",
     path: "/v1/queues/:q/receive",
-    summary: "Lease up to `max` messages, waiting up to `wait` seconds for one",
+    summary:
+      "Lease up to `max` messages, waiting up to `wait` seconds for one; `ack` acks the receipts of the last receive first",
     scope: "consume",
     shed: "consume",
     request: { body: ReceiveBodySchema },
-    answers: { 200: ["leased messages", ReceiveResultSchema] },
+    answers: { 200: ["leased messages (and what became of `ack`)", ReceiveResultSchema] },
     act: service.receiveMessages,
     handler: async ({ request, env, params, body, call }) => {
       if (body.wait > 0) parkLongPoll(request, env);
-      return messagesResponse(unwrap(await call(params.q, body)).messages);
+      const { messages, ack } = unwrap(await call(params.q, body));
+      return messagesResponse(messages, ack ? { ack } : {});
     },
   }),
   ack: operation({

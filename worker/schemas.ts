@@ -120,16 +120,20 @@ export const RawSendHeadersSchema = z
   })
   .strict();
 
+const ReceiptSchema = z.string().min(1).max(200);
+
+export const ReceiptsSchema = z.array(ReceiptSchema).min(1).max(MAX_BATCH);
+
 export const ReceiveBodySchema = z
   .object({
     max: z.number().int().min(1).max(MAX_BATCH).default(1),
     visibilityTimeout: z.number().int().min(1).max(MAX_LEASE_SECONDS).optional(),
     wait: z.number().min(0).max(MAX_WAIT_SECONDS).default(0),
     partition: z.number().int().min(0).max(MAX_PARTITION_INDEX).optional(),
+    /** Receipts to ack before leasing: the consumer's last receive, acked by its next. */
+    ack: z.array(ReceiptSchema).max(MAX_BATCH).optional(),
   })
   .strict();
-
-export const ReceiptsSchema = z.array(z.string().min(1).max(200)).min(1).max(MAX_BATCH);
 
 export const AckBodySchema = z.object({ receipts: ReceiptsSchema }).strict();
 
@@ -436,8 +440,6 @@ export const ReceivedMessageSchema = z.object({
   leaseExpiresAt: z.number().int(),
 });
 
-export const ReceiveResultSchema = z.object({ messages: z.array(ReceivedMessageSchema) });
-
 export const ReceiptFailureSchema = z.object({
   receipt: z.string(),
   code: z.enum(["receipt_invalid", "receipt_stale", "overloaded"]),
@@ -446,6 +448,12 @@ export const ReceiptFailureSchema = z.object({
 export const AckResultSchema = z.object({
   acked: z.number().int(),
   failed: z.array(ReceiptFailureSchema),
+});
+
+export const ReceiveResultSchema = z.object({
+  messages: z.array(ReceivedMessageSchema),
+  /** What became of the request's `ack`, when it carried one. */
+  ack: AckResultSchema.optional(),
 });
 
 export const NackResultSchema = z.object({
@@ -572,6 +580,7 @@ export type QueueView = z.output<typeof QueueSchema>;
 export type SendResult = z.output<typeof SendResultSchema>;
 export type ReceivedMessage = z.output<typeof ReceivedMessageSchema>;
 export type ReceiptFailure = z.output<typeof ReceiptFailureSchema>;
+export type AckResult = z.output<typeof AckResultSchema>;
 export type PeekedMessageView = z.output<typeof PeekedMessageSchema>;
 export type DeadMessageView = z.output<typeof DeadMessageSchema>;
 

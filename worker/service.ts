@@ -10,6 +10,7 @@
  */
 
 import type {
+  AckOutcome,
   DeadLetter,
   DeadMessage,
   DeliveredMessage,
@@ -22,6 +23,7 @@ import type {
   PartitionStats,
   PartitionUsage,
   PeekedMessage,
+  Received,
 } from "../core/contract.ts";
 import { MAX_BATCH } from "../core/contract.ts";
 import { messageBytes } from "../core/message-bytes.ts";
@@ -37,6 +39,7 @@ import { count } from "./metrics.ts";
 import { type Outcome, type Refusal, refuse } from "./outcome.ts";
 import { lessLoadedPartition, partitionForKey, recordLoad } from "./placement.ts";
 import type {
+  AckResult,
   ClusterQuery,
   DeadLetterQueryInput,
   MessageInput,
@@ -405,34 +408,68 @@ async function sendToQueue(
  * start; with `wait` and nothing found it parks on one partition at a time (see
  * `PARK_SLICE_MS`). Messages are only leased by calls whose answer is returned, so none is
  * stranded under a lease nobody holds.
+ *
+ * `ack` (a consumer's last receive, acked by its next): the first partition asked settles its
+ * share in the lease's own commit round, before leasing; the other partitions' shares go in
+ * ack calls alongside. Once admitted, such a receive always answers what became of its acks,
+ * even when no partition could lease (an overloaded partition fails its receipts, per item).
  */
 export const receiveMessages = onQueue(
   async (
     env,
     record,
     options: ReceiveInput,
-  ): Promise<Outcome<{ messages: DeliveredMessage[] }>> => {
+  ): Promise<Outcome<{ messages: DeliveredMessage[]; ack?: AckResult }>> => {
     const { name, config } = record;
     if (config.push) return pushQueueRefusal(name, config.push.url);
     const outOfRange = partitionOutOfRange(record, options.partition);
     if (outOfRange) return outOfRange;
 
+    const order =
+      options.partition === undefined ? rotation(name, config.partitions) : [options.partition];
+    const acks = options.ack ? new ReceiptBatch(options.ack, config.partitions) : null;
+    let carried = acks?.groups.has(order[0]) ? order[0] : null;
+    let acked = 0;
+    const acking = acks
+      ? settleBatch(
+          env,
+          record,
+          acks,
+          [...acks.groups.keys()].filter((p) => p !== carried),
+          ackCall,
+        )
+      : Promise.resolve([]);
+
     const lease = async (index: number, max: number, waitMs: number) => {
-      const answer = await partition(env, name, index).receive(contextOf(record), {
-        max,
-        waitMs,
-        ...(options.visibilityTimeout === undefined
-          ? {}
-          : { visibilityTimeout: options.visibilityTimeout }),
-      });
+      const ack = acks && index === carried ? acks.leases(index) : undefined;
+      if (ack) carried = null;
+      let answer: Received;
+      try {
+        answer = await partition(env, name, index).receive(contextOf(record), {
+          max,
+          waitMs,
+          ...(options.visibilityTimeout === undefined
+            ? {}
+            : { visibilityTimeout: options.visibilityTimeout }),
+          ...(ack ? { ack } : {}),
+        });
+      } catch (error) {
+        if (ack && isOverloaded(error)) acks?.overloaded(index);
+        throw error;
+      }
       recordLoad(name, answer.stats);
+      if (acks && answer.ack) {
+        acks.answered(index, answer.ack.failed);
+        acked += answer.ack.acked;
+      }
       return answer.messages;
     };
     const waitMs = options.wait * 1000;
-    const leased =
-      options.partition === undefined
-        ? await sweepThenPark(rotation(name, config.partitions), options.max, waitMs, lease)
-        : await lease(options.partition, options.max, waitMs);
+    const leasing = sweepThenPark(order, options.max, waitMs, lease).catch((error) => {
+      if (acks && isOverloaded(error)) return [];
+      throw error;
+    });
+    const [leased, others] = await Promise.all([leasing, acking]);
     count("received", leased.length);
     // When each lease began (docs/architecture.md, "Trace context"): its end less its length.
     const leaseMs = (options.visibilityTimeout ?? config.visibilityTimeout) * 1000;
@@ -440,7 +477,10 @@ export const receiveMessages = onQueue(
       ...message,
       leasedAt: message.leaseExpiresAt - leaseMs,
     }));
-    return { ok: true, messages };
+    if (!acks) return { ok: true, messages };
+    acked += total(others, (outcome) => outcome.acked);
+    count("acked", acked);
+    return { ok: true, messages, ack: { acked, failed: acks.failed() } };
   },
 );
 
@@ -506,56 +546,101 @@ async function sweep(order: number[], max: number, lease: Lease): Promise<Leased
   return leased;
 }
 
-type Settled<R> = { outcomes: R[]; failed: ReceiptFailure[] };
-
 /**
- * Sends each receipt to the partition it names, one call per partition, decoded once here:
- * the partition gets the lease references (seq and token). Receipts that are not ours, or
- * whose partition is overloaded, fail per item; the rest settle.
+ * A request's receipts, decoded once and grouped by the partition each names: a partition gets
+ * lease references (seq and token). Receipts that are not ours fail at once; each partition's
+ * answer adds its own failures, and `failed` lists them all in request order.
  */
+class ReceiptBatch {
+  readonly groups: Map<number, number[]>;
+  readonly #leases: LeaseRef[] = [];
+  readonly #failures: { index: number; failure: ReceiptFailure }[] = [];
+
+  constructor(
+    readonly receipts: string[],
+    partitions: number,
+  ) {
+    this.groups = groupByPartition(receipts, (receipt, index) => {
+      const decoded = decodeReceipt(receipt);
+      if (decoded !== null && decoded.partition < partitions) {
+        this.#leases[index] = { seq: decoded.seq, token: decoded.token };
+        return decoded.partition;
+      }
+      this.#fail(index, "receipt_invalid");
+      return null;
+    });
+  }
+
+  leases(target: number): LeaseRef[] {
+    return (this.groups.get(target) ?? []).map((index) => this.#leases[index]);
+  }
+
+  /** Partition `target`'s failures, each at its position in `leases(target)`. */
+  answered(target: number, failed: ItemFailure[]): void {
+    const indexes = this.groups.get(target) ?? [];
+    for (const item of failed) this.#fail(indexes[item.index], item.code);
+  }
+
+  overloaded(target: number): void {
+    for (const index of this.groups.get(target) ?? []) this.#fail(index, "overloaded");
+  }
+
+  failed(): ReceiptFailure[] {
+    return this.#failures.sort((a, b) => a.index - b.index).map(({ failure }) => failure);
+  }
+
+  #fail(index: number, code: ReceiptFailure["code"]): void {
+    this.#failures.push({ index, failure: { receipt: this.receipts[index], code } });
+  }
+}
+
+type SettleCall<R> = (
+  stub: DurableObjectStub<Partition>,
+  context: PartitionContext,
+  leases: LeaseRef[],
+) => Promise<R>;
+
+const ackCall: SettleCall<AckOutcome> = (stub, context, leases) => stub.ack(context, leases);
+
+/** Sends each receipt to the partition it names, one call per partition. */
 async function settle<R extends { failed: ItemFailure[]; stats: PartitionStats }>(
   env: Env,
   record: QueueRecord,
   receipts: string[],
-  call: (
-    stub: DurableObjectStub<Partition>,
-    context: PartitionContext,
-    leases: LeaseRef[],
-  ) => Promise<R>,
-): Promise<Settled<R>> {
-  const failures: { index: number; failure: ReceiptFailure }[] = [];
-  const fail = (index: number, code: ReceiptFailure["code"]) =>
-    failures.push({ index, failure: { receipt: receipts[index], code } });
-  const leases: LeaseRef[] = [];
-  const groups = groupByPartition(receipts, (receipt, index) => {
-    const decoded = decodeReceipt(receipt);
-    if (decoded !== null && decoded.partition < record.config.partitions) {
-      leases[index] = { seq: decoded.seq, token: decoded.token };
-      return decoded.partition;
-    }
-    fail(index, "receipt_invalid");
-    return null;
-  });
+  call: SettleCall<R>,
+): Promise<{ outcomes: R[]; failed: ReceiptFailure[] }> {
+  const batch = new ReceiptBatch(receipts, record.config.partitions);
+  const outcomes = await settleBatch(env, record, batch, [...batch.groups.keys()], call);
+  return { outcomes, failed: batch.failed() };
+}
+
+/** Settles the leases `batch` holds for the `targets` partitions; an overloaded one fails its own. */
+async function settleBatch<R extends { failed: ItemFailure[]; stats: PartitionStats }>(
+  env: Env,
+  record: QueueRecord,
+  batch: ReceiptBatch,
+  targets: number[],
+  call: SettleCall<R>,
+): Promise<R[]> {
   const outcomes: R[] = [];
   await Promise.all(
-    [...groups].map(async ([target, indexes]) => {
+    targets.map(async (target) => {
       try {
         const outcome = await call(
           partition(env, record.name, target),
           contextOf(record),
-          indexes.map((index) => leases[index]),
+          batch.leases(target),
         );
         recordLoad(record.name, outcome.stats);
-        for (const item of outcome.failed) fail(indexes[item.index], item.code);
+        batch.answered(target, outcome.failed);
         outcomes.push(outcome);
       } catch (error) {
         if (!isOverloaded(error)) throw error;
-        for (const index of indexes) fail(index, "overloaded");
+        batch.overloaded(target);
       }
     }),
   );
-  failures.sort((a, b) => a.index - b.index);
-  return { outcomes, failed: failures.map(({ failure }) => failure) };
+  return outcomes;
 }
 
 function total<R>(outcomes: R[], field: (outcome: R) => number): number {
@@ -568,9 +653,7 @@ export const ackMessages = onQueue(
     record,
     receipts: string[],
   ): Promise<Outcome<{ acked: number; failed: ReceiptFailure[] }>> => {
-    const { outcomes, failed } = await settle(env, record, receipts, (stub, context, batch) =>
-      stub.ack(context, batch),
-    );
+    const { outcomes, failed } = await settle(env, record, receipts, ackCall);
     const acked = total(outcomes, (outcome) => outcome.acked);
     count("acked", acked);
     return { ok: true, acked, failed };

@@ -32,7 +32,7 @@ export async function lives(driver: SluiceDriver, options: LivesOptions): Promis
   if (options.mode === "lone") {
     for (let life = 0; life < options.messages; life++) {
       await sendAll(driver, 1, 1, 1);
-      const received = await driver.receive(1);
+      const { messages: received } = await driver.receive(1);
       if (received.length !== 1) throw new Error(`message ${life + 1}: a receive returned none`);
       await ackAll(driver, received);
     }
@@ -75,7 +75,7 @@ async function receiveAll(driver: SluiceDriver, count: number, consumers: number
       if (performance.now() > deadline) {
         throw new Error(`received ${received} of ${count} messages within 120 s`);
       }
-      const messages = await driver.receive(max);
+      const { messages } = await driver.receive(max);
       if (messages.length === 0) continue;
       received += messages.length;
       await ackAll(driver, messages);

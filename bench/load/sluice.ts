@@ -73,18 +73,27 @@ export class SluiceDriver implements Driver {
     }
   }
 
+  /**
+   * Consumer loops as the API is meant to be used at speed: each receive carries the acks of
+   * the loop's last one (`ack` on receive), one request a cycle; the last are acked on stop.
+   */
   startConsumers(count: number, onMessages: (bodies: BenchBody[], at: number) => void): Consumers {
     let running = true;
     const consume = async () => {
+      let unacked: ReceivedMessage[] = [];
       while (running) {
-        const messages = await this.receive(this.#target.receiveMax);
+        const { messages, acked } = await this.receive(this.#target.receiveMax, unacked);
+        // A refused receive acked nothing: what it carried goes in an ack call (never shed).
+        if (!acked && unacked.length > 0) await this.ack(unacked);
+        unacked = [];
         if (messages.length === 0) continue;
         onMessages(
           messages.map((message) => message.body),
           performance.now(),
         );
-        await this.ack(messages);
+        unacked = messages;
       }
+      if (unacked.length > 0) await this.ack(unacked);
     };
     const loops = Array.from({ length: count }, consume);
     return {
@@ -116,11 +125,21 @@ export class SluiceDriver implements Driver {
     await Promise.all([this.#producers.close(), this.#consumers.close()]);
   }
 
-  /** One receive call (a long poll); a refusal or an error reads as nothing received. */
-  async receive(max: number): Promise<ReceivedMessage[]> {
+  /**
+   * One receive call (a long poll), acking `ack` first; a refusal or an error reads as nothing
+   * received and nothing acked.
+   */
+  async receive(
+    max: number,
+    ack: ReceivedMessage[] = [],
+  ): Promise<{ messages: ReceivedMessage[]; acked: boolean }> {
     this.requests.receive++;
-    const answer = await this.#post(this.#paths.receive, { max, wait: RECEIVE_WAIT_SECONDS });
-    return (answer as { messages?: ReceivedMessage[] } | null)?.messages ?? [];
+    const payload = { max, wait: RECEIVE_WAIT_SECONDS };
+    const answer = (await this.#post(
+      this.#paths.receive,
+      ack.length > 0 ? { ...payload, ack: ack.map((m) => m.receipt) } : payload,
+    )) as { messages: ReceivedMessage[] } | null;
+    return { messages: answer?.messages ?? [], acked: answer !== null };
   }
 
   /** Acks the messages in one call; returns how many the queue acked (0 when refused). */

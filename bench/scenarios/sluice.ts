@@ -235,7 +235,7 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
         system: "Sluice",
         kind: "consume",
         scenario: "receive + ack, draining a backlog",
-        setup: `${plan.consumers} consumers, receive ${plan.receiveMax} then ack them, ${plan.backlog.toLocaleString("en")} messages, ${plural(partitions, "partition")}`,
+        setup: `${plan.consumers} consumers, receive ${plan.receiveMax}, each receive acking the last, ${plan.backlog.toLocaleString("en")} messages, ${plural(partitions, "partition")}`,
         unit: "msg/s",
       },
       async () => {

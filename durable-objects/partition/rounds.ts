@@ -5,15 +5,17 @@
  * one settle, so a segment they touch is written once; its receives are served by one lease
  * per visibility timeout and shared out in order of arrival (in fifo order one lease each, as
  * a lease hands a group's run to one consumer). Acks go before receives, so the groups and
- * limits they free count at once. Anything else that throws takes the whole round back.
+ * limits they free count at once; a receive carrying acks (a consumer acking its last receive
+ * with its next) has them settled with the round's other acks. Anything else that throws takes
+ * the whole round back.
  */
 import type {
+  Acked,
   AckOutcome,
-  LeasedMessage,
   LeaseRef,
   NewMessage,
   PartitionContext,
-  PartitionStats,
+  Received,
   SendOutcome,
 } from "../../core/contract.ts";
 import { MAX_BATCH } from "../../core/contract.ts";
@@ -26,6 +28,8 @@ type Receive = {
   context: PartitionContext;
   max: number;
   visibilityTimeout?: number;
+  /** Leases to ack before leasing; the shell drops them once a round has settled them. */
+  ack?: LeaseRef[];
   /** The long polls' signal count after this receive's round (its `receive` parks with it). */
   signals?: number;
 };
@@ -35,8 +39,6 @@ export type Work =
   | { kind: "send"; context: PartitionContext; messages: NewMessage[] }
   | Receive
   | { kind: "ack"; context: PartitionContext; leases: LeaseRef[] };
-
-export type Received = { messages: LeasedMessage[]; stats: PartitionStats };
 
 export type Answer = SendOutcome | Received | AckOutcome;
 
@@ -79,21 +81,9 @@ export function runRound(
     }
     log.endRound(round);
   }
-  const acks = work.filter((item) => item.kind === "ack");
-  if (acks.length > 0) {
-    const { failed } = log.ack(
-      acks.flatMap((ack) => ack.leases),
-      now,
-    );
-    let offset = 0;
-    for (const ack of acks) {
-      const end = offset + ack.leases.length;
-      const own = failed
-        .filter(({ index }) => index >= offset && index < end)
-        .map((failure) => ({ ...failure, index: failure.index - offset }));
-      answers.set(ack, { outcome: { acked: ack.leases.length - own.length, failed: own } });
-      offset = end;
-    }
+  const acked = settleAcks(log, work, now);
+  for (const item of work) {
+    if (item.kind === "ack") answers.set(item, { outcome: acked.get(item) as Acked });
   }
   const receives = work.filter((item) => item.kind === "receive");
   for (const share of receiveShares(receives, config)) {
@@ -105,11 +95,37 @@ export function runRound(
     );
     let taken = 0;
     for (const receive of share) {
-      answers.set(receive, { outcome: { messages: leased.slice(taken, taken + receive.max) } });
+      const messages = leased.slice(taken, taken + receive.max);
+      const ack = acked.get(receive);
+      answers.set(receive, { outcome: ack ? { messages, ack } : { messages } });
       taken += receive.max;
     }
   }
   return work.map((item) => answers.get(item) as RoundResult<Unstated<Answer>>);
+}
+
+/** The round's acks, of ack calls and receives carrying them, in one settle; each call's share. */
+function settleAcks(log: MessageLog, work: Work[], now: number): Map<Work, Acked> {
+  const settling = work.flatMap((item): { item: Work; leases: LeaseRef[] }[] => {
+    if (item.kind === "ack") return [{ item, leases: item.leases }];
+    return item.kind === "receive" && item.ack ? [{ item, leases: item.ack }] : [];
+  });
+  const shares = new Map<Work, Acked>();
+  if (settling.length === 0) return shares;
+  const { failed } = log.ack(
+    settling.flatMap(({ leases }) => leases),
+    now,
+  );
+  let offset = 0;
+  for (const { item, leases } of settling) {
+    const end = offset + leases.length;
+    const own = failed
+      .filter(({ index }) => index >= offset && index < end)
+      .map((failure) => ({ ...failure, index: failure.index - offset }));
+    shares.set(item, { acked: leases.length - own.length, failed: own });
+    offset = end;
+  }
+  return shares;
 }
 
 /** Receives one lease can serve together: those asking the same visibility timeout. */

@@ -79,6 +79,22 @@ describe("receiving by hand", () => {
     const [again] = await admin.receive(queue);
     expect(again).toMatchObject({ body: second.body, attempts: 2 });
   });
+  it("acks the last receive's messages with the next receive", async () => {
+    const queue = queueName();
+    await admin.putQueue(queue, { ordering: "unordered" });
+    await admin.sendBatch(queue, [{ body: 1 }, { body: 2 }, { body: 3 }]);
+    const first = await admin.receive(queue, { max: 2 });
+
+    const next = await admin.ackAndReceive(
+      queue,
+      first.map((message) => message.receipt),
+      { max: 2 },
+    );
+
+    expect(next.acked).toEqual({ acked: 2, failed: [] });
+    expect(next.messages.map((message) => message.body)).toEqual([3]);
+    expect((await admin.getQueue(queue)).stats).toMatchObject({ acked: 2, leased: 1 });
+  });
 });
 
 describe("dead letters", () => {

@@ -142,6 +142,83 @@ describe("ack", () => {
   });
 });
 
+describe("a receive carrying acks", () => {
+  it("acks the last receive's messages and leases the next ones in one call", async () => {
+    const partition = await openPartition({ ordering: "unordered" });
+    const first = await sendAndLease(partition, 3);
+    await sendOk(partition, messages(2));
+
+    const answer = await partition.stub.receive(partition.context, {
+      max: 10,
+      waitMs: 0,
+      ack: leases(first.map((m) => m.receipt)),
+    });
+
+    expect(answer.ack).toEqual({ acked: 3, failed: [] });
+    expect(answer.messages.map((m) => m.seq)).toEqual([4, 5]);
+    expect(answer.stats).toMatchObject({ ready: 0, leased: 2, acked: 3 });
+  });
+
+  it("answers stale and invalid receipts per item, by their position", async () => {
+    const partition = await openPartition();
+    const [leased] = await sendAndLease(partition);
+    await partition.stub.ack(partition.context, leases([leased.receipt]));
+
+    const answer = await partition.stub.receive(partition.context, {
+      max: 1,
+      waitMs: 0,
+      ack: leases(["not-a-receipt", leased.receipt]),
+    });
+
+    expect(answer.ack).toEqual({
+      acked: 0,
+      failed: [
+        { index: 0, code: "receipt_invalid" },
+        { index: 1, code: "receipt_stale" },
+      ],
+    });
+  });
+
+  it("has no ack in its answer when it carried none", async () => {
+    const partition = await openPartition();
+    await sendOk(partition, messages(1));
+    expect(await receiveNow(partition)).not.toHaveProperty("ack");
+  });
+
+  it("settles its acks before it parks, and answers them when the wait ends empty", async () => {
+    const partition = await openPartition();
+    const [leased] = await sendAndLease(partition);
+
+    const waiting = partition.stub.receive(partition.context, {
+      max: 1,
+      waitMs: 200,
+      ack: leases([leased.receipt]),
+    });
+    // While the receive waits, the ack is already done.
+    await expect.poll(async () => (await partition.stub.stats(partition.context)).acked).toBe(1);
+
+    const answer = await waiting;
+    expect(answer.messages).toEqual([]);
+    expect(answer.ack).toEqual({ acked: 1, failed: [] });
+  });
+
+  it("in fifo order, acking a group's head leases the group's next message in the same call", async () => {
+    const partition = await openPartition({ ordering: "fifo" });
+    await sendOk(partition, [message("a1", { key: "a" }), message("a2", { key: "a" })]);
+    const { messages: head } = await receiveNow(partition, 1);
+    expect(bodies(head)).toEqual(["a1"]);
+
+    const answer = await partition.stub.receive(partition.context, {
+      max: 10,
+      waitMs: 0,
+      ack: leases(head.map((m) => m.receipt)),
+    });
+
+    expect(answer.ack).toEqual({ acked: 1, failed: [] });
+    expect(bodies(answer.messages)).toEqual(["a2"]);
+  });
+});
+
 describe("nack", () => {
   it("records the failure and makes the message visible again after the backoff", async () => {
     const partition = await openPartition({ ordering: "unordered", retry: NO_JITTER });

@@ -122,6 +122,33 @@ async function lives(
 }
 
 /**
+ * Batched lives whose acks ride on the next receive (`ReceiveOptions.ack`): sends of 100, each
+ * receive of 100 acking the one before; the last is acked alone.
+ */
+async function carriedLives(ordering: (typeof ORDERINGS)[number]) {
+  const partition = await openPartition({ ordering, dedupWindow: DEDUP_WINDOW_SECONDS });
+  const read = await meter(partition);
+  const start = read();
+  const rounds = 5;
+  let carried: LeasedMessage[] = [];
+  let statements = 0;
+  for (let round = 0; round < rounds; round++) {
+    await sendOk(partition, withDedupIds(100));
+    const ack = leases(carried.map((m) => m.receipt));
+    const [answer, call] = await cost(read, () =>
+      partition.stub.receive(partition.context, { max: 100, waitMs: 0, ack }),
+    );
+    expect(answer.messages).toHaveLength(100);
+    expect(answer.ack).toEqual({ acked: carried.length, failed: [] });
+    if (round > 0) statements = Math.max(statements, call.statements);
+    carried = answer.messages;
+  }
+  await partition.stub.ack(partition.context, leases(carried.map((m) => m.receipt)));
+  await finish(partition);
+  return { rows: (read().rowsWritten - start.rowsWritten) / (rounds * 100), statements };
+}
+
+/**
  * 32 senders sending one message at a time, concurrently, while consumers receive up to 10
  * and ack each receive in one call. With `keyed`, each sender has a key of its own, which in
  * fifo order spreads a key's run over as many rounds (and rows) as it has messages.
@@ -225,6 +252,20 @@ describe("rows written over whole message lives", () => {
       }
     });
   }
+
+  it("writes no more rows, in no more statements, when each receive carries the last one's acks", async () => {
+    for (const ordering of ["unordered", "fifo"] as const) {
+      const apart = await lives(ordering, "batched");
+      const carried = await carriedLives(ordering);
+      console.log(
+        `rows meter (${ordering}): acks carried by the next receive: rows written per message ${round2(carried.rows)} (${round2(apart.rows)} apart), statements per call ${carried.statements} (receive ${apart.statements.receive} + ack ${apart.statements.ack} apart)`,
+      );
+      expect(carried.rows).toBeLessThanOrEqual(apart.rows);
+      expect(carried.statements).toBeLessThanOrEqual(
+        apart.statements.receive + apart.statements.ack,
+      );
+    }
+  });
 
   it("finds the oldest message by key, not by reading the emptied segments kept for dedup", async () => {
     for (const ordering of ["unordered", "priority"] as const) {

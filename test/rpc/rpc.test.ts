@@ -48,6 +48,24 @@ describe("service-binding door", () => {
     expect(await stats(queue)).toMatchObject({ sent: 1, acked: 1, ready: 0 });
   });
 
+  it("acks with the next receive, as HTTP does", async () => {
+    const queue = queueName();
+    await createQueue(queue, { ordering: "unordered" });
+    const { binding } = await bindAs(["produce", "consume"], [queue]);
+    await binding.sendBatch(queue, [{ body: 1 }, { body: 2 }]);
+    const first = await binding.receive(queue, { max: 1 });
+    if (!first.ok) throw new Error(first.detail);
+
+    const next = await binding.receive(queue, { max: 1, ack: [first.messages[0].receipt] });
+
+    expect(next).toMatchObject({
+      ok: true,
+      messages: [{ body: 2 }],
+      ack: { acked: 1, failed: [] },
+    });
+    expect(await stats(queue)).toMatchObject({ acked: 1, leased: 1 });
+  });
+
   it("sends a batch and reports backpressure as a flag", async () => {
     const queue = queueName();
     await createQueue(queue, { backlog: { soft: 1, hard: 10 } });

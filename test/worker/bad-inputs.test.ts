@@ -23,6 +23,8 @@ const queue = queueName("bad");
 const messages = `/v1/queues/${queue}/messages`;
 let deadId = "";
 let consumeOnly = "";
+/** The receipt of the leased message: a bad receive carrying it must not ack it. */
+let leasedReceipt = "";
 
 beforeAll(async () => {
   await createQueue(queue, { partitions: 2, maxAttempts: 1, maxMessageBytes: 1024 });
@@ -34,7 +36,7 @@ beforeAll(async () => {
     { body: "leased", key: "a" },
     { body: "ready", key: "a" },
   ]);
-  await receive(queue);
+  [{ receipt: leasedReceipt }] = await receive(queue);
   await settleDeadLetters(queue, 2);
   deadId = (await ok("GET", `/v1/queues/${queue}/dlq`)).messages[0].id;
   consumeOnly = await createKey(["consume"], ["*"]);
@@ -421,6 +423,30 @@ const CASES: Case[] = [
     () => raw({ "Content-Type": "application/x-www-form-urlencoded" }, "max=5"),
     415,
     "unsupported_media_type",
+  ],
+  [
+    "receive carrying 101 receipts to ack",
+    "POST",
+    () => `${q()}/receive`,
+    () => ({ json: { ack: Array(101).fill(leasedReceipt) } }),
+    400,
+    "invalid_request",
+  ],
+  [
+    "receive carrying a number for a receipt to ack",
+    "POST",
+    () => `${q()}/receive`,
+    () => ({ json: { ack: [leasedReceipt, 42] } }),
+    400,
+    "invalid_request",
+  ],
+  [
+    "receive from partition 5 of 2, carrying a receipt to ack",
+    "POST",
+    () => `${q()}/receive`,
+    () => ({ json: { partition: 5, ack: [leasedReceipt] } }),
+    400,
+    "partition_out_of_range",
   ],
   [
     "ack with no receipts",

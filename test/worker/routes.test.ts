@@ -241,6 +241,51 @@ describe("messages", () => {
     expect(acked).toEqual({ acked: 1, failed: [] });
   });
 
+  it("acks the last receive's receipts with the next receive, in one request", async () => {
+    const name = queueName();
+    await createQueue(name, { ordering: "unordered" });
+    await send(name, [{ body: 1 }, { body: 2 }, { body: 3 }]);
+    const first = await receive(name, { max: 2 });
+
+    const answer = await ok("POST", `/v1/queues/${name}/receive`, {
+      json: { max: 5, ack: [...first.map((m) => m.receipt), "not-a-receipt"] },
+    });
+
+    const { messages, ack } = ReceiveResultSchema.parse(answer);
+    expect(messages.map((m) => m.body)).toEqual([3]);
+    expect(ack).toEqual({
+      acked: 2,
+      failed: [{ receipt: "not-a-receipt", code: "receipt_invalid" }],
+    });
+    expect(await stats(name)).toMatchObject({ ready: 0, leased: 1, acked: 2 });
+  });
+
+  it("acks receipts of every partition with a receive, whichever partition it leases from", async () => {
+    const name = queueName();
+    await createQueue(name, { partitions: 4, ordering: "unordered" });
+    await send(
+      name,
+      ["a", "b", "c", "d", "e", "f"].map((key) => ({ body: key, key })),
+    );
+    const first = await receive(name, { max: 6 });
+    expect(new Set(first.map((m) => m.partition)).size).toBeGreaterThan(1);
+
+    const answer = await ok("POST", `/v1/queues/${name}/receive`, {
+      json: { max: 1, ack: first.map((m) => m.receipt) },
+    });
+
+    expect(answer).toEqual({ messages: [], ack: { acked: 6, failed: [] } });
+    expect(await stats(name)).toMatchObject({ ready: 0, leased: 0, acked: 6 });
+  });
+
+  it("answers a receive without ack in the same shape as before (no ack field)", async () => {
+    const name = queueName();
+    await createQueue(name);
+    expect(await ok("POST", `/v1/queues/${name}/receive`, { json: { max: 1 } })).toEqual({
+      messages: [],
+    });
+  });
+
   it("nacks a message back for another attempt", async () => {
     const name = queueName();
     await createQueue(name);

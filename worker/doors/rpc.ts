@@ -160,7 +160,7 @@ export class SluiceRpc extends WorkerEntrypoint<Env, Partial<BindingProps>> {
   receive(
     queue: string,
     options: wire.ReceiveOptions = {},
-  ): Promise<RpcOutcome<{ messages: wire.ReceivedMessage[] }>> {
+  ): Promise<RpcOutcome<{ messages: wire.ReceivedMessage[]; ack?: wire.AckResult }>> {
     return this.#onQueue(RPC_OPERATIONS.receive, queue, async (call, name, caller) => {
       const input = parseWith(ReceiveBodySchema, options, "options");
       const parked = input.wait > 0 ? park(this.env, caller.ticket, caller.principal) : null;
