@@ -252,17 +252,39 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     return "slow";
   }
 
+  /** Each lease's fate from an answer's per-receipt failures (`unanswered`: see `settle`). */
+  function settled(
+    kind: "ack" | "nack",
+    leases: (DeliveryRecord & { receipt: string })[],
+    failures: { receipt: string; code: string }[],
+    unanswered: boolean,
+  ): void {
+    const failed = new Map(failures.map((failure) => [failure.receipt, failure.code]));
+    for (const lease of leases) {
+      const code = failed.get(lease.receipt);
+      lease.fate =
+        code === undefined
+          ? FATES[kind].done
+          : code === "receipt_stale" && !unanswered
+            ? FATES[kind].stale
+            : FATES[kind].unknown;
+      if (code === "receipt_invalid") unexpected.push(`${kind} refused ${lease.ref} as invalid`);
+    }
+  }
+
   /**
    * Acks or nacks the leases in one request, tried again while no answer comes. A lease whose
-   * request went unanswered once may have been settled by it, so a later "stale" is unknown.
+   * request went unanswered once (`unanswered` already, when a receive carrying these acks got
+   * no answer) may have been settled by it, so a later "stale" is unknown.
    */
   async function settle(
     kind: "ack" | "nack",
     leases: (DeliveryRecord & { receipt: string })[],
+    unansweredBefore = false,
   ): Promise<void> {
     if (leases.length === 0) return;
     const sentAt = Date.now();
-    for (const lease of leases) lease.settleSentAt = sentAt;
+    for (const lease of leases) lease.settleSentAt ??= sentAt;
     const body =
       kind === "ack"
         ? { receipts: leases.map((lease) => lease.receipt) }
@@ -271,7 +293,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
             reason: "chaos consumer gave up",
             ...(rand() < 0.5 ? { delaySeconds: 0 } : {}),
           };
-    let unanswered = false;
+    let unanswered = unansweredBefore;
     while (Date.now() - sentAt < SETTLE_RETRY_MS) {
       const reply = await call<{ failed: { receipt: string; code: string }[] }>(
         "POST",
@@ -279,18 +301,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         body,
       );
       if (reply.answered && reply.status === 200) {
-        const failed = new Map(reply.body.failed.map((failure) => [failure.receipt, failure.code]));
-        for (const lease of leases) {
-          const code = failed.get(lease.receipt);
-          lease.fate =
-            code === undefined
-              ? FATES[kind].done
-              : code === "receipt_stale" && !unanswered
-                ? FATES[kind].stale
-                : FATES[kind].unknown;
-          if (code === "receipt_invalid")
-            unexpected.push(`${kind} refused ${lease.ref} as invalid`);
-        }
+        settled(kind, leases, reply.body.failed, unanswered);
         return;
       }
       unanswered = true;
@@ -299,15 +310,34 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const lease of leases) lease.fate = FATES[kind].unknown;
   }
 
+  /**
+   * Half the time a batch's acks ride on the consumer's next receive (`ack`); when that receive
+   * is not answered 200 they go to `/ack` after all, as unknown if it got no answer at all.
+   */
   async function consume(): Promise<void> {
+    let carried: (DeliveryRecord & { receipt: string })[] = [];
     while (phase !== "done") {
       const requestedAt = Date.now();
       counters.receives++;
-      const reply = await call<{ messages: ReceivedAnswer[] }>(
+      for (const lease of carried) lease.settleSentAt = requestedAt;
+      const reply = await call<{
+        messages: ReceivedAnswer[];
+        ack?: { failed: { receipt: string; code: string }[] };
+      }>(
         "POST",
         `/v1/queues/${CHAOS_QUEUE}/receive`,
-        RECEIVE,
+        carried.length > 0 ? { ...RECEIVE, ack: carried.map((lease) => lease.receipt) } : RECEIVE,
       );
+      if (carried.length > 0) {
+        if (reply.answered && reply.status === 200 && reply.body.ack) {
+          settled("ack", carried, reply.body.ack.failed, false);
+        } else {
+          // Refused with an answer, the receive acked nothing: the ack is sent from now on.
+          if (reply.answered) for (const lease of carried) lease.settleSentAt = null;
+          await settle("ack", carried, !reply.answered);
+        }
+        carried = [];
+      }
       if (!reply.answered || reply.status !== 200) {
         counters.receiveFailures++;
         await sleep(between(100, 250));
@@ -361,9 +391,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       } else if (phase === "load") {
         await sleep(between(0, 100));
       }
-      await settle("ack", acks);
+      if (rand() < 0.5) carried = acks;
+      else await settle("ack", acks);
       await settle("nack", nacks);
     }
+    await settle("ack", carried);
   }
 
   // ── the killer ──
