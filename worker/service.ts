@@ -428,6 +428,7 @@ export const receiveMessages = onQueue(
     const order =
       options.partition === undefined ? rotation(name, config.partitions) : [options.partition];
     const acks = options.ack ? new ReceiptBatch(options.ack, config.partitions) : null;
+    // `sweepThenPark` always asks order[0] first: its share rides on that call.
     let carried = acks?.groups.has(order[0]) ? order[0] : null;
     let acked = 0;
     const acking = acks
