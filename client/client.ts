@@ -305,7 +305,8 @@ export class Sluice {
     options: Omit<ReceiveOptions, "ack"> & Cancellable = {},
   ): Promise<{ acked: AckResult; messages: ReceivedMessage[] }> {
     const { messages, ack } = await this.#receive(queue, { ...options, ack: receipts });
-    return { acked: ack ?? { acked: 0, failed: [] }, messages };
+    // The server answers `ack` whenever the request carried one.
+    return { acked: ack as AckResult, messages };
   }
 
   async #receive(

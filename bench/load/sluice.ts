@@ -82,9 +82,9 @@ export class SluiceDriver implements Driver {
     const consume = async () => {
       let unacked: ReceivedMessage[] = [];
       while (running) {
-        const { messages, acked } = await this.receive(this.#target.receiveMax, unacked);
+        const { messages, answered } = await this.receive(this.#target.receiveMax, unacked);
         // A refused receive acked nothing: what it carried goes in an ack call (never shed).
-        if (!acked && unacked.length > 0) await this.ack(unacked);
+        if (!answered && unacked.length > 0) await this.ack(unacked);
         unacked = [];
         if (messages.length === 0) continue;
         onMessages(
@@ -132,14 +132,14 @@ export class SluiceDriver implements Driver {
   async receive(
     max: number,
     ack: ReceivedMessage[] = [],
-  ): Promise<{ messages: ReceivedMessage[]; acked: boolean }> {
+  ): Promise<{ messages: ReceivedMessage[]; answered: boolean }> {
     this.requests.receive++;
     const payload = { max, wait: RECEIVE_WAIT_SECONDS };
     const answer = (await this.#post(
       this.#paths.receive,
       ack.length > 0 ? { ...payload, ack: ack.map((m) => m.receipt) } : payload,
     )) as { messages: ReceivedMessage[] } | null;
-    return { messages: answer?.messages ?? [], acked: answer !== null };
+    return { messages: answer?.messages ?? [], answered: answer !== null };
   }
 
   /** Acks the messages in one call; returns how many the queue acked (0 when refused). */

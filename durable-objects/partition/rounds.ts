@@ -134,7 +134,9 @@ function receiveShares(receives: Receive[], config: QueueConfig): Receive[][] {
   const shares = new Map<number, Receive[]>();
   for (const receive of receives) {
     const seconds = receive.visibilityTimeout ?? config.visibilityTimeout;
-    shares.set(seconds, [...(shares.get(seconds) ?? []), receive]);
+    const share = shares.get(seconds);
+    if (share) share.push(receive);
+    else shares.set(seconds, [receive]);
   }
   return [...shares.values()];
 }
