@@ -18,6 +18,56 @@ export type JsonValue =
   | JsonValue[]
   | { [key: string]: JsonValue };
 
+/** Marks, on `isJsonValue`'s stack, the end of a container's children. */
+const LEAVE = Symbol("leave");
+
+/**
+ * Whether `value` is a JSON value: one JSON.stringify writes out whole and JSON.parse gives
+ * back equal. JSON.parse makes nothing else; a structured clone (the service binding) may also
+ * hold undefined, NaN or Infinity, a Date, a Map, a class instance or a cycle. Walked with a
+ * stack of its own, so a body nested a million deep cannot overflow the call stack.
+ */
+export function isJsonValue(value: unknown): value is JsonValue {
+  /** The containers being walked: meeting one again inside itself is a cycle. */
+  const open = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    switch (typeof item) {
+      case "string":
+      case "boolean":
+        continue;
+      case "number":
+        if (Number.isFinite(item)) continue;
+        return false;
+      case "symbol":
+        if (item !== LEAVE) return false;
+        open.delete(stack.pop() as object);
+        continue;
+      case "object": {
+        if (item === null) continue;
+        if (open.has(item)) return false;
+        const plain = Array.isArray(item) || isPlainObject(item);
+        if (!plain) return false;
+        open.add(item);
+        stack.push(item, LEAVE);
+        // Array holes read as undefined, which is not JSON: JSON.stringify would write null.
+        if (Array.isArray(item)) for (let i = 0; i < item.length; i++) stack.push(item[i]);
+        else for (const key in item) stack.push((item as Record<string, unknown>)[key]);
+        continue;
+      }
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+function isPlainObject(item: object): boolean {
+  const prototype = Object.getPrototypeOf(item);
+  return prototype === Object.prototype || prototype === null;
+}
+
 export interface StoredBody {
   body: string;
   contentType: ContentType;

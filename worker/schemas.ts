@@ -12,6 +12,7 @@ import {
   type MessageFields as StoredFields,
 } from "../core/contract.ts";
 import { MAX_FINGERPRINT_LENGTH } from "../core/failure-fingerprint.ts";
+import { isJsonValue, type JsonValue } from "../core/message-json.ts";
 import {
   KeyLimitsSchema,
   MAX_PARTITIONS,
@@ -44,7 +45,33 @@ export const CONTENT_TYPES = [
   "application/octet-stream",
 ] as const;
 
-export const JsonValueSchema = z.json();
+/** A JSON value in OpenAPI: its JSON Schema, pointing at itself by the component's name. */
+const JSON_VALUE_SCHEMA = {
+  description: "Any JSON value",
+  anyOf: [
+    { type: "string" },
+    { type: "number" },
+    { type: "boolean" },
+    { type: "null" },
+    { type: "array", items: { $ref: "#/components/schemas/JsonValue" } },
+    { type: "object", additionalProperties: { $ref: "#/components/schemas/JsonValue" } },
+  ],
+};
+
+/**
+ * Any JSON value, checked by `isJsonValue` and passed on as it is. Not `z.json()`: zod walks a
+ * recursive schema node by node through its cycle memo and copies the value, three times the
+ * cost of parsing the JSON for a body of a few hundred fields (docs/architecture.md, "Admission
+ * and the front path").
+ */
+export const JsonValueSchema = z
+  .custom<JsonValue>(isJsonValue, {
+    error: (issue) =>
+      issue.input === undefined
+        ? "is required"
+        : "is not a JSON value (NaN, Infinity, a Date, a Map, a class instance or a cycle are not); send JSON",
+  })
+  .meta(JSON_VALUE_SCHEMA);
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -574,7 +601,7 @@ export type HistoryQuery = z.output<typeof HistoryQuerySchema>;
 export type ClusterQuery = z.output<typeof ClusterQuerySchema>;
 export type PurgeDeadLettersInput = z.output<typeof PurgeDeadLettersBodySchema>;
 export type CreateKeyInput = z.output<typeof CreateKeyBodySchema>;
-export type JsonValue = z.output<typeof JsonValueSchema>;
+export type { JsonValue };
 export type QueueStats = z.output<typeof QueueStatsSchema>;
 export type QueueView = z.output<typeof QueueSchema>;
 export type SendResult = z.output<typeof SendResultSchema>;

@@ -152,6 +152,46 @@ describe("service-binding door", () => {
     expect((await stats(queue)).sent).toBe(0);
   });
 
+  it("refuses a body that structured clone carries but JSON cannot, and stores nothing", async () => {
+    const queue = queueName();
+    await createQueue(queue);
+    const { binding } = await bindAs(["produce", "consume"], [queue]);
+    const notJson = [
+      Number.NaN,
+      { at: new Date(0) },
+      [1, new Map([["a", 1]])],
+      { deep: [{ limit: Number.POSITIVE_INFINITY }] },
+    ];
+    for (const body of notJson) {
+      expect(await binding.send(queue, { body } as unknown as { body: number })).toEqual({
+        ok: false,
+        status: 400,
+        code: "invalid_request",
+        detail:
+          "message.body: is not a JSON value (NaN, Infinity, a Date, a Map, a class instance or a cycle are not); send JSON",
+      });
+    }
+    const cycle: Record<string, unknown> = { name: "loop" };
+    cycle.self = cycle;
+    expect(await binding.send(queue, { body: cycle } as unknown as { body: number })).toEqual({
+      ok: false,
+      status: 400,
+      code: "invalid_request",
+      detail: "message nests arrays and objects deeper than 256 levels",
+    });
+    expect((await stats(queue)).sent).toBe(0);
+    // The same object twice is no cycle: JSON writes it out twice.
+    const shared = { id: 1 };
+    expect(await binding.send(queue, { body: { a: shared, b: [shared] } })).toMatchObject({
+      ok: true,
+    });
+    const received = await binding.receive(queue, { max: 10 });
+    if (!received.ok) throw new Error(received.detail);
+    expect(received.messages.map((message) => message.body)).toEqual([
+      { a: { id: 1 }, b: [{ id: 1 }] },
+    ]);
+  });
+
   it("answers refusals with the status and code the HTTP API gives them", async () => {
     const { binding } = await bindAs(["produce"], ["*"]);
     expect(await binding.send(queueName(), { body: 1 })).toMatchObject({
