@@ -60,8 +60,8 @@ const JSON_VALUE_SCHEMA = {
 
 /**
  * Any JSON value, checked by `isJsonValue` and passed on as it is. Not `z.json()`: zod walks a
- * recursive schema node by node through its cycle memo and copies the value, three times the
- * cost of parsing the JSON for a body of a few hundred fields (docs/architecture.md, "Admission
+ * recursive schema node by node through its cycle memo and copies the value, which costs more
+ * than parsing the JSON once a body has a few hundred fields (docs/architecture.md, "Admission
  * and the front path").
  */
 export const JsonValueSchema = z
