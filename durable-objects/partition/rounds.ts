@@ -55,7 +55,9 @@ export const GROUP_COMMIT: CommitPolicy<Work> = {
     ms: 2,
     weight: (work) => {
       if (work.kind === "send") return work.messages.length;
-      return work.kind === "ack" ? work.leases.length : work.max;
+      if (work.kind === "ack") return work.leases.length;
+      // Acks a receive carries weigh as an ack call's do.
+      return work.max + (work.ack?.length ?? 0);
     },
     enough: MAX_BATCH,
   },

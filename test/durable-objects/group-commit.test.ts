@@ -10,6 +10,7 @@ import {
   GroupCommit,
   takeAll,
 } from "../../durable-objects/partition/group-commit.ts";
+import { GROUP_COMMIT, type Work } from "../../durable-objects/partition/rounds.ts";
 
 /** A group commit over strings whose syncs the test ends one by one. */
 function harness(policy: CommitPolicy<string>) {
@@ -108,5 +109,18 @@ describe("group commit", () => {
     expect(rounds).toEqual([["a"], ["b", "c"], ["d"]]);
     await endSync();
     await Promise.all(answers);
+  });
+
+  it("weighs a partition call by the messages it sends, acks or asks for, a receive's acks too", () => {
+    const { weight, enough } = GROUP_COMMIT.gathering ?? { weight: () => 0, enough: 0 };
+    const context = { config: {}, configVersion: 1 } as Work["context"];
+    const leases = (n: number) =>
+      Array.from({ length: n }, (_, seq) => ({ seq: seq + 1, token: "0".repeat(32) }));
+    const message = { body: "1", contentType: "application/json" as const, headers: {} };
+    expect(weight({ kind: "send", context, messages: [message, message] })).toBe(2);
+    expect(weight({ kind: "ack", context, leases: leases(3) })).toBe(3);
+    expect(weight({ kind: "receive", context, max: 10 })).toBe(10);
+    const carrying: Work = { kind: "receive", context, max: 10, ack: leases(enough - 10) };
+    expect(weight(carrying)).toBe(enough);
   });
 });
