@@ -13,6 +13,7 @@ export type System =
   | "hello-world Worker"
   | "raw SQLite in a DO"
   | "RPC floor"
+  | "front floor"
   | "RabbitMQ"
   | "Redis + BullMQ"
   | "NATS JetStream";

@@ -14,6 +14,7 @@ const COLORS: Record<System, string> = {
   "hello-world Worker": "#9aa0a6",
   "raw SQLite in a DO": "#5f6368",
   "RPC floor": "#3c4043",
+  "front floor": "#80868b",
   RabbitMQ: "#7b61ff",
   "Redis + BullMQ": "#d82c20",
   "NATS JetStream": "#27aae1",

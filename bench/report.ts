@@ -200,6 +200,18 @@ export function computeRatios(measurements: Measurement[]): Ratio[] {
       "hello/single",
       atLeast(0.3, "≥ 30 %"),
     ),
+    ratio(
+      "front-floor-vs-hello",
+      "single sends through a minimal front Worker to an object that stores nothing vs hello-world Worker requests (the most any Worker-to-Durable-Object send reaches here)",
+      "front-floor/single",
+      "hello/single",
+    ),
+    ratio(
+      "single-vs-front-floor",
+      "single-message sends through the router vs the same sends to an object that stores nothing",
+      "sluice/single/1p",
+      "front-floor/single",
+    ),
     figure(
       "e2e-p99-ms",
       "end-to-end p99 at 1 000 msg/s (send → receive)",

@@ -97,6 +97,18 @@ export async function runSluiceScenarios(bench: Bench, runtime: Runtime): Promis
       },
       {
         describe: {
+          id: "front-floor/single",
+          system: "front floor",
+          kind: "ceiling",
+          scenario: "single-message sends to an object that stores nothing",
+          setup: `${singleSetup}, a minimal front Worker reads and parses each and calls one Durable Object over RPC, which stores nothing`,
+          unit: "msg/s",
+        },
+        // workers/raw-sqlite.ts sends the queue FRONT_FLOOR's messages to its object's `take`.
+        measure: () => send(target(rawSqlite, "front-floor"), inTurns(singleSends)),
+      },
+      {
+        describe: {
           id: "rpc-floor/single",
           system: "RPC floor",
           kind: "ceiling",

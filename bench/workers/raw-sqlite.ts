@@ -3,8 +3,16 @@
  * transactions of 100, nothing else. Reached two ways: from inside the object (a loop that
  * commits each transaction before the next), and over HTTP through a minimal front
  * Worker that accepts the same request a batched send to Sluice carries.
+ *
+ * The same front Worker is also the front floor: a send to the queue named `FRONT_FLOOR`
+ * (single or batched, as Sluice takes them) is read, parsed and handed to the object over RPC,
+ * which stores nothing. What one request through a Worker to a Durable Object costs here,
+ * before any queue work.
  */
 import { DurableObject } from "cloudflare:workers";
+
+/** The queue name whose sends go to the front floor. */
+const FRONT_FLOOR = "front-floor";
 
 interface RawSqliteEnv {
   RAW_SQLITE: DurableObjectNamespace<RawSqlite>;
@@ -30,6 +38,11 @@ export class RawSqlite extends DurableObject<RawSqliteEnv> {
         );
       }
     });
+    return bodies.length;
+  }
+
+  /** The front floor's object: takes the bodies and stores nothing. */
+  take(bodies: string[]): number {
     return bodies.length;
   }
 
@@ -59,8 +72,11 @@ export default {
       return Response.json(await object.insertLoop(durationMs, batch));
     }
     // Shaped like Sluice's POST /v1/queues/:q/messages, so the same client drives both.
-    const { messages } = (await request.json()) as { messages: { body: unknown }[] };
-    const inserted = await object.insert(messages.map((message) => JSON.stringify(message.body)));
+    const sent = (await request.json()) as { messages?: { body: unknown }[]; body?: unknown };
+    const bodies = (sent.messages ?? [sent]).map((message) => JSON.stringify(message.body));
+    const inserted = await (url.pathname === `/v1/queues/${FRONT_FLOOR}/messages`
+      ? object.take(bodies)
+      : object.insert(bodies));
     return Response.json({ inserted }, { status: 201 });
   },
 } satisfies ExportedHandler<RawSqliteEnv>;
