@@ -297,14 +297,16 @@ export class Sluice {
 
   /**
    * Acks `receipts` (the last receive's, say), then leases as `receive` does: one request
-   * instead of two. Refused whole (a shed receive), it acked nothing.
+   * instead of two. Refused whole (a shed receive), it acked nothing, and is tried again as
+   * `receive` is. Lost on the way (a network failure, thrown), it may have acked them: it is not
+   * sent again, as a second attempt would call them stale; `ack` them to be sure.
    */
   async ackAndReceive(
     queue: string,
     receipts: string[],
     options: Omit<ReceiveOptions, "ack"> & Cancellable = {},
   ): Promise<{ acked: AckResult; messages: ReceivedMessage[] }> {
-    const { messages, ack } = await this.#receive(queue, { ...options, ack: receipts });
+    const { messages, ack } = await this.#receive(queue, { ...options, ack: receipts }, "answered");
     // The server answers `ack` whenever the request carried one.
     return { acked: ack as AckResult, messages };
   }
@@ -312,13 +314,14 @@ export class Sluice {
   async #receive(
     queue: string,
     options: ReceiveOptions & Cancellable,
+    retry: Call["retry"] = true,
   ): Promise<{ messages: ReceivedMessage[]; ack?: AckResult }> {
     const { signal, ...body } = options;
     const { value } = await this.#http.call<{ messages: ReceivedMessage[]; ack?: AckResult }>({
       method: "POST",
       path: `${queuePath(queue)}/receive`,
       body,
-      retry: true,
+      retry,
       signal,
     });
     return value;

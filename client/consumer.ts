@@ -2,6 +2,12 @@
  * The consume loop: lease with long polls, run the handler, keep the lease alive while it
  * runs, ack on success and nack with the error's message on failure.
  *
+ * An ack rides on the loop's next receive when that receive follows at once (the loop was
+ * waiting for a handler to free a slot, as it always does with `concurrency` 1): one request
+ * a message instead of two. The partition settles such acks before it leases or waits, so a
+ * long poll does not hold them back. A handler that finishes while a receive is under way, or
+ * while the loop backs off, acks in a call of its own.
+ *
  * Leases are extended every third of the visibility timeout, so a slow handler keeps its
  * message; if an extension is refused (the lease was lost after all), the handler's signal
  * aborts and the message is neither acked nor nacked: it is delivered again. Stopping (the
@@ -12,7 +18,7 @@
 import type { Sluice } from "./client.ts";
 import { SluiceError } from "./errors.ts";
 import { backoffDelay, sleep } from "./http.ts";
-import type { ReceivedMessage } from "./types.ts";
+import type { ReceiptFailure, ReceivedMessage } from "./types.ts";
 
 export interface MessageContext {
   /** Aborts when the lease is lost: the message will be delivered again, stop working on it. */
@@ -42,13 +48,16 @@ export interface ConsumeOptions {
   onError?: (error: unknown, message?: ReceivedMessage) => void;
 }
 
-type Consumer = Pick<Sluice, "receive" | "ack" | "nack" | "extend" | "getQueue">;
+type Consumer = Pick<Sluice, "receive" | "ackAndReceive" | "ack" | "nack" | "extend" | "getQueue">;
 
 /** After a receive failed its own retries too, the loop pauses longer before the next. */
 const RECEIVE_BACKOFF = { baseDelayMs: 1_000, maxDelayMs: 30_000 };
 
 /** The longest reason a nack may carry (the API's limit). */
 const MAX_REASON_LENGTH = 1000;
+
+/** The most receipts one receive carries (the API's limit). */
+const MAX_CARRIED_ACKS = 100;
 
 export async function consume(
   client: Consumer,
@@ -59,24 +68,35 @@ export async function consume(
   const { concurrency = 1, wait = 20, signal, onError = console.error } = options;
   const visibilityTimeout =
     options.visibilityTimeout ?? (await client.getQueue(queue)).config.visibilityTimeout;
-  const lease: Lease = { client, queue, visibilityTimeout, onError };
+  const acks = new Acks(client, queue, onError);
+  const lease: Lease = { client, queue, visibilityTimeout, onError, acks };
   const running = new Set<Promise<void>>();
   let fatal: unknown;
   for (let failures = 0; !signal?.aborted; ) {
     if (running.size >= concurrency) {
+      acks.carrying = true;
       await Promise.race(running);
+      acks.carrying = false;
       continue;
     }
+    const carried = acks.take();
     let messages: ReceivedMessage[];
     try {
-      messages = await client.receive(queue, {
-        max: concurrency - running.size,
-        wait,
-        visibilityTimeout,
-        signal,
-      });
+      const options = { max: concurrency - running.size, wait, visibilityTimeout, signal };
+      if (carried.length === 0) {
+        messages = await client.receive(queue, options);
+      } else {
+        const answer = await client.ackAndReceive(queue, receiptsOf(carried), options);
+        acks.report(carried, answer.acked.failed);
+        messages = answer.messages;
+      }
       failures = 0;
     } catch (error) {
+      // Refused with an answer, the receive acked nothing; without one (the network, or the
+      // stop cutting it) it may have, and acking again then fails for nothing worth telling.
+      if (carried.length > 0) {
+        await acks.send(carried, error instanceof SluiceError && error.status !== 0);
+      }
       if (signal?.aborted) break;
       if (!(error instanceof SluiceError && error.retryable)) {
         fatal = error;
@@ -94,20 +114,82 @@ export async function consume(
       running.add(work);
     }
   }
+  // Stopped while waiting for a slot: what the next receive would have carried.
+  await acks.send(acks.take(), true);
   await Promise.all(running);
   if (fatal !== undefined) throw fatal;
 }
+
+type OnError = (error: unknown, message?: ReceivedMessage) => void;
 
 interface Lease {
   client: Consumer;
   queue: string;
   visibilityTimeout: number;
-  onError: (error: unknown, message?: ReceivedMessage) => void;
+  onError: OnError;
+  acks: Acks;
+}
+
+/** Where a handled message's ack goes: onto the loop's next receive, or a call of its own. */
+class Acks {
+  /** True while the loop waits for a slot: its next receive follows a handler's end at once. */
+  carrying = false;
+  #carried: ReceivedMessage[] = [];
+
+  constructor(
+    private readonly client: Consumer,
+    private readonly queue: string,
+    private readonly onError: OnError,
+  ) {}
+
+  ack(message: ReceivedMessage): Promise<void> {
+    if (this.carrying && this.#carried.length < MAX_CARRIED_ACKS) {
+      this.#carried.push(message);
+      return Promise.resolve();
+    }
+    return this.send([message], true);
+  }
+
+  /** The acks the next receive carries. */
+  take(): ReceivedMessage[] {
+    return this.#carried.splice(0);
+  }
+
+  /** Acks in a call of their own; `tell` false when a lost request may have acked them. */
+  async send(messages: ReceivedMessage[], tell: boolean): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      const { failed } = await this.client.ack(this.queue, receiptsOf(messages));
+      if (tell) this.report(messages, failed);
+    } catch (error) {
+      if (tell) this.onError(error);
+    }
+  }
+
+  /** Tells of each ack that did not settle. */
+  report(messages: ReceivedMessage[], failed: ReceiptFailure[]): void {
+    for (const { receipt, code } of failed) {
+      const message = messages.find((candidate) => candidate.receipt === receipt);
+      this.onError(notSettled("ack", code, message?.id), message);
+    }
+  }
+}
+
+function receiptsOf(messages: ReceivedMessage[]): string[] {
+  return messages.map((message) => message.receipt);
+}
+
+function notSettled(action: "ack" | "nack", code: string, id: string | undefined): SluiceError {
+  return new SluiceError({
+    status: 409,
+    code,
+    detail: `the ${action} of message ${id} did not settle; it will be delivered again`,
+  });
 }
 
 /** Runs the handler on one message and settles it; never throws. */
 async function handle(
-  { client, queue, visibilityTimeout, onError }: Lease,
+  { client, queue, visibilityTimeout, onError, acks }: Lease,
   message: ReceivedMessage,
   handler: MessageHandler,
   nackDelaySeconds: number | undefined,
@@ -148,24 +230,13 @@ async function handle(
     clearTimeout(timer);
   }
   if (lost.signal.aborted) return;
+  if (outcome.ok) return acks.ack(message);
   try {
-    const { failed } = outcome.ok
-      ? await client.ack(queue, message.receipt)
-      : await client.nack(queue, message.receipt, {
-          reason: reasonOf(outcome.error),
-          ...(nackDelaySeconds === undefined ? {} : { delaySeconds: nackDelaySeconds }),
-        });
-    if (failed.length > 0) {
-      const action = outcome.ok ? "ack" : "nack";
-      onError(
-        new SluiceError({
-          status: 409,
-          code: failed[0].code,
-          detail: `the ${action} of message ${message.id} did not settle; it will be delivered again`,
-        }),
-        message,
-      );
-    }
+    const { failed } = await client.nack(queue, message.receipt, {
+      reason: reasonOf(outcome.error),
+      ...(nackDelaySeconds === undefined ? {} : { delaySeconds: nackDelaySeconds }),
+    });
+    if (failed.length > 0) onError(notSettled("nack", failed[0].code, message.id), message);
   } catch (error) {
     onError(error, message);
   }

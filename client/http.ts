@@ -23,8 +23,12 @@ export interface Call {
   path: string;
   query?: Record<string, string | number | undefined>;
   body?: unknown;
-  /** Safe to send twice (a receive, an ack): retry as `withRetries` says. */
-  retry?: boolean;
+  /**
+   * Safe to send twice (a receive, an ack): retry as `withRetries` says. `"answered"`: retry
+   * only a refusal that came with an answer (429, 503), which changed nothing; not a request
+   * lost on the way, whose effects a second attempt would report wrongly.
+   */
+  retry?: boolean | "answered";
   signal?: AbortSignal | undefined;
 }
 
@@ -76,9 +80,9 @@ export class Http {
 
   /** One call; with `retry`, tried again as `withRetries` says. */
   call<T>(call: Call): Promise<Answer<T>> {
-    return call.retry
-      ? withRetries(this.retry, call.signal, () => this.#once<T>(call))
-      : this.#once<T>(call);
+    if (!call.retry) return this.#once<T>(call);
+    const when = call.retry === "answered" ? isAnsweredRefusal : undefined;
+    return withRetries(this.retry, call.signal, () => this.#once<T>(call), when);
   }
 
   async #once<T>({ method, path, query, body, signal }: Call): Promise<Answer<T>> {
@@ -107,20 +111,27 @@ export class Http {
   }
 }
 
+/** A refusal that came with an answer (429, 503): the request changed nothing. */
+function isAnsweredRefusal(error: SluiceError): boolean {
+  return error.retryable && error.status !== 0;
+}
+
 /**
  * Runs `attempt` until it succeeds, throws something retrying cannot fix, or has been tried
- * `policy.attempts` times; a retryable `SluiceError` (network, 429, 503) means try again.
+ * `policy.attempts` times; a retryable `SluiceError` (network, 429, 503) means try again, or
+ * what `when` allows of them.
  */
 export async function withRetries<T>(
   policy: RetryOptions,
   signal: AbortSignal | undefined,
   attempt: () => Promise<T>,
+  when: (error: SluiceError) => boolean = (error) => error.retryable,
 ): Promise<T> {
   for (let tries = 1; ; tries++) {
     try {
       return await attempt();
     } catch (error) {
-      const retryable = error instanceof SluiceError && error.retryable;
+      const retryable = error instanceof SluiceError && when(error);
       if (!retryable || tries >= policy.attempts || signal?.aborted) throw error;
       await sleep(backoffDelay(tries, policy, error.retryAfterSeconds), signal);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { client, queueName, settleDeadLetters } from "./support.ts";
+import { client, queueName, scriptedFetch, settleDeadLetters } from "./support.ts";
 
 const admin = client();
 
@@ -94,6 +94,27 @@ describe("receiving by hand", () => {
     expect(next.acked).toEqual({ acked: 2, failed: [] });
     expect(next.messages.map((message) => message.body)).toEqual([3]);
     expect((await admin.getQueue(queue)).stats).toMatchObject({ acked: 2, leased: 1 });
+  });
+
+  it("tries a receive carrying acks again after a refusal, not after a lost answer", async () => {
+    const queue = queueName();
+    await admin.putQueue(queue, { ordering: "unordered" });
+    await admin.sendBatch(queue, [{ body: 1 }, { body: 2 }, { body: 3 }]);
+    const [first] = await admin.receive(queue);
+    // The first attempt is shed (it acks nothing), the second answered and the answer lost.
+    const { fetch, requests } = scriptedFetch([{ status: 503 }, "drop"]);
+    const flaky = client({ fetch });
+
+    const lost = await flaky.ackAndReceive(queue, [first.receipt]).catch((error) => error);
+
+    expect(lost).toMatchObject({ kind: "network", status: 0 });
+    expect(requests.map((request) => request.step)).toEqual([{ status: 503 }, "drop"]);
+    // The lost answer's request acked the message: sent again, it would have called it stale.
+    expect((await admin.getQueue(queue)).stats).toMatchObject({ acked: 1, leased: 1 });
+    expect(await admin.ack(queue, first.receipt)).toEqual({
+      acked: 0,
+      failed: [{ receipt: first.receipt, code: "receipt_stale" }],
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { sleep } from "../../client/http.ts";
 import type { ReceivedMessage } from "../../client/index.ts";
-import { client, queueName, settleDeadLetters } from "./support.ts";
+import { client, queueName, scriptedFetch, settleDeadLetters } from "./support.ts";
 
 const admin = client();
 
@@ -35,6 +35,35 @@ describe("consume loop", () => {
       { wait: 1, signal: stop.signal },
     );
     expect(seen).toEqual([1, 2, 3]);
+    expect((await admin.getQueue(queue)).stats).toMatchObject({ ready: 0, leased: 0, acked: 3 });
+  });
+
+  it("acks each message on the next receive: one request a message", async () => {
+    const queue = queueName();
+    await admin.putQueue(queue, { ordering: "unordered" });
+    await admin.sendBatch(queue, [{ body: 1 }, { body: 2 }, { body: 3 }]);
+    const { fetch, requests } = scriptedFetch();
+    const seen: ReceivedMessage[] = [];
+    const stop = stopWhen(() => seen.length === 3);
+    await client({ fetch }).consume(
+      queue,
+      (message) => {
+        seen.push(message);
+        stop.check();
+      },
+      { wait: 1, visibilityTimeout: 30, signal: stop.signal },
+    );
+
+    // Each receive carries the last message's ack; the last one, stopped, goes in an ack call.
+    const [first, second, third] = seen.map((message) => message.receipt);
+    expect(
+      requests.map(({ path, body }) => [path.split("/").at(-1), body.ack ?? body.receipts]),
+    ).toEqual([
+      ["receive", undefined],
+      ["receive", [first]],
+      ["receive", [second]],
+      ["ack", [third]],
+    ]);
     expect((await admin.getQueue(queue)).stats).toMatchObject({ ready: 0, leased: 0, acked: 3 });
   });
 
