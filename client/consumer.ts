@@ -82,11 +82,11 @@ export async function consume(
     const carried = acks.take();
     let messages: ReceivedMessage[];
     try {
-      const options = { max: concurrency - running.size, wait, visibilityTimeout, signal };
+      const asked = { max: concurrency - running.size, wait, visibilityTimeout, signal };
       if (carried.length === 0) {
-        messages = await client.receive(queue, options);
+        messages = await client.receive(queue, asked);
       } else {
-        const answer = await client.ackAndReceive(queue, receiptsOf(carried), options);
+        const answer = await client.ackAndReceive(queue, receiptsOf(carried), asked);
         acks.report(carried, answer.acked.failed);
         messages = answer.messages;
       }
