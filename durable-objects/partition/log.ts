@@ -899,7 +899,8 @@ export class MessageLog {
   /**
    * Resolves each lease reference to the lease it names and applies `settle` to it, or
    * answers why not: a reference that is not one is invalid; one whose lease is over
-   * (expired, re-leased, acked, dead-lettered) is stale. Then writes what `settle` changed.
+   * (expired, re-leased, acked, dead-lettered) is stale, in the order of `refs`. Then writes
+   * what `settle` changed.
    */
   #settle(
     refs: LeaseRef[],

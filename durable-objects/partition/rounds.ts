@@ -12,6 +12,7 @@
 import type {
   Acked,
   AckOutcome,
+  ItemFailure,
   LeaseRef,
   NewMessage,
   PartitionContext,
@@ -118,12 +119,15 @@ function settleAcks(log: MessageLog, work: Work[], now: number): Map<Work, Acked
     settling.flatMap(({ leases }) => leases),
     now,
   );
+  // The failures come in lease order: one pass hands each call its own, renumbered.
   let offset = 0;
+  let next = 0;
   for (const { item, leases } of settling) {
     const end = offset + leases.length;
-    const own = failed
-      .filter(({ index }) => index >= offset && index < end)
-      .map((failure) => ({ ...failure, index: failure.index - offset }));
+    const own: ItemFailure[] = [];
+    for (; next < failed.length && failed[next].index < end; next++) {
+      own.push({ ...failed[next], index: failed[next].index - offset });
+    }
     shares.set(item, { acked: leases.length - own.length, failed: own });
     offset = end;
   }

@@ -109,6 +109,38 @@ describe("ack", () => {
     expect(bodies(await peek(partition))).toEqual([0]);
   });
 
+  it("answers each of calls committed together with its own failures, by its own positions", async () => {
+    const partition = await openPartition({ ordering: "unordered" });
+    const leased = await sendAndLease(partition, 4);
+    const receipts = leased.map((message) => message.receipt);
+    const ack = (refs: string[]) => partition.stub.ack(partition.context, leases(refs));
+
+    // The first call commits alone; the others arrive during its sync and share the next round.
+    const [first, second, third, fourth] = await Promise.all([
+      ack([receipts[0]]),
+      ack(["bad", receipts[1], "worse"]),
+      ack([receipts[2]]),
+      ack(["", receipts[0], receipts[3]]),
+    ]);
+
+    expect(first).toMatchObject({ acked: 1, failed: [] });
+    expect(second).toMatchObject({
+      acked: 1,
+      failed: [
+        { index: 0, code: "receipt_invalid" },
+        { index: 2, code: "receipt_invalid" },
+      ],
+    });
+    expect(third).toMatchObject({ acked: 1, failed: [] });
+    expect(fourth).toMatchObject({
+      acked: 1,
+      failed: [
+        { index: 0, code: "receipt_invalid" },
+        { index: 1, code: "receipt_stale" },
+      ],
+    });
+  });
+
   it("refuses the receipt of a lease that expired", async () => {
     const partition = await openPartition();
     const [leased] = await sendAndLease(partition, 1, 10);
